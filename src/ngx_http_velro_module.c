@@ -1,0 +1,901 @@
+
+/*
+ * ngx_http_velro_module: directives, configuration, phase handlers and
+ * the per-worker L1 cache.
+ */
+
+
+#include "ngx_http_velro_module.h"
+
+
+static ngx_int_t ngx_http_velro_access_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_velro_subrequest_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_velro_check(ngx_http_request_t *r);
+static void ngx_http_velro_ctx_cleanup(void *data);
+
+static char *ngx_http_velro_jwt(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_velro_key_file(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_velro_key_request(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_velro_algorithms(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_velro_token(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_velro_str_list(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_velro_cache_l1(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_velro_cache_ttl(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+static ngx_int_t ngx_http_velro_preconfiguration(ngx_conf_t *cf);
+static ngx_int_t ngx_http_velro_postconfiguration(ngx_conf_t *cf);
+static void *ngx_http_velro_create_main_conf(ngx_conf_t *cf);
+static char *ngx_http_velro_init_main_conf(ngx_conf_t *cf, void *conf);
+static void *ngx_http_velro_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_velro_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static ngx_int_t ngx_http_velro_init_process(ngx_cycle_t *cycle);
+static void ngx_http_velro_exit_process(ngx_cycle_t *cycle);
+
+
+static velro_cache_t  *ngx_http_velro_l1_cache;
+
+
+static ngx_str_t  ngx_http_velro_ttl_types[NGX_HTTP_VELRO_NTYPES] = {
+    ngx_string("auth"),
+    ngx_string("ownership"),
+    ngx_string("team_access"),
+    ngx_string("project_vis"),
+    ngx_string("gen_media")
+};
+
+
+/* the seed's TTLs, L1 / L2 */
+
+static time_t  ngx_http_velro_ttl_defaults[NGX_HTTP_VELRO_NTYPES][2] = {
+    { 300, 900 },
+    { 600, 1800 },
+    { 300, 900 },
+    { 900, 3600 },
+    { 180, 600 }
+};
+
+
+static ngx_command_t  ngx_http_velro_commands[] = {
+
+    { ngx_string("velro_jwt"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_velro_jwt,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("velro_jwt_key_file"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_velro_key_file,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("velro_jwt_key_request"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_velro_key_request,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("velro_jwt_key_cache"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_velro_loc_conf_t, key_cache),
+      NULL },
+
+    { ngx_string("velro_jwt_algorithms"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_velro_algorithms,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("velro_jwt_issuer"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_velro_loc_conf_t, issuer),
+      NULL },
+
+    { ngx_string("velro_jwt_audience"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_velro_str_list,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_velro_loc_conf_t, audiences),
+      NULL },
+
+    { ngx_string("velro_jwt_require"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_velro_str_list,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_velro_loc_conf_t, required),
+      NULL },
+
+    { ngx_string("velro_jwt_leeway"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_velro_loc_conf_t, leeway),
+      NULL },
+
+    { ngx_string("velro_jwt_max_size"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_velro_loc_conf_t, max_size),
+      NULL },
+
+    { ngx_string("velro_jwt_token"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_velro_token,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("velro_jwt_claim_set"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
+      ngx_http_velro_claim_set,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("velro_cache_l1"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_velro_cache_l1,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("velro_cache_ttl"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE23,
+      ngx_http_velro_cache_ttl,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_velro_module_ctx = {
+    ngx_http_velro_preconfiguration,       /* preconfiguration */
+    ngx_http_velro_postconfiguration,      /* postconfiguration */
+
+    ngx_http_velro_create_main_conf,       /* create main configuration */
+    ngx_http_velro_init_main_conf,         /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_velro_create_loc_conf,        /* create location configuration */
+    ngx_http_velro_merge_loc_conf          /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_velro_module = {
+    NGX_MODULE_V1,
+    &ngx_http_velro_module_ctx,            /* module context */
+    ngx_http_velro_commands,               /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    ngx_http_velro_init_process,           /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    ngx_http_velro_exit_process,           /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+velro_cache_t *
+ngx_http_velro_l1(void)
+{
+    return ngx_http_velro_l1_cache;
+}
+
+
+ngx_http_velro_ctx_t *
+ngx_http_velro_get_ctx(ngx_http_request_t *r)
+{
+    ngx_pool_cleanup_t    *cln;
+    ngx_http_velro_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_velro_module);
+    if (ctx) {
+        return ctx;
+    }
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_velro_ctx_t));
+    if (ctx == NULL) {
+        return NULL;
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NULL;
+    }
+
+    cln->handler = ngx_http_velro_ctx_cleanup;
+    cln->data = ctx;
+
+    ngx_http_set_ctx(r, ctx, ngx_http_velro_module);
+
+    return ctx;
+}
+
+
+static void
+ngx_http_velro_ctx_cleanup(void *data)
+{
+    ngx_http_velro_ctx_t  *ctx = data;
+
+    ngx_http_velro_jwks_remote_t  *remote;
+
+    if (ctx->waiting) {
+        ngx_queue_remove(&ctx->queue);
+        ctx->waiting = 0;
+    }
+
+    if (ctx->wake.posted) {
+        ngx_delete_posted_event(&ctx->wake);
+    }
+
+    remote = ctx->remote;
+
+    if (remote && remote->fetching && remote->owner == ctx) {
+        /* the fetching request went away: let a waiter fetch instead */
+
+        remote->fetching = 0;
+        remote->owner = NULL;
+
+        while (!ngx_queue_empty(&remote->waiters)) {
+            ngx_http_velro_ctx_t  *w;
+
+            w = ngx_queue_data(ngx_queue_head(&remote->waiters),
+                               ngx_http_velro_ctx_t, queue);
+            ngx_queue_remove(&w->queue);
+            w->waiting = 0;
+            ngx_post_event(&w->wake, &ngx_posted_events);
+        }
+    }
+
+    if (ctx->header) {
+        json_decref(ctx->header);
+    }
+
+    if (ctx->claims) {
+        json_decref(ctx->claims);
+    }
+}
+
+
+/*
+ * The access phase runs for main requests only; subrequests (SSI includes,
+ * add_before_body, batch items) are checked in the precontent phase, which
+ * nginx runs for them too, so whatever a location protects is protected
+ * however it is reached.
+ */
+
+static ngx_int_t
+ngx_http_velro_access_handler(ngx_http_request_t *r)
+{
+    ngx_int_t  rc;
+
+    rc = ngx_http_velro_check(r);
+
+    return (rc == NGX_DECLINED) ? NGX_DECLINED : rc;
+}
+
+
+static ngx_int_t
+ngx_http_velro_subrequest_handler(ngx_http_request_t *r)
+{
+    ngx_int_t  rc;
+
+    if (r == r->main) {
+        return NGX_DECLINED;
+    }
+
+    rc = ngx_http_velro_check(r);
+
+    /* NGX_OK would skip the rest of this phase (try_files, mirror) */
+
+    return (rc == NGX_OK) ? NGX_DECLINED : rc;
+}
+
+
+static ngx_int_t
+ngx_http_velro_check(ngx_http_request_t *r)
+{
+    ngx_int_t                   rc;
+    ngx_http_velro_ctx_t       *ctx;
+    ngx_http_velro_loc_conf_t  *vlcf;
+
+    vlcf = ngx_http_get_module_loc_conf(r, ngx_http_velro_module);
+
+    if (vlcf->jwt == NGX_HTTP_VELRO_JWT_OFF) {
+        return NGX_DECLINED;
+    }
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_velro_module);
+
+    if (ctx && ctx->internal) {
+        return NGX_DECLINED;
+    }
+
+    if (ctx == NULL) {
+        ctx = ngx_http_velro_get_ctx(r);
+        if (ctx == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    if (ctx->waiting) {
+        return NGX_AGAIN;
+    }
+
+    rc = ngx_http_velro_jwt_authenticate(r, vlcf, ctx, 1);
+
+    switch (rc) {
+
+    case NGX_OK:
+        return NGX_OK;
+
+    case NGX_AGAIN:
+        return NGX_AGAIN;
+
+    case NGX_ERROR:
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+
+    default:
+        return ngx_http_velro_jwt_reject(r, vlcf, ctx);
+    }
+}
+
+
+static char *
+ngx_http_velro_jwt(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_velro_loc_conf_t  *vlcf = conf;
+
+    size_t      i;
+    ngx_str_t  *value;
+
+    if (vlcf->jwt != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        vlcf->jwt = NGX_HTTP_VELRO_JWT_OFF;
+        return NGX_CONF_OK;
+    }
+
+    vlcf->jwt = NGX_HTTP_VELRO_JWT_ON;
+
+    if (ngx_strcmp(value[1].data, "on") == 0) {
+        ngx_str_set(&vlcf->realm, "velro");
+        return NGX_CONF_OK;
+    }
+
+    /* the realm goes into a quoted-string: keep it plain */
+
+    for (i = 0; i < value[1].len; i++) {
+        if (value[1].data[i] < 0x20 || value[1].data[i] == '"'
+            || value[1].data[i] == '\\' || value[1].data[i] == 0x7f)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid realm \"%V\"", &value[1]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    vlcf->realm = value[1];
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_velro_key_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_velro_loc_conf_t  *vlcf = conf;
+
+    ngx_str_t  *value, *path;
+
+    value = cf->args->elts;
+
+    if (vlcf->key_files == NULL) {
+        vlcf->key_files = ngx_array_create(cf->pool, 2, sizeof(ngx_str_t));
+        if (vlcf->key_files == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    path = ngx_array_push(vlcf->key_files);
+    if (path == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *path = value[1];
+
+    if (ngx_conf_full_name(cf->cycle, path, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_velro_key_request(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_velro_loc_conf_t  *vlcf = conf;
+
+    u_char                        *q;
+    ngx_str_t                     *value;
+    ngx_http_velro_jwks_remote_t  *remote;
+
+    if (vlcf->remote != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        vlcf->remote = NULL;
+        return NGX_CONF_OK;
+    }
+
+    if (value[1].len == 0 || value[1].data[0] != '/') {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" is not a local URI", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    remote = ngx_pcalloc(cf->pool, sizeof(ngx_http_velro_jwks_remote_t));
+    if (remote == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    remote->uri = value[1];
+
+    q = ngx_strlchr(value[1].data, value[1].data + value[1].len, '?');
+
+    if (q) {
+        remote->uri.len = q - value[1].data;
+        remote->args.data = q + 1;
+        remote->args.len = value[1].data + value[1].len - q - 1;
+    }
+
+    ngx_queue_init(&remote->waiters);
+
+    vlcf->remote = remote;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_velro_algorithms(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_velro_loc_conf_t  *vlcf = conf;
+
+    int         alg;
+    ngx_str_t  *value;
+    ngx_uint_t  i;
+
+    if (vlcf->algs != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    vlcf->algs = 0;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (ngx_strcasecmp(value[i].data, (u_char *) "none") == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "algorithm \"none\" is never accepted");
+            return NGX_CONF_ERROR;
+        }
+
+        alg = velro_alg_parse((char *) value[i].data, value[i].len);
+
+        if (alg < 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "unknown algorithm \"%V\"", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        vlcf->algs |= 1u << alg;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_velro_token(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_velro_loc_conf_t  *vlcf = conf;
+
+    ngx_str_t                         *value;
+    ngx_http_compile_complex_value_t   ccv;
+
+    if (vlcf->token != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        vlcf->token = NULL;
+        return NGX_CONF_OK;
+    }
+
+    vlcf->token = ngx_palloc(cf->pool, sizeof(ngx_http_complex_value_t));
+    if (vlcf->token == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
+
+    ccv.cf = cf;
+    ccv.value = &value[1];
+    ccv.complex_value = vlcf->token;
+
+    if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* like ngx_conf_set_str_array_slot(), but every argument is a value */
+
+static char *
+ngx_http_velro_str_list(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char  *p = conf;
+
+    ngx_str_t     *value, *s;
+    ngx_uint_t     i;
+    ngx_array_t  **a;
+
+    a = (ngx_array_t **) (p + cmd->offset);
+
+    if (*a == NGX_CONF_UNSET_PTR) {
+        *a = ngx_array_create(cf->pool, 4, sizeof(ngx_str_t));
+        if (*a == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        s = ngx_array_push(*a);
+        if (s == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *s = value[i];
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_velro_cache_l1(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_velro_main_conf_t  *vmcf = conf;
+
+    ssize_t     size;
+    ngx_str_t  *value, s;
+
+    if (vmcf->l1_size != NGX_CONF_UNSET_SIZE) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strncmp(value[1].data, "size=", 5) != 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\", expected size=",
+                           &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    s.data = value[1].data + 5;
+    s.len = value[1].len - 5;
+
+    size = ngx_parse_size(&s);
+
+    if (size == NGX_ERROR || size < 64 * 1024) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid size \"%V\", 64k at least", &s);
+        return NGX_CONF_ERROR;
+    }
+
+    vmcf->l1_size = (size_t) size;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_velro_cache_ttl(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_velro_main_conf_t  *vmcf = conf;
+
+    time_t      t, *slot;
+    ngx_str_t  *value, s;
+    ngx_uint_t  i, type;
+
+    value = cf->args->elts;
+
+    for (type = 0; type < NGX_HTTP_VELRO_NTYPES; type++) {
+        if (ngx_strcmp(value[1].data, ngx_http_velro_ttl_types[type].data)
+            == 0)
+        {
+            break;
+        }
+    }
+
+    if (type == NGX_HTTP_VELRO_NTYPES) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "unknown cache type \"%V\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "l1=", 3) == 0) {
+            slot = &vmcf->ttl_l1[type];
+
+        } else if (ngx_strncmp(value[i].data, "l2=", 3) == 0) {
+            slot = &vmcf->ttl_l2[type];
+
+        } else {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\"", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        s.data = value[i].data + 3;
+        s.len = value[i].len - 3;
+
+        t = ngx_parse_time(&s, 1);
+        if (t == (time_t) NGX_ERROR) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid time \"%V\"", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        *slot = t;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_velro_preconfiguration(ngx_conf_t *cf)
+{
+    return ngx_http_velro_add_variables(cf);
+}
+
+
+static ngx_int_t
+ngx_http_velro_postconfiguration(ngx_conf_t *cf)
+{
+    ngx_http_handler_pt        *h;
+    ngx_http_core_main_conf_t  *cmcf;
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_velro_access_handler;
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_PRECONTENT_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_velro_subrequest_handler;
+
+    return NGX_OK;
+}
+
+
+static void *
+ngx_http_velro_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_uint_t                   i;
+    ngx_http_velro_main_conf_t  *vmcf;
+
+    vmcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_velro_main_conf_t));
+    if (vmcf == NULL) {
+        return NULL;
+    }
+
+    vmcf->l1_size = NGX_CONF_UNSET_SIZE;
+
+    for (i = 0; i < NGX_HTTP_VELRO_NTYPES; i++) {
+        vmcf->ttl_l1[i] = NGX_CONF_UNSET;
+        vmcf->ttl_l2[i] = NGX_CONF_UNSET;
+    }
+
+    return vmcf;
+}
+
+
+static char *
+ngx_http_velro_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_velro_main_conf_t  *vmcf = conf;
+
+    ngx_uint_t  i;
+
+    ngx_conf_init_size_value(vmcf->l1_size, 200 * 1024 * 1024);
+
+    for (i = 0; i < NGX_HTTP_VELRO_NTYPES; i++) {
+        ngx_conf_init_value(vmcf->ttl_l1[i], ngx_http_velro_ttl_defaults[i][0]);
+        ngx_conf_init_value(vmcf->ttl_l2[i], ngx_http_velro_ttl_defaults[i][1]);
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static void *
+ngx_http_velro_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_velro_loc_conf_t  *vlcf;
+
+    vlcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_velro_loc_conf_t));
+    if (vlcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     vlcf->realm = { 0, NULL };
+     *     vlcf->key_files = NULL;
+     *     vlcf->keys = NULL;
+     *     vlcf->issuer = { 0, NULL };
+     *     vlcf->policy = NULL;
+     */
+
+    vlcf->jwt = NGX_CONF_UNSET_UINT;
+    vlcf->remote = NGX_CONF_UNSET_PTR;
+    vlcf->key_cache = NGX_CONF_UNSET_MSEC;
+    vlcf->algs = NGX_CONF_UNSET_UINT;
+    vlcf->audiences = NGX_CONF_UNSET_PTR;
+    vlcf->required = NGX_CONF_UNSET_PTR;
+    vlcf->leeway = NGX_CONF_UNSET;
+    vlcf->max_size = NGX_CONF_UNSET_SIZE;
+    vlcf->token = NGX_CONF_UNSET_PTR;
+
+    return vlcf;
+}
+
+
+static char *
+ngx_http_velro_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_velro_loc_conf_t  *prev = parent;
+    ngx_http_velro_loc_conf_t  *conf = child;
+
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (conf->jwt == NGX_CONF_UNSET_UINT) {
+        conf->jwt = (prev->jwt == NGX_CONF_UNSET_UINT)
+                    ? NGX_HTTP_VELRO_JWT_OFF : prev->jwt;
+        conf->realm = prev->realm;
+    }
+
+    /* keys from files are loaded once, where they are configured */
+
+    if (prev->key_files && prev->keys == NULL) {
+        if (ngx_http_velro_jwks_load_files(cf, prev) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (conf->key_files == NULL) {
+        conf->key_files = prev->key_files;
+        conf->keys = prev->keys;
+        ngx_memcpy(conf->keys_digest, prev->keys_digest, 32);
+
+    } else if (conf->keys == NULL) {
+        if (ngx_http_velro_jwks_load_files(cf, conf) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    ngx_conf_merge_ptr_value(conf->remote, prev->remote, NULL);
+    ngx_conf_merge_msec_value(conf->key_cache, prev->key_cache, 300000);
+    ngx_conf_merge_uint_value(conf->algs, prev->algs, VELRO_ALG_DEFAULT);
+    ngx_conf_merge_str_value(conf->issuer, prev->issuer, "");
+    ngx_conf_merge_ptr_value(conf->audiences, prev->audiences, NULL);
+    ngx_conf_merge_ptr_value(conf->required, prev->required, NULL);
+    ngx_conf_merge_sec_value(conf->leeway, prev->leeway, 0);
+    ngx_conf_merge_size_value(conf->max_size, prev->max_size, 8192);
+    ngx_conf_merge_ptr_value(conf->token, prev->token, NULL);
+
+    /* a location (not a server{} level) that would have nothing to check */
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (conf->jwt != NGX_HTTP_VELRO_JWT_OFF
+        && conf->keys == NULL && conf->remote == NULL
+        && clcf->name.len)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"velro_jwt\" needs \"velro_jwt_key_file\" or "
+                           "\"velro_jwt_key_request\"");
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_velro_jwt_init_policy(cf, conf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_velro_init_process(ngx_cycle_t *cycle)
+{
+    uint64_t                     seed;
+    ngx_http_velro_main_conf_t  *vmcf;
+
+    vmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_velro_module);
+
+    if (vmcf == NULL) {
+        return NGX_OK;
+    }
+
+    seed = ((uint64_t) ngx_random() << 32) ^ (uint64_t) ngx_random()
+           ^ (uint64_t) ngx_pid;
+
+    ngx_http_velro_l1_cache = velro_cache_new(vmcf->l1_size, seed);
+
+    if (ngx_http_velro_l1_cache == NULL) {
+        ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
+                      "velro: L1 cache not created, running without it");
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_velro_exit_process(ngx_cycle_t *cycle)
+{
+    velro_cache_free(ngx_http_velro_l1_cache);
+    ngx_http_velro_l1_cache = NULL;
+}

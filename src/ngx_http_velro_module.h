@@ -1,0 +1,138 @@
+
+/*
+ * ngx_http_velro_module: authentication, authorization and batching at
+ * the gateway.  Types shared by the module's nginx-facing files.
+ */
+
+
+#ifndef _NGX_HTTP_VELRO_MODULE_H_INCLUDED_
+#define _NGX_HTTP_VELRO_MODULE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "velro_cache.h"
+#include "velro_jwk.h"
+#include "velro_jwt.h"
+
+
+/* L1 entry types; velro_cache_ttl TYPE */
+#define NGX_HTTP_VELRO_AUTH         0
+#define NGX_HTTP_VELRO_OWNERSHIP    1
+#define NGX_HTTP_VELRO_TEAM_ACCESS  2
+#define NGX_HTTP_VELRO_PROJECT_VIS  3
+#define NGX_HTTP_VELRO_GEN_MEDIA    4
+#define NGX_HTTP_VELRO_NTYPES       5
+
+
+#define NGX_HTTP_VELRO_JWT_OFF      0
+#define NGX_HTTP_VELRO_JWT_ON       1
+
+
+typedef struct {
+    size_t                        l1_size;
+    time_t                        ttl_l1[NGX_HTTP_VELRO_NTYPES];
+    time_t                        ttl_l2[NGX_HTTP_VELRO_NTYPES];
+} ngx_http_velro_main_conf_t;
+
+
+/* a JWKS fetched through a subrequest, one state per worker */
+
+typedef struct {
+    ngx_str_t                     uri;
+    ngx_str_t                     args;
+    velro_keyset_t               *keys;
+    uint64_t                      generation;
+    ngx_msec_t                    fetched;      /* when keys arrived */
+    ngx_msec_t                    attempted;    /* when a fetch started */
+    ngx_queue_t                   waiters;
+    void                         *owner;        /* ctx of the fetcher */
+    unsigned                      fetching:1;
+    unsigned                      attempted_once:1;
+} ngx_http_velro_jwks_remote_t;
+
+
+typedef struct {
+    ngx_uint_t                    jwt;          /* off, on */
+    ngx_str_t                     realm;
+
+    ngx_array_t                  *key_files;    /* ngx_str_t, resolved */
+    velro_keyset_t               *keys;
+    u_char                        keys_digest[32];
+
+    ngx_http_velro_jwks_remote_t *remote;
+    ngx_msec_t                    key_cache;
+
+    ngx_uint_t                    algs;
+    ngx_str_t                     issuer;
+    ngx_array_t                  *audiences;    /* ngx_str_t */
+    ngx_array_t                  *required;     /* ngx_str_t */
+    time_t                        leeway;
+    size_t                        max_size;
+    ngx_http_complex_value_t     *token;
+
+    velro_jwt_policy_t           *policy;
+    u_char                        fingerprint[32];
+} ngx_http_velro_loc_conf_t;
+
+
+typedef struct {
+    ngx_http_velro_loc_conf_t    *vlcf;         /* conf of the last check */
+    ngx_int_t                     status;       /* NGX_OK, NGX_DECLINED,
+                                                   NGX_HTTP_... */
+    velro_jwt_rc_e                reason;
+    const char                   *detail;
+
+    ngx_str_t                     token;
+    ngx_str_t                     sub;
+    int64_t                       exp;
+
+    json_t                       *header;       /* decoded on demand */
+    json_t                       *claims;
+
+    ngx_queue_t                   queue;        /* JWKS waiters */
+    ngx_event_t                   wake;
+    ngx_http_velro_jwks_remote_t *remote;
+
+    unsigned                      checked:1;
+    unsigned                      internal:1;   /* our own subrequest */
+    unsigned                      waiting:1;
+    unsigned                      fetched:1;    /* JWKS fetch done */
+    unsigned                      decoded:1;
+} ngx_http_velro_ctx_t;
+
+
+ngx_http_velro_ctx_t *ngx_http_velro_get_ctx(ngx_http_request_t *r);
+
+ngx_int_t ngx_http_velro_jwt_authenticate(ngx_http_request_t *r,
+    ngx_http_velro_loc_conf_t *vlcf, ngx_http_velro_ctx_t *ctx,
+    ngx_uint_t may_fetch);
+ngx_int_t ngx_http_velro_jwt_reject(ngx_http_request_t *r,
+    ngx_http_velro_loc_conf_t *vlcf, ngx_http_velro_ctx_t *ctx);
+ngx_int_t ngx_http_velro_jwt_init_policy(ngx_conf_t *cf,
+    ngx_http_velro_loc_conf_t *vlcf);
+ngx_int_t ngx_http_velro_jwt_decode(ngx_http_request_t *r,
+    ngx_http_velro_ctx_t *ctx);
+
+ngx_int_t ngx_http_velro_jwks_load_files(ngx_conf_t *cf,
+    ngx_http_velro_loc_conf_t *vlcf);
+velro_keyset_t *ngx_http_velro_jwks_current(ngx_http_request_t *r,
+    ngx_http_velro_jwks_remote_t *remote, ngx_msec_t cache,
+    ngx_uint_t *fetch);
+ngx_int_t ngx_http_velro_jwks_fetch(ngx_http_request_t *r,
+    ngx_http_velro_jwks_remote_t *remote, ngx_http_velro_ctx_t *ctx,
+    ngx_msec_t cache, ngx_uint_t unknown_kid);
+
+ngx_int_t ngx_http_velro_add_variables(ngx_conf_t *cf);
+char *ngx_http_velro_claim_set(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+velro_cache_t *ngx_http_velro_l1(void);
+
+
+extern ngx_module_t  ngx_http_velro_module;
+
+
+#endif /* _NGX_HTTP_VELRO_MODULE_H_INCLUDED_ */
