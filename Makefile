@@ -33,7 +33,8 @@ export TEST_NGINX_BINARY ?= $(NGINX_BIN)
 export TEST_NGINX_LOAD_MODULES ?= $(MODULE)
 export VELRO_UNIT_BIN ?= $(BUILD)/unit/velro_unit
 
-.PHONY: all module deps test prove run bench fuzz unit test-valgrind clean
+.PHONY: all module deps test prove run bench fuzz unit test-valgrind clean \
+	check-clang
 
 all: module
 
@@ -83,3 +84,7 @@ bench: module
 
 clean:
 	rm -rf $(BUILD) t/servroot
+
+# the same module built with clang, warnings as errors
+check-clang:
+	$(MAKE) module CC=clang BUILD=$(BUILD)/clang

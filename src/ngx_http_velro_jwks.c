@@ -18,10 +18,59 @@
 static ngx_int_t ngx_http_velro_jwks_read(ngx_conf_t *cf, ngx_str_t *path,
     ngx_str_t *text);
 static void ngx_http_velro_keyset_cleanup(void *data);
+static void ngx_http_velro_jwks_remote_cleanup(void *data);
 static ngx_int_t ngx_http_velro_jwks_done(ngx_http_request_t *r, void *data,
     ngx_int_t rc);
 static void ngx_http_velro_jwks_wake_all(ngx_http_velro_jwks_remote_t *remote);
 static void ngx_http_velro_jwks_wake(ngx_event_t *ev);
+
+
+/* the per-worker state of one velro_jwt_key_request */
+
+ngx_http_velro_jwks_remote_t *
+ngx_http_velro_jwks_remote(ngx_conf_t *cf, ngx_str_t *uri)
+{
+    u_char                        *q;
+    ngx_pool_cleanup_t            *cln;
+    ngx_http_velro_jwks_remote_t  *remote;
+
+    remote = ngx_pcalloc(cf->pool, sizeof(ngx_http_velro_jwks_remote_t));
+    if (remote == NULL) {
+        return NULL;
+    }
+
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        return NULL;
+    }
+
+    cln->handler = ngx_http_velro_jwks_remote_cleanup;
+    cln->data = remote;
+
+    remote->uri = *uri;
+
+    q = ngx_strlchr(uri->data, uri->data + uri->len, '?');
+
+    if (q) {
+        remote->uri.len = q - uri->data;
+        remote->args.data = q + 1;
+        remote->args.len = uri->data + uri->len - q - 1;
+    }
+
+    ngx_queue_init(&remote->waiters);
+
+    return remote;
+}
+
+
+static void
+ngx_http_velro_jwks_remote_cleanup(void *data)
+{
+    ngx_http_velro_jwks_remote_t  *remote = data;
+
+    velro_keyset_free(remote->keys);
+    remote->keys = NULL;
+}
 
 
 ngx_int_t

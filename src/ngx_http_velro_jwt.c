@@ -581,6 +581,14 @@ ngx_http_velro_jwt_reject(ngx_http_request_t *r,
 }
 
 
+void
+ngx_http_velro_jwt_exit(void)
+{
+    EVP_MD_CTX_free(ngx_http_velro_md_ctx);
+    ngx_http_velro_md_ctx = NULL;
+}
+
+
 /* decodes header and claims of a token verified through the L1 cache */
 
 ngx_int_t

@@ -445,7 +445,6 @@ ngx_http_velro_key_request(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_velro_loc_conf_t  *vlcf = conf;
 
-    u_char                        *q;
     ngx_str_t                     *value;
     ngx_http_velro_jwks_remote_t  *remote;
 
@@ -466,22 +465,10 @@ ngx_http_velro_key_request(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    remote = ngx_pcalloc(cf->pool, sizeof(ngx_http_velro_jwks_remote_t));
+    remote = ngx_http_velro_jwks_remote(cf, &value[1]);
     if (remote == NULL) {
         return NGX_CONF_ERROR;
     }
-
-    remote->uri = value[1];
-
-    q = ngx_strlchr(value[1].data, value[1].data + value[1].len, '?');
-
-    if (q) {
-        remote->uri.len = q - value[1].data;
-        remote->args.data = q + 1;
-        remote->args.len = value[1].data + value[1].len - q - 1;
-    }
-
-    ngx_queue_init(&remote->waiters);
 
     vlcf->remote = remote;
 
@@ -898,4 +885,6 @@ ngx_http_velro_exit_process(ngx_cycle_t *cycle)
 {
     velro_cache_free(ngx_http_velro_l1_cache);
     ngx_http_velro_l1_cache = NULL;
+
+    ngx_http_velro_jwt_exit();
 }

@@ -115,12 +115,12 @@ velro_cache_get(velro_cache_t *c, const void *key, size_t klen, uint64_t now)
 
         /* move to the front of the LRU list */
 
-        e->prev->next = e->next;
-        e->next->prev = e->prev;
-        e->next = c->lru.next;
-        e->prev = &c->lru;
-        c->lru.next->prev = e;
-        c->lru.next = e;
+        e->lru.prev->next = e->lru.next;
+        e->lru.next->prev = e->lru.prev;
+        e->lru.next = c->lru.next;
+        e->lru.prev = &c->lru;
+        c->lru.next->prev = &e->lru;
+        c->lru.next = &e->lru;
 
         return e;
     }
@@ -150,7 +150,7 @@ velro_cache_put(velro_cache_t *c, unsigned type, const void *key,
 
     while (c->bytes + size > c->max_bytes && c->lru.prev != &c->lru) {
         c->evictions++;
-        velro_cache_unlink(c, c->lru.prev);
+        velro_cache_unlink(c, (velro_cache_entry_t *) c->lru.prev);
     }
 
     e = malloc(size);
@@ -175,10 +175,10 @@ velro_cache_put(velro_cache_t *c, unsigned type, const void *key,
     e->hnext = *b;
     *b = e;
 
-    e->next = c->lru.next;
-    e->prev = &c->lru;
-    c->lru.next->prev = e;
-    c->lru.next = e;
+    e->lru.next = c->lru.next;
+    e->lru.prev = &c->lru;
+    c->lru.next->prev = &e->lru;
+    c->lru.next = &e->lru;
 
     c->entries++;
     c->bytes += size;
@@ -240,8 +240,8 @@ velro_cache_unlink(velro_cache_t *c, velro_cache_entry_t *e)
         }
     }
 
-    e->prev->next = e->next;
-    e->next->prev = e->prev;
+    e->lru.prev->next = e->lru.next;
+    e->lru.next->prev = e->lru.prev;
 
     c->entries--;
     c->bytes -= velro_cache_entry_size(e->klen, e->vlen);
@@ -275,12 +275,14 @@ size_t
 velro_cache_delete_prefix(velro_cache_t *c, const void *prefix, size_t plen)
 {
     size_t                n;
-    velro_cache_entry_t  *e, *prev;
+    velro_cache_link_t   *l, *prev;
+    velro_cache_entry_t  *e;
 
     n = 0;
 
-    for (e = c->lru.prev; e != &c->lru; e = prev) {
-        prev = e->prev;
+    for (l = c->lru.prev; l != &c->lru; l = prev) {
+        prev = l->prev;
+        e = (velro_cache_entry_t *) l;
 
         if (e->klen >= plen && memcmp(e->data, prefix, plen) == 0) {
             velro_cache_unlink(c, e);
@@ -295,11 +297,11 @@ velro_cache_delete_prefix(velro_cache_t *c, const void *prefix, size_t plen)
 void
 velro_cache_flush(velro_cache_t *c)
 {
-    velro_cache_entry_t  *e, *next;
+    velro_cache_link_t  *l, *next;
 
-    for (e = c->lru.next; e != &c->lru; e = next) {
-        next = e->next;
-        free(e);
+    for (l = c->lru.next; l != &c->lru; l = next) {
+        next = l->next;
+        free(l);
     }
 
     memset(c->buckets, 0, c->nbuckets * sizeof(velro_cache_entry_t *));

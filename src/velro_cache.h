@@ -17,12 +17,17 @@
 #include <stdint.h>
 
 
+typedef struct velro_cache_link_s   velro_cache_link_t;
 typedef struct velro_cache_entry_s  velro_cache_entry_t;
 
+struct velro_cache_link_s {
+    velro_cache_link_t   *prev;      /* LRU list, most recent first */
+    velro_cache_link_t   *next;
+};
+
 struct velro_cache_entry_s {
+    velro_cache_link_t    lru;       /* first: a link is its entry */
     velro_cache_entry_t  *hnext;     /* hash chain */
-    velro_cache_entry_t  *prev;      /* LRU list, most recent first */
-    velro_cache_entry_t  *next;
     uint64_t              hash;
     uint64_t              expires;   /* msec, monotonic clock */
     uint32_t              klen;
@@ -35,7 +40,7 @@ struct velro_cache_entry_s {
 typedef struct {
     velro_cache_entry_t **buckets;
     size_t                nbuckets;  /* a power of two */
-    velro_cache_entry_t   lru;       /* list sentinel */
+    velro_cache_link_t    lru;       /* list sentinel */
     uint64_t              seed;
 
     size_t                entries;

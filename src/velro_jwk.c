@@ -305,7 +305,9 @@ velro_pem_no_password(char *buf, int size, int rwflag, void *data)
 static int
 velro_pkey_kty(EVP_PKEY *pkey, char *err, size_t errlen)
 {
-    char  group[32];
+    int      bad;
+    char     group[32];
+    BIGNUM  *e;
 
     switch (EVP_PKEY_get_base_id(pkey)) {
 
@@ -314,6 +316,18 @@ velro_pkey_kty(EVP_PKEY *pkey, char *err, size_t errlen)
         if (EVP_PKEY_get_bits(pkey) < VELRO_RSA_MIN_BITS) {
             snprintf(err, errlen, "RSA key shorter than %d bits",
                      VELRO_RSA_MIN_BITS);
+            return -1;
+        }
+
+        /* as in velro_jwk_rsa(): e = 1 would accept forged signatures */
+
+        e = NULL;
+        bad = EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_E, &e) != 1
+              || BN_is_one(e) || !BN_is_odd(e);
+        BN_free(e);
+
+        if (bad) {
+            snprintf(err, errlen, "invalid RSA exponent");
             return -1;
         }
 
@@ -604,7 +618,9 @@ velro_jwk_rsa(json_t *jwk, char *err, size_t errlen)
         goto done;
     }
 
-    if (BN_is_zero(e) || !BN_is_odd(e)) {
+    /* e = 1 makes any padded message its own signature */
+
+    if (BN_is_zero(e) || BN_is_one(e) || !BN_is_odd(e)) {
         snprintf(err, errlen, "invalid RSA exponent");
         goto done;
     }
