@@ -32,6 +32,8 @@ static ngx_int_t ngx_http_velro_jwt_digest(ngx_http_velro_loc_conf_t *vlcf,
 static ngx_int_t ngx_http_velro_jwt_fail(ngx_http_request_t *r,
     ngx_http_velro_ctx_t *ctx, ngx_int_t status, velro_jwt_rc_e reason,
     const char *detail);
+static ngx_int_t ngx_http_velro_cstr_list(ngx_conf_t *cf, ngx_array_t *list,
+    const char **out, size_t *n, size_t max, const char *what);
 static u_char *ngx_http_velro_cstr(ngx_conf_t *cf, ngx_str_t *s);
 
 
@@ -487,6 +489,8 @@ ngx_http_velro_jwt_reject(ngx_http_request_t *r,
         return status;
     }
 
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
     h = ngx_list_push(&r->headers_out.headers);
     if (h == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -497,6 +501,11 @@ ngx_http_velro_jwt_reject(ngx_http_request_t *r,
     if (status == NGX_HTTP_SERVICE_UNAVAILABLE) {
         ngx_str_set(&h->key, "Retry-After");
         ngx_str_set(&h->value, "5");
+
+        if (clcf->satisfy != NGX_HTTP_SATISFY_ALL) {
+            /* another access module may still admit the request */
+            h->hash = 0;
+        }
 
     } else {
         ngx_str_set(&h->key, "WWW-Authenticate");
@@ -526,8 +535,6 @@ ngx_http_velro_jwt_reject(ngx_http_request_t *r,
         h->value.len = p - h->value.data;
         r->headers_out.www_authenticate = h;
     }
-
-    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
 
     if (clcf->satisfy != NGX_HTTP_SATISFY_ALL) {
         return status;
@@ -615,11 +622,10 @@ ngx_int_t
 ngx_http_velro_jwt_init_policy(ngx_conf_t *cf,
     ngx_http_velro_loc_conf_t *vlcf)
 {
-    u_char              flag;
-    ngx_str_t          *s;
-    ngx_uint_t          i;
-    EVP_MD_CTX         *md;
-    velro_jwt_policy_t *p;
+    u_char               flag;
+    ngx_uint_t           i;
+    EVP_MD_CTX          *md;
+    velro_jwt_policy_t  *p;
 
     p = ngx_pcalloc(cf->pool, sizeof(velro_jwt_policy_t));
     if (p == NULL) {
@@ -637,44 +643,16 @@ ngx_http_velro_jwt_init_policy(ngx_conf_t *cf,
         }
     }
 
-    if (vlcf->audiences) {
-        if (vlcf->audiences->nelts > VELRO_JWT_MAX_AUDIENCES) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "more than %d audiences",
-                               VELRO_JWT_MAX_AUDIENCES);
-            return NGX_ERROR;
-        }
-
-        s = vlcf->audiences->elts;
-
-        for (i = 0; i < vlcf->audiences->nelts; i++) {
-            p->audiences[i] = (char *) ngx_http_velro_cstr(cf, &s[i]);
-            if (p->audiences[i] == NULL) {
-                return NGX_ERROR;
-            }
-        }
-
-        p->naudiences = vlcf->audiences->nelts;
-    }
-
-    if (vlcf->required) {
-        if (vlcf->required->nelts > VELRO_JWT_MAX_REQUIRED) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "more than %d required claims",
-                               VELRO_JWT_MAX_REQUIRED);
-            return NGX_ERROR;
-        }
-
-        s = vlcf->required->elts;
-
-        for (i = 0; i < vlcf->required->nelts; i++) {
-            p->required[i] = (char *) ngx_http_velro_cstr(cf, &s[i]);
-            if (p->required[i] == NULL) {
-                return NGX_ERROR;
-            }
-        }
-
-        p->nrequired = vlcf->required->nelts;
+    if (ngx_http_velro_cstr_list(cf, vlcf->audiences, p->audiences,
+                                 &p->naudiences, VELRO_JWT_MAX_AUDIENCES,
+                                 "audiences")
+        != NGX_OK
+        || ngx_http_velro_cstr_list(cf, vlcf->required, p->required,
+                                    &p->nrequired, VELRO_JWT_MAX_REQUIRED,
+                                    "required claims")
+           != NGX_OK)
+    {
+        return NGX_ERROR;
     }
 
     vlcf->policy = p;
@@ -723,6 +701,40 @@ ngx_http_velro_jwt_init_policy(ngx_conf_t *cf,
 
     EVP_DigestFinal_ex(md, vlcf->fingerprint, NULL);
     EVP_MD_CTX_free(md);
+
+    return NGX_OK;
+}
+
+
+/* NUL-terminated copies of a list of configured strings */
+
+static ngx_int_t
+ngx_http_velro_cstr_list(ngx_conf_t *cf, ngx_array_t *list,
+    const char **out, size_t *n, size_t max, const char *what)
+{
+    ngx_str_t   *s;
+    ngx_uint_t   i;
+
+    if (list == NULL) {
+        return NGX_OK;
+    }
+
+    if (list->nelts > max) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "more than %uz %s",
+                           max, what);
+        return NGX_ERROR;
+    }
+
+    s = list->elts;
+
+    for (i = 0; i < list->nelts; i++) {
+        out[i] = (char *) ngx_http_velro_cstr(cf, &s[i]);
+        if (out[i] == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    *n = list->nelts;
 
     return NGX_OK;
 }
