@@ -364,7 +364,7 @@ velro_pkey_kty(EVP_PKEY *pkey, char *err, size_t errlen)
 static int
 velro_jwk_add(velro_keyset_t *ks, json_t *jwk, char *err, size_t errlen)
 {
-    int           alg;
+    int           alg, rc;
     const char   *kty, *use, *crv, *kid, *s;
     json_t       *v;
     velro_jwk_t   key;
@@ -406,6 +406,7 @@ velro_jwk_add(velro_keyset_t *ks, json_t *jwk, char *err, size_t errlen)
 
     memset(&key, 0, sizeof(velro_jwk_t));
     key.alg = -1;
+    rc = -1;
 
     v = json_object_get(jwk, "kid");
     if (v) {
@@ -471,10 +472,8 @@ velro_jwk_add(velro_keyset_t *ks, json_t *jwk, char *err, size_t errlen)
 
         if (alg < 0) {
             /* an algorithm we do not know, "none" included: skip the key */
-            free(key.kid);
-            EVP_PKEY_free(key.pkey);
-            free(key.secret);
-            return 0;
+            rc = 0;
+            goto failed;
         }
 
         if (velro_alg_kty(alg) != key.kty) {
@@ -502,7 +501,7 @@ failed:
         free(key.secret);
     }
 
-    return -1;
+    return rc;
 }
 
 

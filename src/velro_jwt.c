@@ -23,7 +23,8 @@
 
 
 static json_t *velro_jwt_json(const char *src, size_t len, int *rc);
-static int velro_jwt_time(json_t *claims, const char *name, int64_t *t);
+static int velro_jwt_time(json_t *claims, const char *name, int64_t *t,
+    int up);
 static int velro_jwt_verify_key(velro_jwt_t *jwt, const velro_jwk_t *key);
 static int velro_jwt_verify_hmac(velro_jwt_t *jwt, const velro_jwk_t *key,
     const EVP_MD *md);
@@ -352,20 +353,20 @@ velro_jwt_parse(velro_jwt_t *jwt, const char *token, size_t len,
         }
     }
 
-    if (velro_jwt_time(jwt->claims, "exp", &jwt->exp) != 0) {
+    if (velro_jwt_time(jwt->claims, "exp", &jwt->exp, 0) != 0) {
         jwt->error = "\"exp\" missing or not a number";
         return VELRO_JWT_CLAIM;
     }
 
     if (json_object_get(jwt->claims, "nbf")
-        && velro_jwt_time(jwt->claims, "nbf", &jwt->nbf) != 0)
+        && velro_jwt_time(jwt->claims, "nbf", &jwt->nbf, 1) != 0)
     {
         jwt->error = "\"nbf\" is not a number";
         return VELRO_JWT_CLAIM;
     }
 
     if (json_object_get(jwt->claims, "iat")
-        && velro_jwt_time(jwt->claims, "iat", &jwt->iat) != 0)
+        && velro_jwt_time(jwt->claims, "iat", &jwt->iat, 1) != 0)
     {
         jwt->error = "\"iat\" is not a number";
         return VELRO_JWT_CLAIM;
@@ -393,8 +394,13 @@ velro_jwt_parse(velro_jwt_t *jwt, const char *token, size_t len,
 }
 
 
+/*
+ * A NumericDate; a fraction is rounded to the strict side: down for exp,
+ * up (up != 0) for nbf and iat.
+ */
+
 static int
-velro_jwt_time(json_t *claims, const char *name, int64_t *t)
+velro_jwt_time(json_t *claims, const char *name, int64_t *t, int up)
 {
     double   d;
     json_t  *v;
@@ -413,7 +419,7 @@ velro_jwt_time(json_t *claims, const char *name, int64_t *t)
             return -1;
         }
 
-        *t = (int64_t) floor(d);
+        *t = (int64_t) (up ? ceil(d) : floor(d));
         return 0;
     }
 

@@ -1,0 +1,71 @@
+# velro: libFuzzer targets.
+#
+#   make fuzz [BUILD=build] [FUZZ_SECONDS=60] [FUZZ_CC=clang]
+#   make -f t/fuzz/fuzz.mk fuzz           (standalone, from the top)
+#
+# Builds $(BUILD)/fuzz/fuzz_jwt and $(BUILD)/fuzz/fuzz_jwks, then runs each
+# for FUZZ_SECONDS on a copy of its seed corpus in $(BUILD)/fuzz/corpus/
+# (the committed t/fuzz/corpus/ never grows).  A crash, leak, timeout or
+# sanitizer report fails the make; the input is left in
+# $(BUILD)/fuzz/artifacts/.  "make fuzz-build" only builds; FUZZ_FLAGS
+# adds libFuzzer options (e.g. FUZZ_FLAGS=-jobs=2).
+
+VELRO_FUZZ_DIR := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
+VELRO_FUZZ_SRC := $(VELRO_FUZZ_DIR)/../../src
+
+_velro_fuzz_goal := $(.DEFAULT_GOAL)
+
+BUILD ?= build
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_FLAGS ?=
+
+VELRO_FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined \
+                    -fno-sanitize-recover=all -Wall -Wextra \
+                    -I$(VELRO_FUZZ_SRC)
+VELRO_FUZZ_LIBS = -lssl -lcrypto -ljansson -lm
+
+VELRO_FUZZ_LIB_SRCS = $(VELRO_FUZZ_SRC)/velro_jwt.c \
+                      $(VELRO_FUZZ_SRC)/velro_jwk.c
+VELRO_FUZZ_DEPS = $(VELRO_FUZZ_LIB_SRCS) $(VELRO_FUZZ_SRC)/velro_jwt.h \
+                  $(VELRO_FUZZ_SRC)/velro_jwk.h $(VELRO_FUZZ_DIR)/fuzz.mk
+
+VELRO_FUZZ_TARGETS = jwt jwks
+
+.PHONY: fuzz fuzz-build $(VELRO_FUZZ_TARGETS:%=fuzz-run-%)
+
+fuzz-build: $(VELRO_FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
+
+$(BUILD)/fuzz/fuzz_%: $(VELRO_FUZZ_DIR)/fuzz_%.c $(VELRO_FUZZ_DEPS)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(VELRO_FUZZ_CFLAGS) -o $@ $< $(VELRO_FUZZ_LIB_SRCS) \
+	    $(VELRO_FUZZ_LIBS)
+
+define velro_fuzz_run
+	@mkdir -p $(BUILD)/fuzz/corpus/$(1) $(BUILD)/fuzz/artifacts
+	cp $(VELRO_FUZZ_DIR)/corpus/$(1)/* $(BUILD)/fuzz/corpus/$(1)/
+	$(BUILD)/fuzz/fuzz_$(1) -max_total_time=$(FUZZ_SECONDS) \
+	    -max_len=65536 -timeout=10 -print_final_stats=1 \
+	    -artifact_prefix=$(BUILD)/fuzz/artifacts/$(1)- $(FUZZ_FLAGS) \
+	    $(BUILD)/fuzz/corpus/$(1)
+endef
+
+# libFuzzer's exit status fails the make.  "fuzz" runs the targets one
+# after the other in one recipe, so that even under -j two fuzzers never
+# share the cores; fuzz-run-jwt and fuzz-run-jwks run one alone.
+
+fuzz: fuzz-build
+	$(call velro_fuzz_run,jwt)
+	$(call velro_fuzz_run,jwks)
+
+fuzz-run-jwt: $(BUILD)/fuzz/fuzz_jwt
+	$(call velro_fuzz_run,jwt)
+
+fuzz-run-jwks: $(BUILD)/fuzz/fuzz_jwks
+	$(call velro_fuzz_run,jwks)
+
+ifeq ($(firstword $(MAKEFILE_LIST)),$(lastword $(MAKEFILE_LIST)))
+.DEFAULT_GOAL := fuzz
+else
+.DEFAULT_GOAL := $(_velro_fuzz_goal)
+endif

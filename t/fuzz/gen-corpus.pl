@@ -1,0 +1,150 @@
+#!/usr/bin/perl
+
+# Regenerates the seed corpora of the fuzz targets from the keys in t/keys:
+#   perl t/fuzz/gen-corpus.pl        (from the repository root)
+# Tokens expire in 2100 (exp 4102444800) and carry the claims that
+# fuzz_jwt.c requires, so the seeds reach every branch of the verifier.
+
+use strict;
+use warnings;
+
+use File::Basename qw(dirname);
+use File::Path qw(make_path);
+use File::Spec::Functions qw(catfile);
+use MIME::Base64 qw(encode_base64url);
+use Crypt::JWT qw(encode_jwt);
+use Crypt::PK::RSA;
+use Crypt::PK::ECC;
+use Crypt::PK::Ed25519;
+
+my $top  = dirname(dirname(dirname(File::Spec->rel2abs(__FILE__))));
+my $keys = catfile($top, 't', 'keys');
+my $out  = catfile($top, 't', 'fuzz', 'corpus');
+
+sub slurp {
+    my ($f) = @_;
+    open(my $fh, '<:raw', catfile($keys, $f)) or die "$f: $!";
+    local $/;
+    return scalar <$fh>;
+}
+
+sub spew {
+    my ($dir, $name, $data) = @_;
+    make_path(catfile($out, $dir));
+    open(my $fh, '>:raw', catfile($out, $dir, $name)) or die "$name: $!";
+    print $fh $data;
+    close($fh);
+}
+
+my %key = (
+    HS  => slurp('hs.secret'),
+    RS  => Crypt::PK::RSA->new(catfile($keys, 'rsa.key')),
+    PS  => Crypt::PK::RSA->new(catfile($keys, 'rsa.key')),
+    ES256 => Crypt::PK::ECC->new(catfile($keys, 'ec256.key')),
+    ES384 => Crypt::PK::ECC->new(catfile($keys, 'ec384.key')),
+    EdDSA => Crypt::PK::Ed25519->new(catfile($keys, 'ed25519.key')),
+);
+
+my %kid = (HS => 'hs1', RS => 'rsa1', PS => 'rsa1', ES256 => 'ec256',
+           ES384 => 'ec384', EdDSA => 'ed1');
+
+my $claims = {
+    iss => 'https://issuer.example', aud => ['api', 'other'],
+    sub => 'user-1', scope => 'read write', exp => 4102444800,
+    nbf => 1600000000, iat => 1600000000,
+};
+
+for my $alg (qw(HS256 HS384 HS512 RS256 RS384 RS512 PS256 PS384 PS512
+                ES256 ES384 EdDSA))
+{
+    my $t = $alg =~ /^(HS|RS|PS)/ ? $1 : $alg;
+
+    spew('jwt', "valid-$alg", encode_jwt(payload => $claims, alg => $alg,
+         key => $key{$t}, extra_headers => { kid => $kid{$t} }));
+}
+
+# no kid: every key of the type is tried
+spew('jwt', 'valid-RS256-nokid', encode_jwt(payload => $claims,
+     alg => 'RS256', key => $key{RS}));
+
+sub b64j { encode_base64url($_[0]) }
+
+my $p = b64j('{"exp":4102444800,"sub":"x","iss":"https://issuer.example",'
+             . '"aud":"api","scope":1}');
+
+spew('jwt', 'alg-none', b64j('{"alg":"none"}') . ".$p.");
+spew('jwt', 'jwe-5-segments', b64j('{"alg":"RSA-OAEP","enc":"A256GCM"}')
+     . ".AAAA.AAAA.AAAA.AAAA");
+spew('jwt', 'header-array', b64j('["alg","RS256"]') . ".$p.AAAA");
+spew('jwt', 'header-duplicate', b64j('{"alg":"RS256","alg":"HS256"}')
+     . ".$p.AAAA");
+spew('jwt', 'crit', b64j('{"alg":"ES256","crit":["b64"],"b64":false}')
+     . ".$p.AAAA");
+spew('jwt', 'exp-string', b64j('{"alg":"EdDSA"}') . "."
+     . b64j('{"exp":"4102444800"}') . ".AAAA");
+spew('jwt', 'exp-float', b64j('{"alg":"HS256","kid":"hs1"}') . "."
+     . b64j('{"exp":4102444800.5,"nbf":1.0e9,"iat":-1.5}') . ".AAAA");
+spew('jwt', 'bad-base64', "eyJhbGciOiJSUzI1NiJ9.eyJleHAiOjF9=.AA+A/");
+spew('jwt', 'nul-json', b64j("{\"alg\":\"RS256\",\"kid\":\"a\\u0000b\"}")
+     . ".$p.AAAA");
+spew('jwt', 'two-segments', "eyJhbGciOiJSUzI1NiJ9.$p");
+
+# key sets
+
+spew('jwks', 'jwks', slurp('jwks.json'));
+spew('jwks', 'jwks-rotated', slurp('jwks-rotated.json'));
+spew('jwks', 'rsa-pub', slurp('rsa.pub'));
+spew('jwks', 'rsa-crt', slurp('rsa.crt'));
+spew('jwks', 'ec256-pub', slurp('ec256.pub'));
+spew('jwks', 'ec384-pub', slurp('ec384.pub'));
+spew('jwks', 'ed25519-pub', slurp('ed25519.pub'));
+spew('jwks', 'rsa1024-pub', slurp('rsa1024.pub'));
+spew('jwks', 'ec256-private', slurp('ec256.key'));
+spew('jwks', 'single-jwk', '{"kty":"oct","kid":"k","alg":"HS256",'
+     . '"k":"c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI"}');
+spew('jwks', 'mixed', '{"keys":[{"kty":"EC","crv":"P-256","use":"enc",'
+     . '"x":"AA","y":"AA"},{"kty":"RSA","use":"sig","alg":"ES256",'
+     . '"n":"AQAB","e":"AQAB"},{"kty":"oct","key_ops":["sign"],"k":"AA"},'
+     . '{"kty":"OKP","crv":"X25519","x":"AA"},{"kty":"oct","alg":"none",'
+     . '"k":"AAAA"}]}');
+spew('jwks', 'ec-off-curve', '{"kty":"EC","crv":"P-256",'
+     . '"x":"V_0LnJnnbns0bCOTWV-SMJxsA8vReirs8ZkbaEZuvLo",'
+     . '"y":"TAWOFXehm-6NFoz4S2SyGgaaFURPK9mTYwoZYshkpTo"}');
+
+# PEM keys of other types (openssl genpkey), an RSA key with e = 1, and an
+# encrypted PEM block: all refused, none may prompt for a pass phrase
+
+spew('jwks', 'x25519-pub', <<'PEM');
+-----BEGIN PUBLIC KEY-----
+MCowBQYDK2VuAyEALLC4gockyadMsZtQ/F/r3l+nyaDdiIYWpSGJtMHQ6A4=
+-----END PUBLIC KEY-----
+PEM
+
+spew('jwks', 'secp256k1-pub', <<'PEM');
+-----BEGIN PUBLIC KEY-----
+MFYwEAYHKoZIzj0CAQYFK4EEAAoDQgAEtt4/BLyg6/YzVP9MtmqlpGf2DeNo0D7B
+5+ZuK6G29PeHZVievUzqpsgGI5hknil0qgz89p0/QCGp7OaKuAO3Sw==
+-----END PUBLIC KEY-----
+PEM
+
+spew('jwks', 'rsa-e1-pub', <<'PEM');
+-----BEGIN PUBLIC KEY-----
+MIIBIDANBgkqhkiG9w0BAQEFAAOCAQ0AMIIBCAKCAQEAlqs3TuvE94qm83FUok9o
+SUgHR7/6dg3fMAyB2yDYW9FopHZE61xHAixD0ahkTEBtx/03GlDJ5cZdo4o4e92h
+euGUvJ5A+v9UYCIwIuIc/ko8iMhmiKB40WuW9WUqeeqaOdUTZ6xzFMmtZZ4z2+SX
+XD366XZTzaEh1fPMkuIzDJ7e6fJUU08cHfEHAamJ09lDA0LfaNUTfTjG5a5EU+/X
+LLOLmW+QVDNN1/1+Grx5g+WHx5ULfyvtyL8I+io8emMckhKDkOCMqSl1HX0lY00b
+eWvACP7rGwHPJ9oqSU6tcXDVNgIUd+Dfb6rBgUG6PC6p/tj+3UFi/fTigZ/0EbNi
+JQIBAQ==
+-----END PUBLIC KEY-----
+PEM
+
+my $pub = slurp('rsa.pub');
+$pub =~ s/^(-----BEGIN PUBLIC KEY-----\n)/$1Proc-Type: 4,ENCRYPTED\n/;
+$pub =~ s/^(Proc-Type.*\n)/$1DEK-Info: AES-128-CBC,00112233445566778899AABBCCDDEEFF\n\n/m;
+spew('jwks', 'encrypted-pub', $pub);
+
+spew('jwks', 'keys-not-array', '{"keys":{"kty":"oct","k":"AAAA"}}');
+spew('jwks', 'keys-65', '{"keys":['
+     . join(',', map { qq({"kty":"oct","kid":"k$_","k":"AAAA"}) } 1 .. 65)
+     . ']}');

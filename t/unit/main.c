@@ -1,0 +1,74 @@
+
+/*
+ * velro unit tests: the TAP driver.  Run from the repository root, or set
+ * VELRO_KEYS_DIR to the t/keys directory.  Arguments select groups:
+ *
+ *     velro_unit [jwt] [jwk] [cache]
+ */
+
+
+#define TAP_IMPLEMENTATION
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+
+static int wanted(int argc, char **argv, const char *name);
+
+
+static int
+wanted(int argc, char **argv, const char *name)
+{
+    int  i;
+
+    if (argc < 2) {
+        return 1;
+    }
+
+    for (i = 1; i < argc; i++) {
+        if (strcmp(argv[i], name) == 0) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+int
+main(int argc, char **argv)
+{
+    int  i, rc;
+
+    for (i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "jwt") != 0 && strcmp(argv[i], "jwk") != 0
+            && strcmp(argv[i], "cache") != 0)
+        {
+            fprintf(stderr, "usage: %s [jwt] [jwk] [cache]\n", argv[0]);
+            return 2;
+        }
+    }
+
+    ut_init();
+
+    if (wanted(argc, argv, "jwt")) {
+        test_jwt();
+    }
+
+    if (wanted(argc, argv, "jwk")) {
+        test_jwk();
+    }
+
+    if (wanted(argc, argv, "cache")) {
+        test_cache();
+    }
+
+    rc = tap_done();
+
+    ut_cleanup();
+
+    return rc;
+}
