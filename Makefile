@@ -62,7 +62,8 @@ $(NGX_TREE)/Makefile: config
 
 $(MODULE): $(NGX_TREE)/Makefile $(SRCS)
 	$(MAKE) -C $(NGX_TREE) -f objs/Makefile modules
-	cp $(NGX_TREE)/objs/ngx_http_velro_module.so $@
+	cp $(NGX_TREE)/objs/ngx_http_velro_module.so $@.tmp
+	mv -f $@.tmp $@
 
 -include t/unit/unit.mk
 -include t/fuzz/fuzz.mk

@@ -10,7 +10,8 @@
 #include <openssl/evp.h>
 
 
-#define NGX_HTTP_VELRO_DIGEST_LEN  32
+/* L1 key: type, policy fingerprint, key-set generation, then the token */
+#define NGX_HTTP_VELRO_KEY_PREFIX  (1 + 32 + sizeof(uint64_t))
 
 
 /* an L1 "auth" entry: what a verified token proved */
@@ -27,17 +28,12 @@ static ngx_int_t ngx_http_velro_jwt_token(ngx_http_request_t *r,
 static ngx_int_t ngx_http_velro_jwt_verify(ngx_http_request_t *r,
     ngx_http_velro_loc_conf_t *vlcf, ngx_http_velro_ctx_t *ctx,
     ngx_uint_t may_fetch, ngx_uint_t *provisional);
-static ngx_int_t ngx_http_velro_jwt_digest(ngx_http_velro_loc_conf_t *vlcf,
-    uint64_t generation, ngx_str_t *token, u_char *digest);
 static ngx_int_t ngx_http_velro_jwt_fail(ngx_http_request_t *r,
     ngx_http_velro_ctx_t *ctx, ngx_int_t status, velro_jwt_rc_e reason,
     const char *detail);
 static ngx_int_t ngx_http_velro_cstr_list(ngx_conf_t *cf, ngx_array_t *list,
     const char **out, size_t *n, size_t max, const char *what);
 static u_char *ngx_http_velro_cstr(ngx_conf_t *cf, ngx_str_t *s);
-
-
-static EVP_MD_CTX  *ngx_http_velro_md_ctx;
 
 
 ngx_int_t
@@ -203,11 +199,12 @@ ngx_http_velro_jwt_verify(ngx_http_request_t *r,
     ngx_http_velro_loc_conf_t *vlcf, ngx_http_velro_ctx_t *ctx,
     ngx_uint_t may_fetch, ngx_uint_t *provisional)
 {
-    size_t                        len;
+    size_t                        len, klen;
     time_t                        now, ttl;
-    u_char                        key[1 + NGX_HTTP_VELRO_DIGEST_LEN];
+    u_char                       *key;
     u_char                        buf[sizeof(ngx_http_velro_auth_entry_t)
                                       + 256];
+    u_char                        kbuf[NGX_HTTP_VELRO_KEY_PREFIX + 2048];
     uint64_t                      generation;
     ngx_int_t                     rc;
     ngx_uint_t                    fetch;
@@ -237,16 +234,31 @@ ngx_http_velro_jwt_verify(ngx_http_request_t *r,
         l1 = NULL;
     }
 
-    key[0] = NGX_HTTP_VELRO_AUTH;
+    /*
+     * The L1 key is the whole token behind everything that judged it: the
+     * location's policy fingerprint (algorithms, iss, aud, required claims,
+     * leeway, key material) and the generation of a fetched key set.  A
+     * hit is an exact match: no digest to compute, nothing to collide.
+     */
 
-    if (l1) {
-        if (ngx_http_velro_jwt_digest(vlcf, generation, &ctx->token, key + 1)
-            != NGX_OK)
-        {
+    klen = NGX_HTTP_VELRO_KEY_PREFIX + ctx->token.len;
+    key = kbuf;
+
+    if (l1 && klen > sizeof(kbuf)) {
+        key = ngx_pnalloc(r->pool, klen);
+        if (key == NULL) {
             return NGX_ERROR;
         }
+    }
 
-        e = velro_cache_get(l1, key, sizeof(key), ngx_current_msec);
+    if (l1) {
+        key[0] = NGX_HTTP_VELRO_AUTH;
+        ngx_memcpy(key + 1, vlcf->fingerprint, 32);
+        ngx_memcpy(key + 33, &generation, sizeof(uint64_t));
+        ngx_memcpy(key + NGX_HTTP_VELRO_KEY_PREFIX, ctx->token.data,
+                   ctx->token.len);
+
+        e = velro_cache_get(l1, key, klen, ngx_current_msec);
 
         if (e) {
             ae = (ngx_http_velro_auth_entry_t *) velro_cache_value(e);
@@ -254,7 +266,7 @@ ngx_http_velro_jwt_verify(ngx_http_request_t *r,
             /* a hit never skips the expiry check */
 
             if ((int64_t) now >= ae->exp + vlcf->leeway) {
-                velro_cache_delete(l1, key, sizeof(key));
+                velro_cache_delete(l1, key, klen);
                 return ngx_http_velro_jwt_fail(r, ctx, NGX_HTTP_UNAUTHORIZED,
                                                VELRO_JWT_EXPIRED,
                                                "now is past \"exp\"");
@@ -379,42 +391,8 @@ ngx_http_velro_jwt_verify(ngx_http_request_t *r,
 
         len = sizeof(ngx_http_velro_auth_entry_t) + ctx->sub.len;
 
-        (void) velro_cache_put(l1, NGX_HTTP_VELRO_AUTH, key, sizeof(key),
-                               buf, len,
+        (void) velro_cache_put(l1, NGX_HTTP_VELRO_AUTH, key, klen, buf, len,
                                ngx_current_msec + (ngx_msec_t) ttl * 1000);
-    }
-
-    return NGX_OK;
-}
-
-
-/*
- * The cache key binds the token to everything that judged it: the
- * location's policy fingerprint (algorithms, iss, aud, required claims,
- * key material) and the generation of a fetched key set.
- */
-
-static ngx_int_t
-ngx_http_velro_jwt_digest(ngx_http_velro_loc_conf_t *vlcf,
-    uint64_t generation, ngx_str_t *token, u_char *digest)
-{
-    if (ngx_http_velro_md_ctx == NULL) {
-        ngx_http_velro_md_ctx = EVP_MD_CTX_new();
-        if (ngx_http_velro_md_ctx == NULL) {
-            return NGX_ERROR;
-        }
-    }
-
-    if (EVP_DigestInit_ex(ngx_http_velro_md_ctx, EVP_sha256(), NULL) != 1
-        || EVP_DigestUpdate(ngx_http_velro_md_ctx, vlcf->fingerprint, 32)
-           != 1
-        || EVP_DigestUpdate(ngx_http_velro_md_ctx, &generation,
-                            sizeof(uint64_t)) != 1
-        || EVP_DigestUpdate(ngx_http_velro_md_ctx, token->data, token->len)
-           != 1
-        || EVP_DigestFinal_ex(ngx_http_velro_md_ctx, digest, NULL) != 1)
-    {
-        return NGX_ERROR;
     }
 
     return NGX_OK;
@@ -585,14 +563,6 @@ ngx_http_velro_jwt_reject(ngx_http_request_t *r,
     ngx_http_finalize_request(r, rc);
 
     return NGX_DONE;
-}
-
-
-void
-ngx_http_velro_jwt_exit(void)
-{
-    EVP_MD_CTX_free(ngx_http_velro_md_ctx);
-    ngx_http_velro_md_ctx = NULL;
 }
 
 

@@ -886,5 +886,5 @@ ngx_http_velro_exit_process(ngx_cycle_t *cycle)
     velro_cache_free(ngx_http_velro_l1_cache);
     ngx_http_velro_l1_cache = NULL;
 
-    ngx_http_velro_jwt_exit();
+    velro_jwt_cleanup();
 }

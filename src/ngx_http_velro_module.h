@@ -115,7 +115,6 @@ ngx_int_t ngx_http_velro_jwt_init_policy(ngx_conf_t *cf,
     ngx_http_velro_loc_conf_t *vlcf);
 ngx_int_t ngx_http_velro_jwt_decode(ngx_http_request_t *r,
     ngx_http_velro_ctx_t *ctx);
-void ngx_http_velro_jwt_exit(void);
 
 ngx_http_velro_jwks_remote_t *ngx_http_velro_jwks_remote(ngx_conf_t *cf,
     ngx_str_t *uri);

@@ -70,24 +70,36 @@ velro_cache_entry_size(size_t klen, size_t vlen)
 }
 
 
-/* FNV-1a over 64 bits, seeded per process */
+/*
+ * A word at a time, seeded per process: keys are up to a few kilobytes
+ * (whole tokens), so the hash must not cost a multiply per byte.
+ */
 
 static uint64_t
 velro_cache_hash(velro_cache_t *c, const void *key, size_t klen)
 {
-    size_t                i;
-    uint64_t              h;
+    uint64_t              h, w;
     const unsigned char  *p;
 
     p = key;
-    h = 0xcbf29ce484222325ULL ^ c->seed;
+    h = c->seed ^ ((uint64_t) klen * 0x9e3779b97f4a7c15ULL);
 
-    for (i = 0; i < klen; i++) {
-        h ^= p[i];
-        h *= 0x100000001b3ULL;
+    while (klen >= 8) {
+        memcpy(&w, p, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdULL;
+        h ^= h >> 32;
+        p += 8;
+        klen -= 8;
     }
 
-    return h ^ (h >> 29);
+    w = 0;
+    memcpy(&w, p, klen);
+
+    h = (h ^ w) * 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 29;
+    h *= 0xff51afd7ed558ccdULL;
+
+    return h ^ (h >> 32);
 }
 
 

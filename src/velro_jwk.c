@@ -46,6 +46,8 @@ static EVP_PKEY *velro_jwk_rsa(json_t *jwk, char *err, size_t errlen);
 static EVP_PKEY *velro_jwk_ec(json_t *jwk, const char *crv, size_t size,
     char *err, size_t errlen);
 static EVP_PKEY *velro_jwk_okp(json_t *jwk, char *err, size_t errlen);
+static int velro_jwk_hmac_init(velro_jwk_t *key, char *err, size_t errlen);
+static void velro_jwk_clear(velro_jwk_t *key);
 static int velro_keyset_push(velro_keyset_t *ks, velro_jwk_t *key,
     char *err, size_t errlen);
 static int velro_pkey_kty(EVP_PKEY *pkey, char *err, size_t errlen);
@@ -115,23 +117,14 @@ velro_keyset_new(void)
 void
 velro_keyset_free(velro_keyset_t *ks)
 {
-    size_t        i;
-    velro_jwk_t  *k;
+    size_t  i;
 
     if (ks == NULL) {
         return;
     }
 
     for (i = 0; i < ks->nkeys; i++) {
-        k = &ks->keys[i];
-
-        free(k->kid);
-        EVP_PKEY_free(k->pkey);
-
-        if (k->secret) {
-            OPENSSL_cleanse(k->secret, k->secret_len);
-            free(k->secret);
-        }
+        velro_jwk_clear(&ks->keys[i]);
     }
 
     free(ks->keys);
@@ -437,6 +430,10 @@ velro_jwk_add(velro_keyset_t *ks, json_t *jwk, char *err, size_t errlen)
             goto failed;
         }
 
+        if (velro_jwk_hmac_init(&key, err, errlen) != 0) {
+            goto failed;
+        }
+
     } else if (strcmp(kty, "RSA") == 0) {
         key.kty = VELRO_KTY_RSA;
         key.pkey = velro_jwk_rsa(jwk, err, errlen);
@@ -493,15 +490,80 @@ velro_jwk_add(velro_keyset_t *ks, json_t *jwk, char *err, size_t errlen)
 
 failed:
 
-    free(key.kid);
-    EVP_PKEY_free(key.pkey);
-
-    if (key.secret) {
-        OPENSSL_cleanse(key.secret, key.secret_len);
-        free(key.secret);
-    }
+    velro_jwk_clear(&key);
 
     return rc;
+}
+
+
+static void
+velro_jwk_clear(velro_jwk_t *key)
+{
+    size_t  i;
+
+    free(key->kid);
+    EVP_PKEY_free(key->pkey);
+
+    for (i = 0; i < 3; i++) {
+        EVP_MAC_CTX_free(key->hmac[i]);
+    }
+
+    if (key->secret) {
+        OPENSSL_cleanse(key->secret, key->secret_len);
+        free(key->secret);
+    }
+}
+
+
+/*
+ * One keyed HMAC context per hash, made once: verifying then costs the
+ * hash, not OpenSSL's per-call fetch, allocation and key padding.
+ */
+
+static int
+velro_jwk_hmac_init(velro_jwk_t *key, char *err, size_t errlen)
+{
+    size_t        i;
+    EVP_MAC      *mac;
+    OSSL_PARAM    params[2];
+    const EVP_MD *md;
+
+    static const char  *digests[3] = { "SHA256", "SHA384", "SHA512" };
+
+    mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    if (mac == NULL) {
+        snprintf(err, errlen, "HMAC unavailable");
+        return -1;
+    }
+
+    for (i = 0; i < 3; i++) {
+        md = (i == 0) ? EVP_sha256() : (i == 1) ? EVP_sha384() : EVP_sha512();
+
+        /* RFC 7518 3.2: the secret is at least as long as the hash */
+
+        if (key->secret_len < (size_t) EVP_MD_get_size(md)) {
+            continue;
+        }
+
+        key->hmac[i] = EVP_MAC_CTX_new(mac);
+
+        params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+                                                     (char *) digests[i], 0);
+        params[1] = OSSL_PARAM_construct_end();
+
+        if (key->hmac[i] == NULL
+            || EVP_MAC_init(key->hmac[i], key->secret, key->secret_len,
+                            params) != 1)
+        {
+            snprintf(err, errlen, "HMAC key setup failed");
+            EVP_MAC_free(mac);
+            return -1;
+        }
+    }
+
+    EVP_MAC_free(mac);
+
+    return 0;
 }
 
 

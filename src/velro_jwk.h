@@ -55,6 +55,8 @@ typedef struct {
     EVP_PKEY         *pkey;          /* asymmetric keys */
     unsigned char    *secret;        /* oct keys */
     size_t            secret_len;
+    EVP_MAC_CTX      *hmac[3];       /* oct: keyed for HS256/384/512, or
+                                        NULL if shorter than the hash */
 } velro_jwk_t;
 
 

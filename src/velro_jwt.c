@@ -13,21 +13,39 @@
 #include <openssl/crypto.h>
 #include <openssl/ecdsa.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/rsa.h>
 
 #include "velro_jwt.h"
 
 
 #define VELRO_JWT_STACK_JSON  2048
+#define VELRO_JWT_HEADERS     8
+#define VELRO_JWT_HEADER_MAX  256
+
+
+/*
+ * Tokens of one issuer share their header bytes: the parsed headers of the
+ * last few distinct header segments are kept and shared by reference.
+ * Read-only once parsed; one per process (nginx workers are one thread).
+ */
+
+typedef struct {
+    size_t               len;
+    json_t              *json;
+    char                 b64[VELRO_JWT_HEADER_MAX];
+} velro_jwt_header_t;
+
+
+static velro_jwt_header_t  velro_jwt_headers[VELRO_JWT_HEADERS];
+static unsigned            velro_jwt_headers_next;
 
 
 static json_t *velro_jwt_json(const char *src, size_t len, int *rc);
+static json_t *velro_jwt_header(const char *src, size_t len, int *rc);
 static int velro_jwt_time(json_t *claims, const char *name, int64_t *t,
     int up);
 static int velro_jwt_verify_key(velro_jwt_t *jwt, const velro_jwk_t *key);
-static int velro_jwt_verify_hmac(velro_jwt_t *jwt, const velro_jwk_t *key,
-    const EVP_MD *md);
+static int velro_jwt_verify_hmac(velro_jwt_t *jwt, const velro_jwk_t *key);
 static int velro_jwt_verify_pkey(velro_jwt_t *jwt, const velro_jwk_t *key,
     const EVP_MD *md, int pss, const unsigned char *sig, size_t sig_len);
 static int velro_jwt_verify_ecdsa(velro_jwt_t *jwt, const velro_jwk_t *key,
@@ -216,6 +234,53 @@ velro_jwt_json(const char *src, size_t len, int *rc)
 }
 
 
+static json_t *
+velro_jwt_header(const char *src, size_t len, int *rc)
+{
+    unsigned             i;
+    json_t              *json;
+    velro_jwt_header_t  *h;
+
+    if (len > VELRO_JWT_HEADER_MAX) {
+        return velro_jwt_json(src, len, rc);
+    }
+
+    for (i = 0; i < VELRO_JWT_HEADERS; i++) {
+        h = &velro_jwt_headers[i];
+
+        if (h->json && h->len == len && memcmp(h->b64, src, len) == 0) {
+            return json_incref(h->json);
+        }
+    }
+
+    json = velro_jwt_json(src, len, rc);
+
+    if (json) {
+        h = &velro_jwt_headers[velro_jwt_headers_next++ % VELRO_JWT_HEADERS];
+
+        json_decref(h->json);
+        h->json = json_incref(json);
+        h->len = len;
+        memcpy(h->b64, src, len);
+    }
+
+    return json;
+}
+
+
+void
+velro_jwt_cleanup(void)
+{
+    unsigned  i;
+
+    for (i = 0; i < VELRO_JWT_HEADERS; i++) {
+        json_decref(velro_jwt_headers[i].json);
+        velro_jwt_headers[i].json = NULL;
+        velro_jwt_headers[i].len = 0;
+    }
+}
+
+
 json_t *
 velro_jwt_decode_segment(const char *token, size_t len, int segment)
 {
@@ -293,7 +358,7 @@ velro_jwt_parse(velro_jwt_t *jwt, const char *token, size_t len,
 
     jwt->signing_len = (size_t) (d2 - token);
 
-    jwt->header = velro_jwt_json(token, (size_t) (d1 - token), &rc);
+    jwt->header = velro_jwt_header(token, (size_t) (d1 - token), &rc);
     if (jwt->header == NULL) {
         jwt->error = "header is not base64url JSON object";
         return rc;
@@ -500,7 +565,7 @@ velro_jwt_verify_key(velro_jwt_t *jwt, const velro_jwk_t *key)
     case VELRO_ALG_HS256:
     case VELRO_ALG_HS384:
     case VELRO_ALG_HS512:
-        return velro_jwt_verify_hmac(jwt, key, md);
+        return velro_jwt_verify_hmac(jwt, key);
 
     case VELRO_ALG_RS256:
     case VELRO_ALG_RS384:
@@ -557,22 +622,25 @@ velro_alg_md(int alg)
 
 
 static int
-velro_jwt_verify_hmac(velro_jwt_t *jwt, const velro_jwk_t *key,
-    const EVP_MD *md)
+velro_jwt_verify_hmac(velro_jwt_t *jwt, const velro_jwk_t *key)
 {
-    unsigned int   len;
-    unsigned char  mac[EVP_MAX_MD_SIZE];
+    size_t          len;
+    EVP_MAC_CTX    *ctx;
+    unsigned char   mac[EVP_MAX_MD_SIZE];
 
-    /* RFC 7518 3.2: the secret is at least as long as the hash */
+    /* NULL: the secret is shorter than this hash (RFC 7518 3.2) */
 
-    if (key->secret_len < (size_t) EVP_MD_get_size(md)) {
+    ctx = key->hmac[jwt->alg - VELRO_ALG_HS256];
+    if (ctx == NULL) {
         return 0;
     }
 
-    if (HMAC(md, key->secret, (int) key->secret_len,
-             (const unsigned char *) jwt->token, jwt->signing_len,
-             mac, &len)
-        == NULL)
+    /* a NULL key re-initialises the context with the key it holds */
+
+    if (EVP_MAC_init(ctx, NULL, 0, NULL) != 1
+        || EVP_MAC_update(ctx, (const unsigned char *) jwt->token,
+                          jwt->signing_len) != 1
+        || EVP_MAC_final(ctx, mac, &len, sizeof(mac)) != 1)
     {
         return -1;
     }

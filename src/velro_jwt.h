@@ -102,6 +102,9 @@ velro_jwt_rc_e velro_jwt_check_claims(velro_jwt_t *jwt,
 
 void velro_jwt_free(velro_jwt_t *jwt);
 
+/* releases the per-process cache of parsed headers */
+void velro_jwt_cleanup(void);
+
 /* short metric label: "malformed", "expired", ... */
 const char *velro_jwt_reason(velro_jwt_rc_e rc);
 
