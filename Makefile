@@ -23,7 +23,7 @@ SRCS := $(wildcard src/*.c src/*.h) config
 DEBIAN_PACKAGES := nginx-core nginx-dev libssl-dev libjansson-dev \
 	libhiredis-dev libpq-dev libtest-base-perl libcrypt-jwt-perl \
 	libtext-diff-perl libipc-run3-perl libtest-longstring-perl \
-	liblist-moreutils-perl curl procps
+	liblist-moreutils-perl curl procps openssl
 
 # the real Test::Nginx when installed, else the compatible runner in t/lib
 TEST_PERL5LIB := $(CURDIR)/t/lib$(shell perl -MTest::Nginx::Socket -e1 \
@@ -34,7 +34,7 @@ export TEST_NGINX_LOAD_MODULES ?= $(MODULE)
 export VELRO_UNIT_BIN ?= $(BUILD)/unit/velro_unit
 
 .PHONY: all module deps test prove run bench fuzz unit test-valgrind clean \
-	check-clang
+	check-clang clang-deps
 
 all: module
 
@@ -87,5 +87,11 @@ clean:
 	rm -rf $(BUILD) t/servroot
 
 # the same module built with clang, warnings as errors
-check-clang:
+check-clang: clang-deps
 	$(MAKE) module CC=clang BUILD=$(BUILD)/clang
+
+# the fuzzers are built with clang (libFuzzer) too
+fuzz-build: clang-deps
+
+clang-deps:
+	$(MAKE) deps EXTRA_PACKAGES=clang
