@@ -12,7 +12,7 @@
 
 NGINX_SRC ?= /usr/share/nginx/src
 NGINX_BIN ?= /usr/sbin/nginx
-NGINX_CONFIGURE_ARGS ?= --with-compat
+NGINX_CONFIGURE_ARGS ?= --with-compat --with-debug
 CC ?= cc
 BUILD ?= $(CURDIR)/build
 

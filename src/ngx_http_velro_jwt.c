@@ -49,6 +49,7 @@ ngx_http_velro_jwt_authenticate(ngx_http_request_t *r,
     }
 
     ctx->checked = 0;
+    ctx->from_l1 = 0;
     ctx->vlcf = vlcf;
     ctx->status = NGX_OK;
     ctx->reason = VELRO_JWT_OK;
@@ -287,6 +288,7 @@ ngx_http_velro_jwt_verify(ngx_http_request_t *r,
             ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                            "velro: token from L1");
 
+            ctx->from_l1 = 1;
             ctx->status = NGX_OK;
             return NGX_OK;
         }

@@ -96,6 +96,7 @@ typedef struct {
     ngx_event_t                   wake;
     ngx_http_velro_jwks_remote_t *remote;
 
+    unsigned                      from_l1:1;    /* token found in L1 */
     unsigned                      checked:1;
     unsigned                      internal:1;   /* our own subrequest */
     unsigned                      waiting:1;

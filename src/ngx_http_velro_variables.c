@@ -15,6 +15,8 @@
 
 static ngx_int_t ngx_http_velro_variable_user_id(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_velro_variable_cache(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_velro_variable_claim(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_velro_variable_header(ngx_http_request_t *r,
@@ -34,6 +36,10 @@ static ngx_http_variable_t  ngx_http_velro_vars[] = {
 
     { ngx_string("velro_user_id"), NULL,
       ngx_http_velro_variable_user_id, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("velro_jwt_cache"), NULL,
+      ngx_http_velro_variable_cache, 0,
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("velro_jwt_claim_"), NULL,
@@ -161,6 +167,38 @@ ngx_http_velro_variable_user_id(ngx_http_request_t *r,
 
     v->data = ctx->sub.data;
     v->len = ctx->sub.len;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+/* "L1" for a token found in the L1 cache, "miss" for one verified now */
+
+static ngx_int_t
+ngx_http_velro_variable_cache(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_http_velro_ctx_t  *ctx;
+
+    ctx = ngx_http_velro_variable_ctx(r);
+
+    if (ctx == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    if (ctx->from_l1) {
+        v->data = (u_char *) "L1";
+        v->len = 2;
+
+    } else {
+        v->data = (u_char *) "miss";
+        v->len = 4;
+    }
+
     v->valid = 1;
     v->no_cacheable = 1;
     v->not_found = 0;

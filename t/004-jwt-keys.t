@@ -277,3 +277,46 @@ Authorization: Bearer aaaa.bbbb
 --- error_code: 401
 --- no_error_log
 velro: fetching JWKS
+
+
+
+=== TEST 12: concurrent requests on a cold start share one fetch
+--- http_config
+    log_format fetch "fetch";
+--- config
+    location = /page.html {
+        ssi on;
+    }
+    location /secret/ {
+        velro_jwt on;
+        velro_jwt_key_request /jwks;
+        alias $TEST_NGINX_KEYS/../lib/Velro/;
+    }
+    location = /jwks {
+        internal;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/jwks-origin;
+    }
+    location = /jwks-origin {
+        access_log logs/fetch.log fetch;
+        alias $TEST_NGINX_KEYS/jwks.json;
+    }
+    location = /fetches {
+        alias logs/fetch.log;
+    }
+--- user_files
+>>> page.html
+[<!--# include virtual="/secret/ok.txt" -->][<!--# include virtual="/secret/secret.txt" -->]
+--- request
+GET /page.html
+--- more_headers eval
+"Authorization: Bearer " . Velro::Token::token()
+--- response_body
+[ok
+][secret
+]
+--- grep_error_log eval
+qr/velro: fetching JWKS from "\/jwks"|velro: waiting for the JWKS fetch under way|velro: JWKS from "\/jwks": \d+ keys/
+--- grep_error_log_out
+velro: fetching JWKS from "/jwks"
+velro: waiting for the JWKS fetch under way
+velro: JWKS from "/jwks": 5 keys
