@@ -52,7 +52,7 @@ deps:
 	        $$missing >/dev/null; \
 	fi
 
-$(NGX_TREE)/Makefile: config
+$(NGX_TREE)/objs/Makefile: config
 	rm -rf $(NGX_TREE)
 	mkdir -p $(BUILD)
 	cp -a $(NGINX_SRC) $(NGX_TREE)
@@ -60,7 +60,7 @@ $(NGX_TREE)/Makefile: config
 	    --add-dynamic-module=$(CURDIR) > $(BUILD)/configure.log 2>&1 \
 	    || { tail -20 $(BUILD)/configure.log; exit 1; }
 
-$(MODULE): $(NGX_TREE)/Makefile $(SRCS)
+$(MODULE): $(NGX_TREE)/objs/Makefile $(SRCS)
 	$(MAKE) -C $(NGX_TREE) -f objs/Makefile modules
 	cp $(NGX_TREE)/objs/ngx_http_velro_module.so $@.tmp
 	mv -f $@.tmp $@
