@@ -526,9 +526,13 @@ velro_jwk_hmac_init(velro_jwk_t *key, char *err, size_t errlen)
     size_t        i;
     EVP_MAC      *mac;
     OSSL_PARAM    params[2];
-    const EVP_MD *md;
 
-    static const char  *digests[3] = { "SHA256", "SHA384", "SHA512" };
+    /* HS256, HS384, HS512: the hash and its size */
+
+    static const struct {
+        const char   *name;
+        size_t        size;
+    }  digests[3] = { { "SHA256", 32 }, { "SHA384", 48 }, { "SHA512", 64 } };
 
     mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
     if (mac == NULL) {
@@ -537,18 +541,17 @@ velro_jwk_hmac_init(velro_jwk_t *key, char *err, size_t errlen)
     }
 
     for (i = 0; i < 3; i++) {
-        md = (i == 0) ? EVP_sha256() : (i == 1) ? EVP_sha384() : EVP_sha512();
 
         /* RFC 7518 3.2: the secret is at least as long as the hash */
 
-        if (key->secret_len < (size_t) EVP_MD_get_size(md)) {
+        if (key->secret_len < digests[i].size) {
             continue;
         }
 
         key->hmac[i] = EVP_MAC_CTX_new(mac);
 
         params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
-                                                     (char *) digests[i], 0);
+                                            (char *) digests[i].name, 0);
         params[1] = OSSL_PARAM_construct_end();
 
         if (key->hmac[i] == NULL
