@@ -157,6 +157,34 @@ static ngx_command_t  ngx_http_velro_commands[] = {
       0,
       NULL },
 
+    { ngx_string("velro_redis"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_velro_redis_directive,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("velro_pg"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_velro_pg_directive,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("velro_pg_listen"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_velro_pg_listen_directive,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("velro_authz_pg"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_velro_authz_pg,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("velro_cache_ttl"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE23,
       ngx_http_velro_cache_ttl,
@@ -876,6 +904,21 @@ ngx_http_velro_init_process(ngx_cycle_t *cycle)
                       "velro: L1 cache not created, running without it");
     }
 
+    if (vmcf->redis
+        && ngx_http_velro_redis_init_process(cycle, vmcf->redis) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (vmcf->pg
+        && ngx_http_velro_pg_init_process(cycle, vmcf->pg,
+                                          ngx_http_velro_authz_invalidate,
+                                          ngx_http_velro_authz_flush)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
     return NGX_OK;
 }
 
@@ -883,6 +926,9 @@ ngx_http_velro_init_process(ngx_cycle_t *cycle)
 static void
 ngx_http_velro_exit_process(ngx_cycle_t *cycle)
 {
+    ngx_http_velro_redis_exit_process(cycle);
+    ngx_http_velro_pg_exit_process(cycle);
+
     velro_cache_free(ngx_http_velro_l1_cache);
     ngx_http_velro_l1_cache = NULL;
 

@@ -13,9 +13,12 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include "velro_authz.h"
 #include "velro_cache.h"
 #include "velro_jwk.h"
 #include "velro_jwt.h"
+#include "ngx_http_velro_redis.h"
+#include "ngx_http_velro_pg.h"
 
 
 /* L1 entry types; velro_cache_ttl TYPE */
@@ -35,6 +38,9 @@ typedef struct {
     size_t                        l1_size;
     time_t                        ttl_l1[NGX_HTTP_VELRO_NTYPES];
     time_t                        ttl_l2[NGX_HTTP_VELRO_NTYPES];
+
+    ngx_http_velro_redis_conf_t  *redis;        /* NULL: no L2 */
+    ngx_http_velro_pg_conf_t     *pg;           /* NULL: no velro_pg */
 } ngx_http_velro_main_conf_t;
 
 
@@ -133,6 +139,9 @@ char *ngx_http_velro_claim_set(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
 velro_cache_t *ngx_http_velro_l1(void);
+
+void ngx_http_velro_authz_invalidate(ngx_str_t *payload);
+void ngx_http_velro_authz_flush(void);
 
 
 extern ngx_module_t  ngx_http_velro_module;

@@ -1,0 +1,73 @@
+
+/*
+ * velro: L2, Redis through hiredis's async API driven by nginx's event
+ * loop.  One pipelined connection per worker; every command has a timeout.
+ */
+
+
+#ifndef _NGX_HTTP_VELRO_REDIS_H_INCLUDED_
+#define _NGX_HTTP_VELRO_REDIS_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <hiredis/hiredis.h>
+
+
+typedef struct {
+    ngx_str_t                     addr;         /* as configured */
+    ngx_str_t                     host;         /* resolved IP, or empty */
+    in_port_t                     port;
+    ngx_str_t                     path;         /* unix socket, or empty */
+    ngx_str_t                     password;
+    ngx_int_t                     db;           /* -1: no SELECT */
+    ngx_str_t                     prefix;       /* default "velro:" */
+    ngx_msec_t                    connect_timeout;  /* default 1s */
+    ngx_msec_t                    timeout;      /* default 200ms */
+} ngx_http_velro_redis_conf_t;
+
+
+typedef struct ngx_http_velro_redis_cmd_s  ngx_http_velro_redis_cmd_t;
+
+/*
+ * Called exactly once per command unless the command was cancelled first.
+ * reply is NULL on a timeout, a lost connection, or no connection at all;
+ * a Redis error reply arrives as a reply of type REDIS_REPLY_ERROR.  The
+ * reply is freed by hiredis after the handler returns.
+ */
+typedef void (*ngx_http_velro_redis_handler_pt)(void *data,
+    redisReply *reply);
+
+
+/* "velro_redis" directive; conf is the module's main conf */
+char *ngx_http_velro_redis_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+ngx_int_t ngx_http_velro_redis_init_process(ngx_cycle_t *cycle,
+    ngx_http_velro_redis_conf_t *rcf);
+void ngx_http_velro_redis_exit_process(ngx_cycle_t *cycle);
+
+/* connected (AUTH and SELECT sent); commands can be sent */
+ngx_uint_t ngx_http_velro_redis_ready(void);
+
+/*
+ * Sends one command (argv form).  Returns NULL when no connection is ready
+ * or memory is short: the caller treats that as a miss at once, and the
+ * handler is never called.  Otherwise the handler is called later, from
+ * the event loop, never from inside this function.
+ */
+ngx_http_velro_redis_cmd_t *ngx_http_velro_redis_command(ngx_log_t *log,
+    ngx_http_velro_redis_handler_pt handler, void *data, int argc,
+    const char **argv, const size_t *argvlen);
+
+/* the caller went away: its handler will not be called */
+void ngx_http_velro_redis_cancel(ngx_http_velro_redis_cmd_t *cmd);
+
+/* fire and forget: NGX_OK when queued, NGX_DECLINED when not connected */
+ngx_int_t ngx_http_velro_redis_send(int argc, const char **argv,
+    const size_t *argvlen);
+
+
+#endif /* _NGX_HTTP_VELRO_REDIS_H_INCLUDED_ */

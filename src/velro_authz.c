@@ -1,0 +1,1 @@
+#include "velro_authz.h"
