@@ -18,6 +18,7 @@
 
 typedef struct {
     int64_t                       exp;
+    int64_t                       iat;          /* INT64_MIN if absent */
     uint16_t                      sub_len;
     u_char                        sub[];
 } ngx_http_velro_auth_entry_t;
@@ -274,6 +275,7 @@ ngx_http_velro_jwt_verify(ngx_http_request_t *r,
             }
 
             ctx->exp = ae->exp;
+            ctx->iat = ae->iat;
 
             if (ae->sub_len) {
                 ctx->sub.data = ngx_pnalloc(r->pool, ae->sub_len);
@@ -359,6 +361,7 @@ ngx_http_velro_jwt_verify(ngx_http_request_t *r,
     }
 
     ctx->exp = jwt.exp;
+    ctx->iat = jwt.iat;
 
     if (jwt.sub) {
         ctx->sub.len = ngx_strlen(jwt.sub);
@@ -388,6 +391,7 @@ ngx_http_velro_jwt_verify(ngx_http_request_t *r,
     if (l1 && ttl > 0 && ctx->sub.len <= 256) {
         ae = (ngx_http_velro_auth_entry_t *) buf;
         ae->exp = ctx->exp;
+        ae->iat = ctx->iat;
         ae->sub_len = (uint16_t) ctx->sub.len;
         ngx_memcpy(ae->sub, ctx->sub.data, ctx->sub.len);
 
@@ -448,7 +452,12 @@ ngx_http_velro_jwt_reject(ngx_http_request_t *r,
     status = ctx->status;
 
     if (status == NGX_HTTP_UNAUTHORIZED) {
-        if (ctx->reason == VELRO_JWT_OK) {
+        if (ctx->user_desc) {
+            /* the token is fine, its user is not */
+            error = "invalid_token";
+            desc = ctx->user_desc;
+
+        } else if (ctx->reason == VELRO_JWT_OK) {
             error = NULL;
             desc = "a bearer token is required";
 
@@ -465,55 +474,69 @@ ngx_http_velro_jwt_reject(ngx_http_request_t *r,
         error = "temporarily_unavailable";
         desc = ctx->detail;
 
+    } else if (status == NGX_HTTP_FORBIDDEN) {
+        /* the same answer for "denied" and "no such resource" */
+        error = "access_denied";
+        desc = "access to this resource is denied";
+
+    } else if (status == NGX_HTTP_NOT_FOUND) {
+        error = "not_found";
+        desc = "no such resource";
+
     } else {
         return status;
     }
 
     clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
 
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
+    /* a refusal by authorization challenges nothing: the token was fine */
 
-    h->hash = 1;
+    if (status != NGX_HTTP_FORBIDDEN && status != NGX_HTTP_NOT_FOUND) {
 
-    if (status == NGX_HTTP_SERVICE_UNAVAILABLE) {
-        ngx_str_set(&h->key, "Retry-After");
-        ngx_str_set(&h->value, "5");
-
-        if (clcf->satisfy != NGX_HTTP_SATISFY_ALL) {
-            /* another access module may still admit the request */
-            h->hash = 0;
-        }
-
-    } else {
-        ngx_str_set(&h->key, "WWW-Authenticate");
-
-        len = sizeof("Bearer realm=\"\"") - 1 + vlcf->realm.len;
-
-        if (error) {
-            len += sizeof(", error=\"\", error_description=\"\"") - 1
-                   + ngx_strlen(error) + ngx_strlen(desc);
-        }
-
-        p = ngx_pnalloc(r->pool, len);
-        if (p == NULL) {
+        h = ngx_list_push(&r->headers_out.headers);
+        if (h == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        h->value.data = p;
+        h->hash = 1;
 
-        if (error) {
-            p = ngx_sprintf(p, "Bearer realm=\"%V\", error=\"%s\", "
-                            "error_description=\"%s\"",
-                            &vlcf->realm, error, desc);
+        if (status == NGX_HTTP_SERVICE_UNAVAILABLE) {
+            ngx_str_set(&h->key, "Retry-After");
+            ngx_str_set(&h->value, "5");
+
+            if (clcf->satisfy != NGX_HTTP_SATISFY_ALL) {
+                /* another access module may still admit the request */
+                h->hash = 0;
+            }
+
         } else {
-            p = ngx_sprintf(p, "Bearer realm=\"%V\"", &vlcf->realm);
-        }
+            ngx_str_set(&h->key, "WWW-Authenticate");
 
-        h->value.len = p - h->value.data;
-        r->headers_out.www_authenticate = h;
+            len = sizeof("Bearer realm=\"\"") - 1 + vlcf->realm.len;
+
+            if (error) {
+                len += sizeof(", error=\"\", error_description=\"\"") - 1
+                       + ngx_strlen(error) + ngx_strlen(desc);
+            }
+
+            p = ngx_pnalloc(r->pool, len);
+            if (p == NULL) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            h->value.data = p;
+
+            if (error) {
+                p = ngx_sprintf(p, "Bearer realm=\"%V\", error=\"%s\", "
+                                "error_description=\"%s\"",
+                                &vlcf->realm, error, desc);
+            } else {
+                p = ngx_sprintf(p, "Bearer realm=\"%V\"", &vlcf->realm);
+            }
+
+            h->value.len = p - h->value.data;
+            r->headers_out.www_authenticate = h;
+        }
     }
 
     if (clcf->satisfy != NGX_HTTP_SATISFY_ALL) {

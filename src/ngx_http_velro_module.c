@@ -25,6 +25,12 @@ static char *ngx_http_velro_token(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_velro_str_list(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_velro_authz_resource(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_velro_authz_action(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_velro_authz_deny_status(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static char *ngx_http_velro_cache_l1(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_velro_cache_ttl(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -42,6 +48,14 @@ static void ngx_http_velro_exit_process(ngx_cycle_t *cycle);
 
 
 static velro_cache_t  *ngx_http_velro_l1_cache;
+
+
+static ngx_conf_enum_t  ngx_http_velro_authz_modes[] = {
+    { ngx_string("off"), NGX_HTTP_VELRO_AUTHZ_OFF },
+    { ngx_string("on"), NGX_HTTP_VELRO_AUTHZ_ON },
+    { ngx_string("monitor"), NGX_HTTP_VELRO_AUTHZ_MONITOR },
+    { ngx_null_string, 0 }
+};
 
 
 static ngx_str_t  ngx_http_velro_ttl_types[NGX_HTTP_VELRO_NTYPES] = {
@@ -154,6 +168,41 @@ static ngx_command_t  ngx_http_velro_commands[] = {
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_http_velro_cache_l1,
       NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("velro_authz"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_velro_loc_conf_t, authz),
+      &ngx_http_velro_authz_modes },
+
+    { ngx_string("velro_authz_resource"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_velro_authz_resource,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("velro_authz_action"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_velro_authz_action,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("velro_authz_fallback"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_velro_loc_conf_t, fallback),
+      NULL },
+
+    { ngx_string("velro_authz_deny_status"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_velro_authz_deny_status,
+      NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
 
@@ -271,6 +320,8 @@ ngx_http_velro_ctx_cleanup(void *data)
 
     ngx_http_velro_jwks_remote_t  *remote;
 
+    ngx_http_velro_authz_cleanup(ctx);
+
     if (ctx->waiting) {
         ngx_queue_remove(&ctx->queue);
         ctx->waiting = 0;
@@ -379,7 +430,13 @@ ngx_http_velro_check(ngx_http_request_t *r)
     switch (rc) {
 
     case NGX_OK:
-        return NGX_OK;
+        if (vlcf->authz == NGX_HTTP_VELRO_AUTHZ_OFF) {
+            return NGX_OK;
+        }
+
+        rc = ngx_http_velro_authz_check(r, vlcf, ctx);
+
+        return (rc == NGX_ERROR) ? NGX_HTTP_INTERNAL_SERVER_ERROR : rc;
 
     case NGX_AGAIN:
         return NGX_AGAIN;
@@ -617,6 +674,127 @@ ngx_http_velro_str_list(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 
 static char *
+ngx_http_velro_authz_resource(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_velro_loc_conf_t *vlcf = conf;
+
+    ngx_str_t                         *value;
+    ngx_http_compile_complex_value_t   ccv;
+
+    if (vlcf->resource != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    vlcf->resource = ngx_palloc(cf->pool, sizeof(ngx_http_complex_value_t));
+    if (vlcf->resource == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
+
+    ccv.cf = cf;
+    ccv.value = &value[1];
+    ccv.complex_value = vlcf->resource;
+
+    if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_velro_authz_action(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_velro_loc_conf_t *vlcf = conf;
+
+    ngx_str_t                         *value;
+    ngx_http_compile_complex_value_t   ccv;
+
+    if (vlcf->action != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "read") == 0) {
+        vlcf->action = VELRO_ACTION_READ;
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strcmp(value[1].data, "write") == 0) {
+        vlcf->action = VELRO_ACTION_WRITE;
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strcmp(value[1].data, "delete") == 0) {
+        vlcf->action = VELRO_ACTION_DELETE;
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_http_script_variables_count(&value[1]) == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid action \"%V\": read, write, delete, "
+                           "or a value with variables", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    vlcf->action_value = ngx_palloc(cf->pool,
+                                    sizeof(ngx_http_complex_value_t));
+    if (vlcf->action_value == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
+
+    ccv.cf = cf;
+    ccv.value = &value[1];
+    ccv.complex_value = vlcf->action_value;
+
+    if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    vlcf->action = NGX_HTTP_VELRO_ACTION_VALUE;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_velro_authz_deny_status(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_velro_loc_conf_t *vlcf = conf;
+
+    ngx_str_t  *value;
+
+    if (vlcf->deny_status != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "403") == 0) {
+        vlcf->deny_status = NGX_HTTP_FORBIDDEN;
+
+    } else if (ngx_strcmp(value[1].data, "404") == 0) {
+        vlcf->deny_status = NGX_HTTP_NOT_FOUND;
+
+    } else {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid status \"%V\": 403 or 404", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
 ngx_http_velro_cache_l1(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_velro_main_conf_t  *vmcf = conf;
@@ -779,6 +957,12 @@ ngx_http_velro_init_main_conf(ngx_conf_t *cf, void *conf)
         ngx_conf_init_value(vmcf->ttl_l2[i], ngx_http_velro_ttl_defaults[i][1]);
     }
 
+    if (vmcf->pg && vmcf->pg->conninfo.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"velro_pg_listen\" needs \"velro_pg\"");
+        return NGX_CONF_ERROR;
+    }
+
     return NGX_CONF_OK;
 }
 
@@ -812,6 +996,11 @@ ngx_http_velro_create_loc_conf(ngx_conf_t *cf)
     vlcf->leeway = NGX_CONF_UNSET;
     vlcf->max_size = NGX_CONF_UNSET_SIZE;
     vlcf->token = NGX_CONF_UNSET_PTR;
+
+    vlcf->authz = NGX_CONF_UNSET_UINT;
+    vlcf->resource = NGX_CONF_UNSET_PTR;
+    vlcf->action = NGX_CONF_UNSET_UINT;
+    vlcf->deny_status = NGX_CONF_UNSET_UINT;
 
     return vlcf;
 }
@@ -878,7 +1067,7 @@ ngx_http_velro_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_ERROR;
     }
 
-    return NGX_CONF_OK;
+    return ngx_http_velro_authz_merge(cf, prev, conf);
 }
 
 
@@ -902,6 +1091,10 @@ ngx_http_velro_init_process(ngx_cycle_t *cycle)
     if (ngx_http_velro_l1_cache == NULL) {
         ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
                       "velro: L1 cache not created, running without it");
+    }
+
+    if (ngx_http_velro_authz_init_process(cycle) != NGX_OK) {
+        return NGX_ERROR;
     }
 
     if (vmcf->redis
@@ -928,6 +1121,7 @@ ngx_http_velro_exit_process(ngx_cycle_t *cycle)
 {
     ngx_http_velro_redis_exit_process(cycle);
     ngx_http_velro_pg_exit_process(cycle);
+    ngx_http_velro_authz_exit_process(cycle);
 
     velro_cache_free(ngx_http_velro_l1_cache);
     ngx_http_velro_l1_cache = NULL;

@@ -33,6 +33,26 @@
 #define NGX_HTTP_VELRO_JWT_OFF      0
 #define NGX_HTTP_VELRO_JWT_ON       1
 
+#define NGX_HTTP_VELRO_AUTHZ_OFF      0
+#define NGX_HTTP_VELRO_AUTHZ_ON       1
+#define NGX_HTTP_VELRO_AUTHZ_MONITOR  2
+
+/* velro_authz_action: fixed, or from the method */
+#define NGX_HTTP_VELRO_ACTION_METHOD  3
+#define NGX_HTTP_VELRO_ACTION_VALUE   4
+
+/* $velro_authz_cache: the slowest tier that answered */
+#define NGX_HTTP_VELRO_TIER_NONE    0
+#define NGX_HTTP_VELRO_TIER_L1      1
+#define NGX_HTTP_VELRO_TIER_L2      2
+#define NGX_HTTP_VELRO_TIER_L3      3
+
+/* $velro_authz_decision */
+#define NGX_HTTP_VELRO_DECISION_NONE   0
+#define NGX_HTTP_VELRO_DECISION_ALLOW  1
+#define NGX_HTTP_VELRO_DECISION_DENY   2
+#define NGX_HTTP_VELRO_DECISION_ERROR  3
+
 
 typedef struct {
     size_t                        l1_size;
@@ -81,7 +101,18 @@ typedef struct {
 
     velro_jwt_policy_t           *policy;
     u_char                        fingerprint[32];
+
+    ngx_uint_t                    authz;        /* off, on, monitor */
+    ngx_http_complex_value_t     *resource;
+    ngx_uint_t                    action;       /* velro_action_e, or
+                                                   NGX_HTTP_VELRO_ACTION_x */
+    ngx_http_complex_value_t     *action_value;
+    ngx_str_t                     fallback;
+    ngx_uint_t                    deny_status;
 } ngx_http_velro_loc_conf_t;
+
+
+typedef struct ngx_http_velro_inflight_s  ngx_http_velro_inflight_t;
 
 
 typedef struct {
@@ -94,6 +125,7 @@ typedef struct {
     ngx_str_t                     token;
     ngx_str_t                     sub;
     int64_t                       exp;
+    int64_t                       iat;          /* INT64_MIN if absent */
 
     json_t                       *header;       /* decoded on demand */
     json_t                       *claims;
@@ -101,6 +133,31 @@ typedef struct {
     ngx_queue_t                   queue;        /* JWKS waiters */
     ngx_event_t                   wake;
     ngx_http_velro_jwks_remote_t *remote;
+
+    /* authorization */
+    ngx_uint_t                    authz_state;
+    u_char                        user_id[16];
+    u_char                        resource_id[16];
+    u_char                        token_hash[32];   /* hex */
+    velro_user_t                  user;
+    velro_access_t                access;
+    ngx_uint_t                    action;
+    uint64_t                      seq;          /* invalidations seen when
+                                                   the lookup started */
+    ngx_uint_t                    tier;
+    ngx_uint_t                    decision;
+    ngx_int_t                     authz_status;
+    const char                   *user_desc;    /* 401 invalid_token */
+    ngx_http_velro_redis_cmd_t   *redis_cmd;
+    ngx_http_velro_inflight_t    *inflight;
+    ngx_queue_t                   inflight_link;
+
+    unsigned                      has_user:1;
+    unsigned                      has_access:1;
+    unsigned                      has_resource:1;
+    unsigned                      has_token_hash:1;
+    unsigned                      inflight_leader:1;
+    unsigned                      inflight_waiting:1;
 
     unsigned                      from_l1:1;    /* token found in L1 */
     unsigned                      checked:1;
@@ -140,6 +197,13 @@ char *ngx_http_velro_claim_set(ngx_conf_t *cf, ngx_command_t *cmd,
 
 velro_cache_t *ngx_http_velro_l1(void);
 
+ngx_int_t ngx_http_velro_authz_check(ngx_http_request_t *r,
+    ngx_http_velro_loc_conf_t *vlcf, ngx_http_velro_ctx_t *ctx);
+void ngx_http_velro_authz_cleanup(ngx_http_velro_ctx_t *ctx);
+ngx_int_t ngx_http_velro_authz_init_process(ngx_cycle_t *cycle);
+void ngx_http_velro_authz_exit_process(ngx_cycle_t *cycle);
+char *ngx_http_velro_authz_merge(ngx_conf_t *cf,
+    ngx_http_velro_loc_conf_t *prev, ngx_http_velro_loc_conf_t *conf);
 void ngx_http_velro_authz_invalidate(ngx_str_t *payload);
 void ngx_http_velro_authz_flush(void);
 

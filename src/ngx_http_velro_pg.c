@@ -1,13 +1,319 @@
 
-/* stub: replaced by the PostgreSQL pool */
+/*
+ * velro: L3, PostgreSQL through libpq's nonblocking API.
+ *
+ * Per worker: a pool of "pool" connections, all opened at worker start,
+ * each with the statement velro_l3 prepared once; a FIFO of requests
+ * waiting for a free connection; and one more connection that LISTENs on
+ * the invalidation channel.  Sockets are nginx connections registered
+ * level-triggered; every wait has an nginx timer.  Nothing blocks: no
+ * PQexec, no PQcancel, no PQgetResult before PQisBusy says it is there.
+ *
+ * A connection goes DOWN -> CONNECTING -> PREPARING (LISTEN_SENT for the
+ * listener) -> IDLE <-> BUSY (LISTENING), and back to DOWN on any failure,
+ * from where a timer reconnects it with an exponential backoff.
+ *
+ * Requests never run from inside the connection code: their completion is
+ * a posted event, so a request finalized (or a new one started) never
+ * finds a connection half way through a state change.
+ */
+
 
 #include "ngx_http_velro_module.h"
+
+#include <libpq-fe.h>
+
+
+#define NGX_HTTP_VELRO_PG_DOWN          0
+#define NGX_HTTP_VELRO_PG_CONNECTING    1
+#define NGX_HTTP_VELRO_PG_PREPARING     2
+#define NGX_HTTP_VELRO_PG_LISTEN_SENT   3
+#define NGX_HTTP_VELRO_PG_IDLE          4
+#define NGX_HTTP_VELRO_PG_BUSY          5
+#define NGX_HTTP_VELRO_PG_LISTENING     6
+
+#define NGX_HTTP_VELRO_PG_BACKOFF_MIN   100
+#define NGX_HTTP_VELRO_PG_BACKOFF_MAX   5000
+
+#define NGX_HTTP_VELRO_PG_POOL_MAX      1024
+
+#define NGX_HTTP_VELRO_PG_STMT          "velro_l3"
+#define NGX_HTTP_VELRO_PG_SQL                                                 \
+    "SELECT velro_l3_lookup($1::uuid, $2::uuid)"
+
+#define NGX_HTTP_VELRO_UUID_LEN         36
+
+
+typedef struct ngx_http_velro_pg_s       ngx_http_velro_pg_t;
+typedef struct ngx_http_velro_pg_conn_s  ngx_http_velro_pg_conn_t;
+typedef struct ngx_http_velro_pg_req_s   ngx_http_velro_pg_req_t;
+
+
+struct ngx_http_velro_pg_conn_s {
+    PGconn                       *pg;
+    ngx_connection_t             *c;            /* wraps PQsocket() */
+    ngx_file_uniq_t               uniq;         /* the socket c was made for */
+    ngx_http_velro_pg_t          *pool;
+    ngx_http_velro_pg_req_t      *req;          /* NULL: none, or gone */
+    PGresult                     *res;          /* of the command under way */
+    ngx_event_t                   timer;        /* backoff, connect, query */
+    ngx_queue_t                   queue;        /* in pool->idle */
+    ngx_msec_t                    backoff;
+    ngx_uint_t                    state;
+    ngx_uint_t                    id;
+
+    unsigned                      listener:1;
+    unsigned                      idle:1;       /* in pool->idle */
+    unsigned                      up:1;         /* counted in pool->nup */
+    unsigned                      flushing:1;   /* PQflush() returned 1 */
+};
+
+
+struct ngx_http_velro_pg_req_s {
+    ngx_http_request_t           *request;
+    ngx_http_velro_pg_conn_t     *conn;         /* its query runs there */
+    ngx_queue_t                   queue;        /* in pool->waiting */
+    ngx_event_t                   timer;        /* wait for a connection */
+    ngx_event_t                   wake;         /* posted: answer now */
+
+    const char                   *values[2];
+    u_char                        user[NGX_HTTP_VELRO_UUID_LEN + 1];
+    u_char                        resource[NGX_HTTP_VELRO_UUID_LEN + 1];
+
+    ngx_uint_t                    status;
+    ngx_str_t                     body;         /* of a 200 */
+    const char                   *reason;       /* of a 503 */
+
+    unsigned                      queued:1;
+};
+
+
+struct ngx_http_velro_pg_s {
+    ngx_http_velro_pg_conf_t     *conf;
+    ngx_log_t                    *log;
+
+    ngx_http_velro_pg_conn_t     *conns;
+    ngx_uint_t                    nconns;
+    ngx_uint_t                    nup;          /* IDLE or BUSY */
+
+    ngx_queue_t                   idle;         /* connections */
+    ngx_queue_t                   waiting;      /* requests, FIFO */
+
+    ngx_http_velro_pg_conn_t     *listener;     /* NULL: velro_pg_listen off */
+    char                         *listen_sql;
+    ngx_http_velro_pg_notify_pt   notify;
+    ngx_http_velro_pg_listen_pt   listening;
+
+    const char                   *keywords[7];
+    const char                   *values[7];
+
+    unsigned                      down:1;       /* fail fast */
+    unsigned                      failing:1;    /* a failure was logged */
+    unsigned                      listen_failing:1;
+};
+
+
+static ngx_http_velro_pg_conf_t *ngx_http_velro_pg_get_conf(ngx_conf_t *cf,
+    ngx_http_velro_main_conf_t *vmcf);
+
+static ngx_int_t ngx_http_velro_pg_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_velro_pg_uuid(ngx_str_t *s);
+static ngx_int_t ngx_http_velro_pg_start(ngx_http_velro_pg_t *pool,
+    ngx_http_velro_pg_req_t *pr);
+static void ngx_http_velro_pg_req_cleanup(void *data);
+static void ngx_http_velro_pg_wait_timeout(ngx_event_t *ev);
+static void ngx_http_velro_pg_done(ngx_http_velro_pg_req_t *pr,
+    ngx_uint_t status, const char *reason);
+static void ngx_http_velro_pg_wake(ngx_event_t *ev);
+static ngx_int_t ngx_http_velro_pg_respond(ngx_http_request_t *r,
+    ngx_uint_t status, ngx_str_t *body);
+static ngx_int_t ngx_http_velro_pg_error(ngx_http_request_t *r,
+    ngx_uint_t status, const char *error, const char *description);
+
+static void ngx_http_velro_pg_connect(ngx_http_velro_pg_conn_t *pc);
+static void ngx_http_velro_pg_poll(ngx_http_velro_pg_conn_t *pc);
+static void ngx_http_velro_pg_connected(ngx_http_velro_pg_conn_t *pc);
+static ngx_int_t ngx_http_velro_pg_socket(ngx_http_velro_pg_conn_t *pc);
+static void ngx_http_velro_pg_free_socket(ngx_http_velro_pg_conn_t *pc);
+static ngx_int_t ngx_http_velro_pg_want(ngx_http_velro_pg_conn_t *pc,
+    ngx_uint_t read, ngx_uint_t write);
+static ngx_int_t ngx_http_velro_pg_flush(ngx_http_velro_pg_conn_t *pc);
+static void ngx_http_velro_pg_event_handler(ngx_event_t *ev);
+static void ngx_http_velro_pg_timer_handler(ngx_event_t *ev);
+static void ngx_http_velro_pg_read(ngx_http_velro_pg_conn_t *pc);
+static void ngx_http_velro_pg_results(ngx_http_velro_pg_conn_t *pc);
+static void ngx_http_velro_pg_complete(ngx_http_velro_pg_conn_t *pc);
+static void ngx_http_velro_pg_result(ngx_http_velro_pg_conn_t *pc);
+static void ngx_http_velro_pg_answer(ngx_http_velro_pg_req_t *pr,
+    PGresult *res);
+static void ngx_http_velro_pg_ready(ngx_http_velro_pg_conn_t *pc);
+static void ngx_http_velro_pg_listening(ngx_http_velro_pg_conn_t *pc);
+static void ngx_http_velro_pg_notifies(ngx_http_velro_pg_conn_t *pc);
+static void ngx_http_velro_pg_release(ngx_http_velro_pg_conn_t *pc);
+static ngx_int_t ngx_http_velro_pg_send(ngx_http_velro_pg_conn_t *pc,
+    ngx_http_velro_pg_req_t *pr);
+static void ngx_http_velro_pg_fail(ngx_http_velro_pg_conn_t *pc,
+    const char *err, ngx_uint_t timedout);
+static void ngx_http_velro_pg_close(ngx_http_velro_pg_conn_t *pc);
+static ngx_uint_t ngx_http_velro_pg_connecting(ngx_http_velro_pg_t *pool);
+static void ngx_http_velro_pg_fail_waiting(ngx_http_velro_pg_t *pool);
+static size_t ngx_http_velro_pg_message(const char *msg, u_char *buf,
+    size_t size);
+static void ngx_http_velro_pg_notice(void *arg, const char *message);
+
+
+static ngx_http_velro_pg_t  *ngx_http_velro_pg_state;
+
+
+/* configuration */
+
+static ngx_http_velro_pg_conf_t *
+ngx_http_velro_pg_get_conf(ngx_conf_t *cf, ngx_http_velro_main_conf_t *vmcf)
+{
+    ngx_http_velro_pg_conf_t  *pcf;
+
+    if (vmcf->pg) {
+        return vmcf->pg;
+    }
+
+    pcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_velro_pg_conf_t));
+    if (pcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     pcf->conninfo = { 0, NULL };
+     *     pcf->channel = { 0, NULL };
+     *     pcf->channel_set = 0;
+     */
+
+    pcf->pool = 20;
+    pcf->connect_timeout = 2000;
+    pcf->timeout = 1000;
+
+    vmcf->pg = pcf;
+
+    return pcf;
+}
 
 
 char *
 ngx_http_velro_pg_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    return "is not implemented yet";
+    ngx_http_velro_main_conf_t  *vmcf = conf;
+
+    char                      *errmsg;
+    size_t                     len;
+    ngx_int_t                  n;
+    ngx_str_t                 *value, s;
+    ngx_msec_t                 ms;
+    ngx_uint_t                 i;
+    PQconninfoOption          *opts;
+    ngx_http_velro_pg_conf_t  *pcf;
+
+    pcf = ngx_http_velro_pg_get_conf(cf, vmcf);
+    if (pcf == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (pcf->conninfo.len) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (value[1].len == 0) {
+        return "has an empty conninfo";
+    }
+
+    /* the argument is NUL-terminated; libpq parses conninfo and URIs */
+
+    errmsg = NULL;
+    opts = PQconninfoParse((char *) value[1].data, &errmsg);
+
+    if (opts == NULL) {
+        if (errmsg == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        len = ngx_strlen(errmsg);
+
+        while (len && (errmsg[len - 1] == '\n' || errmsg[len - 1] == ' ')) {
+            len--;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid PostgreSQL conninfo: %*s", len, errmsg);
+        PQfreemem(errmsg);
+        return NGX_CONF_ERROR;
+    }
+
+    PQconninfoFree(opts);
+
+    pcf->conninfo = value[1];
+
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "pool=", 5) == 0) {
+            n = ngx_atoi(value[i].data + 5, value[i].len - 5);
+
+            if (n == NGX_ERROR || n < 1 || n > NGX_HTTP_VELRO_PG_POOL_MAX) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid pool size \"%V\", 1 to %d",
+                                   &value[i], NGX_HTTP_VELRO_PG_POOL_MAX);
+                return NGX_CONF_ERROR;
+            }
+
+            pcf->pool = (ngx_uint_t) n;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "connect_timeout=", 16) == 0) {
+            s.data = value[i].data + 16;
+            s.len = value[i].len - 16;
+
+            ms = ngx_parse_time(&s, 0);
+
+            if (ms == (ngx_msec_t) NGX_ERROR || ms == 0) {
+                goto invalid_time;
+            }
+
+            pcf->connect_timeout = ms;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "timeout=", 8) == 0) {
+            s.data = value[i].data + 8;
+            s.len = value[i].len - 8;
+
+            ms = ngx_parse_time(&s, 0);
+
+            if (ms == (ngx_msec_t) NGX_ERROR || ms == 0) {
+                goto invalid_time;
+            }
+
+            pcf->timeout = ms;
+            continue;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\"", &value[i]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (!pcf->channel_set) {
+        ngx_str_set(&pcf->channel, "velro_invalidate");
+    }
+
+    return NGX_CONF_OK;
+
+invalid_time:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid time in \"%V\"", &value[i]);
+    return NGX_CONF_ERROR;
 }
 
 
@@ -15,22 +321,1500 @@ char *
 ngx_http_velro_pg_listen_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf)
 {
-    return "is not implemented yet";
+    ngx_http_velro_main_conf_t  *vmcf = conf;
+
+    u_char                     ch;
+    ngx_str_t                 *value;
+    ngx_uint_t                 i;
+    ngx_http_velro_pg_conf_t  *pcf;
+
+    pcf = ngx_http_velro_pg_get_conf(cf, vmcf);
+    if (pcf == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (pcf->channel_set) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    pcf->channel_set = 1;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        ngx_str_set(&pcf->channel, "");
+        return NGX_CONF_OK;
+    }
+
+    /* an identifier: it goes into LISTEN "CHANNEL" as is */
+
+    if (value[1].len == 0 || value[1].len > 63) {
+        goto invalid;
+    }
+
+    for (i = 0; i < value[1].len; i++) {
+        ch = value[1].data[i];
+
+        if (ch == '_' || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z')
+            || (i > 0 && ch >= '0' && ch <= '9'))
+        {
+            continue;
+        }
+
+        goto invalid;
+    }
+
+    pcf->channel = value[1];
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid channel \"%V\": an identifier "
+                       "([A-Za-z_][A-Za-z0-9_]*, 63 characters at most) "
+                       "or \"off\"", &value[1]);
+    return NGX_CONF_ERROR;
 }
 
 
 char *
 ngx_http_velro_authz_pg(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    return "is not implemented yet";
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (clcf->handler == ngx_http_velro_pg_handler) {
+        return "is duplicate";
+    }
+
+    clcf->handler = ngx_http_velro_pg_handler;
+
+    return NGX_CONF_OK;
 }
 
+
+/* the content handler: the L3 contract */
+
+static ngx_int_t
+ngx_http_velro_pg_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                 rc;
+    ngx_str_t                 user, resource;
+    ngx_table_elt_t          *h;
+    ngx_http_cleanup_t       *cln;
+    ngx_http_velro_pg_t      *pool;
+    ngx_http_velro_pg_req_t  *pr;
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+
+        rc = ngx_http_discard_request_body(r);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        h = ngx_list_push(&r->headers_out.headers);
+        if (h == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        h->hash = 1;
+        ngx_str_set(&h->key, "Allow");
+        ngx_str_set(&h->value, "GET, HEAD");
+
+        return ngx_http_velro_pg_error(r, NGX_HTTP_NOT_ALLOWED,
+                                       "method_not_allowed",
+                                       "only GET and HEAD are allowed");
+    }
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (ngx_http_arg(r, (u_char *) "user", 4, &user) != NGX_OK
+        || ngx_http_velro_pg_uuid(&user) != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "velro: L3 request without a valid \"user\" UUID");
+
+        return ngx_http_velro_pg_error(r, NGX_HTTP_BAD_REQUEST,
+                                       "invalid_request",
+                                       "user must be a UUID");
+    }
+
+    if (ngx_http_arg(r, (u_char *) "resource", 8, &resource) != NGX_OK) {
+        resource.len = 0;
+    }
+
+    if (resource.len && ngx_http_velro_pg_uuid(&resource) != NGX_OK) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "velro: L3 request with an invalid \"resource\" UUID");
+
+        return ngx_http_velro_pg_error(r, NGX_HTTP_BAD_REQUEST,
+                                       "invalid_request",
+                                       "resource must be a UUID");
+    }
+
+    pool = ngx_http_velro_pg_state;
+
+    if (pool == NULL) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "velro: L3 lookup failed: \"velro_authz_pg\" "
+                      "without \"velro_pg\"");
+
+        return ngx_http_velro_pg_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                       "temporarily_unavailable",
+                                       "no PostgreSQL is configured");
+    }
+
+    pr = ngx_pcalloc(r->pool, sizeof(ngx_http_velro_pg_req_t));
+    if (pr == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    pr->request = r;
+
+    ngx_memcpy(pr->user, user.data, NGX_HTTP_VELRO_UUID_LEN);
+    pr->values[0] = (const char *) pr->user;
+
+    if (resource.len) {
+        ngx_memcpy(pr->resource, resource.data, NGX_HTTP_VELRO_UUID_LEN);
+        pr->values[1] = (const char *) pr->resource;
+    }
+
+    pr->timer.handler = ngx_http_velro_pg_wait_timeout;
+    pr->timer.data = pr;
+    pr->timer.log = r->connection->log;
+
+    pr->wake.handler = ngx_http_velro_pg_wake;
+    pr->wake.data = pr;
+    pr->wake.log = r->connection->log;
+
+    /* runs when the request is terminated or freed, whatever happens */
+
+    cln = ngx_http_cleanup_add(r, 0);
+    if (cln == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cln->handler = ngx_http_velro_pg_req_cleanup;
+    cln->data = pr;
+
+    if (ngx_http_velro_pg_start(pool, pr) != NGX_OK) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "velro: L3 lookup failed: no PostgreSQL connection");
+
+        return ngx_http_velro_pg_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                       "temporarily_unavailable",
+                                       "no PostgreSQL connection");
+    }
+
+    /* a client that goes away while we wait: noticed, and cleaned up */
+
+    if (r == r->main && r->read_event_handler == ngx_http_block_reading) {
+        r->read_event_handler = ngx_http_test_reading;
+    }
+
+    r->main->count++;
+
+    return NGX_DONE;
+}
+
+
+/* canonical form only: 8-4-4-4-12 hex digits, either case */
+
+static ngx_int_t
+ngx_http_velro_pg_uuid(ngx_str_t *s)
+{
+    u_char      ch;
+    ngx_uint_t  i;
+
+    if (s->len != NGX_HTTP_VELRO_UUID_LEN) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < NGX_HTTP_VELRO_UUID_LEN; i++) {
+        ch = s->data[i];
+
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (ch != '-') {
+                return NGX_ERROR;
+            }
+
+            continue;
+        }
+
+        if ((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f')
+            || (ch >= 'A' && ch <= 'F'))
+        {
+            continue;
+        }
+
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * Sends the query on an idle connection, or queues the request.  NGX_OK:
+ * the request will be woken; NGX_DECLINED: PostgreSQL is down, fail now.
+ */
+
+static ngx_int_t
+ngx_http_velro_pg_start(ngx_http_velro_pg_t *pool, ngx_http_velro_pg_req_t *pr)
+{
+    ngx_queue_t               *q;
+    ngx_http_velro_pg_conn_t  *pc;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, pr->request->connection->log, 0,
+                   "velro: L3 query user=%s resource=%s", pr->user,
+                   pr->values[1] ? (char *) pr->resource : "NULL");
+
+    while (!ngx_queue_empty(&pool->idle)) {
+        q = ngx_queue_head(&pool->idle);
+        ngx_queue_remove(q);
+
+        pc = ngx_queue_data(q, ngx_http_velro_pg_conn_t, queue);
+        pc->idle = 0;
+
+        if (ngx_http_velro_pg_send(pc, pr) == NGX_OK) {
+            return NGX_OK;
+        }
+
+        ngx_http_velro_pg_fail(pc, NULL, 0);
+    }
+
+    if (pool->nup == 0 && pool->down) {
+        return NGX_DECLINED;
+    }
+
+    /* all busy, or still connecting at worker start: wait, bounded */
+
+    ngx_queue_insert_tail(&pool->waiting, &pr->queue);
+    pr->queued = 1;
+
+    ngx_add_timer(&pr->timer, pool->conf->timeout);
+
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, pr->request->connection->log, 0,
+                   "velro: L3 query queued, no idle PostgreSQL connection");
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_velro_pg_req_cleanup(void *data)
+{
+    ngx_http_velro_pg_req_t  *pr = data;
+
+    if (pr->queued) {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, pr->request->connection->log, 0,
+                       "velro: L3 request went away while waiting for "
+                       "a connection");
+
+        ngx_queue_remove(&pr->queue);
+        pr->queued = 0;
+    }
+
+    if (pr->timer.timer_set) {
+        ngx_del_timer(&pr->timer);
+    }
+
+    if (pr->wake.posted) {
+        ngx_delete_posted_event(&pr->wake);
+    }
+
+    if (pr->conn) {
+        /* the query runs on: its result is read and discarded */
+
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, pr->request->connection->log, 0,
+                       "velro: L3 request went away, its query's result "
+                       "will be discarded");
+
+        pr->conn->req = NULL;
+        pr->conn->timer.cancelable = 1;
+        pr->conn = NULL;
+    }
+}
+
+
+static void
+ngx_http_velro_pg_wait_timeout(ngx_event_t *ev)
+{
+    ngx_http_velro_pg_req_t  *pr = ev->data;
+
+    if (pr->queued) {
+        ngx_queue_remove(&pr->queue);
+        pr->queued = 0;
+    }
+
+    ngx_http_velro_pg_done(pr, NGX_HTTP_SERVICE_UNAVAILABLE,
+                           "timed out waiting for a PostgreSQL connection");
+}
+
+
+/* the request's answer is ready: it is sent from a posted event */
+
+static void
+ngx_http_velro_pg_done(ngx_http_velro_pg_req_t *pr, ngx_uint_t status,
+    const char *reason)
+{
+    pr->status = status;
+    pr->reason = reason;
+    pr->conn = NULL;
+
+    if (pr->timer.timer_set) {
+        ngx_del_timer(&pr->timer);
+    }
+
+    ngx_post_event(&pr->wake, &ngx_posted_events);
+}
+
+
+static void
+ngx_http_velro_pg_wake(ngx_event_t *ev)
+{
+    ngx_http_velro_pg_req_t  *pr = ev->data;
+
+    ngx_int_t            rc;
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
+
+    r = pr->request;
+    c = r->connection;
+
+    ngx_http_set_log_request(c->log, r);
+
+    if (pr->status == NGX_HTTP_OK) {
+        rc = ngx_http_velro_pg_respond(r, NGX_HTTP_OK, &pr->body);
+
+    } else {
+        ngx_log_error(NGX_LOG_ERR, c->log, 0,
+                      "velro: L3 lookup failed: %s", pr->reason);
+
+        rc = ngx_http_velro_pg_error(r, pr->status, "temporarily_unavailable",
+                                     pr->reason);
+    }
+
+    ngx_http_finalize_request(r, rc);
+    ngx_http_run_posted_requests(c);
+}
+
+
+static ngx_int_t
+ngx_http_velro_pg_respond(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_str_t *body)
+{
+    ngx_int_t     rc;
+    ngx_buf_t    *b;
+    ngx_chain_t   out;
+
+    r->headers_out.status = status;
+    r->headers_out.content_length_n = body->len;
+
+    ngx_str_set(&r->headers_out.content_type, "application/json");
+    r->headers_out.content_type_len = sizeof("application/json") - 1;
+    r->headers_out.content_type_lowcase = NULL;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    b->pos = body->data;
+    b->last = body->data + body->len;
+    b->memory = body->len ? 1 : 0;
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+static ngx_int_t
+ngx_http_velro_pg_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *error, const char *description)
+{
+    size_t     len;
+    ngx_str_t  body;
+
+    /* both are our own strings: nothing to escape */
+
+    len = sizeof("{\"error\":\"\",\"error_description\":\"\"}") - 1
+          + ngx_strlen(error) + ngx_strlen(description);
+
+    body.data = ngx_pnalloc(r->pool, len);
+    if (body.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    body.len = ngx_sprintf(body.data,
+                           "{\"error\":\"%s\",\"error_description\":\"%s\"}",
+                           error, description)
+               - body.data;
+
+    return ngx_http_velro_pg_respond(r, status, &body);
+}
+
+
+/* connections */
+
+static void
+ngx_http_velro_pg_connect(ngx_http_velro_pg_conn_t *pc)
+{
+    PGconn               *pg;
+    ngx_http_velro_pg_t  *pool;
+
+    pool = pc->pool;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_EVENT, pool->log, 0,
+                   "velro: postgres %s connection #%ui connecting",
+                   pc->listener ? "LISTEN" : "pool", pc->id);
+
+    pg = PQconnectStartParams(pool->keywords, pool->values, 1);
+
+    if (pg == NULL) {
+        ngx_http_velro_pg_fail(pc, "out of memory", 0);
+        return;
+    }
+
+    pc->pg = pg;
+    pc->state = NGX_HTTP_VELRO_PG_CONNECTING;
+
+    PQsetNoticeProcessor(pg, ngx_http_velro_pg_notice, pc);
+
+    if (PQstatus(pg) == CONNECTION_BAD) {
+        ngx_http_velro_pg_fail(pc, NULL, 0);
+        return;
+    }
+
+    pc->timer.cancelable = 1;
+    ngx_add_timer(&pc->timer, pool->conf->connect_timeout);
+
+    /* as if PQconnectPoll() had returned PGRES_POLLING_WRITING */
+
+    if (ngx_http_velro_pg_socket(pc) != NGX_OK
+        || ngx_http_velro_pg_want(pc, 0, 1) != NGX_OK)
+    {
+        ngx_http_velro_pg_fail(pc, NULL, 0);
+        return;
+    }
+}
+
+
+static void
+ngx_http_velro_pg_poll(ngx_http_velro_pg_conn_t *pc)
+{
+    PostgresPollingStatusType  st;
+
+    st = PQconnectPoll(pc->pg);
+
+    if (st == PGRES_POLLING_FAILED) {
+        ngx_http_velro_pg_fail(pc, NULL, 0);
+        return;
+    }
+
+    /* another host or an SSL fallback may have replaced the socket */
+
+    if (ngx_http_velro_pg_socket(pc) != NGX_OK) {
+        ngx_http_velro_pg_fail(pc, NULL, 0);
+        return;
+    }
+
+    switch (st) {
+
+    case PGRES_POLLING_OK:
+        ngx_http_velro_pg_connected(pc);
+        return;
+
+    case PGRES_POLLING_READING:
+        if (ngx_http_velro_pg_want(pc, 1, 0) != NGX_OK) {
+            ngx_http_velro_pg_fail(pc, NULL, 0);
+        }
+
+        return;
+
+    default: /* PGRES_POLLING_WRITING */
+        if (ngx_http_velro_pg_want(pc, 0, 1) != NGX_OK) {
+            ngx_http_velro_pg_fail(pc, NULL, 0);
+        }
+
+        return;
+    }
+}
+
+
+/* connected: prepare the statement, or LISTEN; the connect timer runs on */
+
+static void
+ngx_http_velro_pg_connected(ngx_http_velro_pg_conn_t *pc)
+{
+    int  ok;
+
+    if (PQsetnonblocking(pc->pg, 1) != 0) {
+        ngx_http_velro_pg_fail(pc, NULL, 0);
+        return;
+    }
+
+    if (pc->listener) {
+        ok = PQsendQuery(pc->pg, pc->pool->listen_sql);
+        pc->state = NGX_HTTP_VELRO_PG_LISTEN_SENT;
+
+    } else {
+        ok = PQsendPrepare(pc->pg, NGX_HTTP_VELRO_PG_STMT,
+                           NGX_HTTP_VELRO_PG_SQL, 2, NULL);
+        pc->state = NGX_HTTP_VELRO_PG_PREPARING;
+    }
+
+    if (!ok || ngx_http_velro_pg_flush(pc) != NGX_OK) {
+        ngx_http_velro_pg_fail(pc, NULL, 0);
+        return;
+    }
+}
+
+
+/*
+ * Makes pc->c the nginx connection of PQsocket().  The descriptor's number
+ * alone does not say whether libpq replaced the socket (the new one often
+ * gets the old number), its inode does.  A replaced socket was closed by
+ * libpq, which took it out of epoll: the old connection's events are only
+ * marked inactive (NGX_CLOSE_EVENT).
+ */
+
+static ngx_int_t
+ngx_http_velro_pg_socket(ngx_http_velro_pg_conn_t *pc)
+{
+    int                s;
+    ngx_connection_t  *c;
+    ngx_file_info_t    fi;
+
+    s = PQsocket(pc->pg);
+
+    if (s == -1) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_fd_info(s, &fi) == NGX_FILE_ERROR) {
+        ngx_log_error(NGX_LOG_ALERT, pc->pool->log, ngx_errno,
+                      "velro: postgres: fstat(%d) failed", s);
+        return NGX_ERROR;
+    }
+
+    if (pc->c) {
+        if (pc->c->fd == (ngx_socket_t) s && pc->uniq == ngx_file_uniq(&fi)) {
+            return NGX_OK;
+        }
+
+        ngx_log_debug2(NGX_LOG_DEBUG_EVENT, pc->pool->log, 0,
+                       "velro: postgres socket changed: %d -> %d",
+                       pc->c->fd, s);
+
+        ngx_http_velro_pg_free_socket(pc);
+    }
+
+    c = ngx_get_connection((ngx_socket_t) s, pc->pool->log);
+    if (c == NULL) {
+        return NGX_ERROR;
+    }
+
+    c->data = pc;
+
+    c->read->handler = ngx_http_velro_pg_event_handler;
+    c->write->handler = ngx_http_velro_pg_event_handler;
+    c->read->log = c->log;
+    c->write->log = c->log;
+
+    pc->c = c;
+    pc->uniq = ngx_file_uniq(&fi);
+
+    return NGX_OK;
+}
+
+
+/* forgets the nginx connection; the socket is libpq's to close */
+
+static void
+ngx_http_velro_pg_free_socket(ngx_http_velro_pg_conn_t *pc)
+{
+    ngx_connection_t  *c;
+
+    c = pc->c;
+
+    if (c->read->active || c->read->disabled) {
+        ngx_del_event(c->read, NGX_READ_EVENT, NGX_CLOSE_EVENT);
+    }
+
+    if (c->write->active || c->write->disabled) {
+        ngx_del_event(c->write, NGX_WRITE_EVENT, NGX_CLOSE_EVENT);
+    }
+
+    if (c->read->posted) {
+        ngx_delete_posted_event(c->read);
+    }
+
+    if (c->write->posted) {
+        ngx_delete_posted_event(c->write);
+    }
+
+    if (c->read->timer_set) {
+        ngx_del_timer(c->read);
+    }
+
+    if (c->write->timer_set) {
+        ngx_del_timer(c->write);
+    }
+
+    ngx_free_connection(c);
+
+    c->fd = (ngx_socket_t) -1;
+
+    pc->c = NULL;
+}
+
+
+/* level-triggered interest in exactly these directions */
+
+static ngx_int_t
+ngx_http_velro_pg_want(ngx_http_velro_pg_conn_t *pc, ngx_uint_t read,
+    ngx_uint_t write)
+{
+    ngx_connection_t  *c;
+
+    c = pc->c;
+
+    if (read && !c->read->active) {
+        if (ngx_add_event(c->read, NGX_READ_EVENT, NGX_LEVEL_EVENT)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+    } else if (!read && c->read->active) {
+        if (ngx_del_event(c->read, NGX_READ_EVENT, 0) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
+    if (write && !c->write->active) {
+        if (ngx_add_event(c->write, NGX_WRITE_EVENT, NGX_LEVEL_EVENT)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+    } else if (!write && c->write->active) {
+        if (ngx_del_event(c->write, NGX_WRITE_EVENT, 0) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* once connected, a connection always reads; it writes while libpq must */
+
+static ngx_int_t
+ngx_http_velro_pg_flush(ngx_http_velro_pg_conn_t *pc)
+{
+    int  rc;
+
+    rc = PQflush(pc->pg);
+
+    if (rc < 0) {
+        return NGX_ERROR;
+    }
+
+    pc->flushing = (rc == 1);
+
+    return ngx_http_velro_pg_want(pc, 1, pc->flushing);
+}
+
+
+static void
+ngx_http_velro_pg_event_handler(ngx_event_t *ev)
+{
+    ngx_connection_t          *c;
+    ngx_http_velro_pg_conn_t  *pc;
+
+    c = ev->data;
+    pc = c->data;
+
+    ngx_log_debug3(NGX_LOG_DEBUG_EVENT, ev->log, 0,
+                   "velro: postgres #%ui %s event, state %ui",
+                   pc->id, ev->write ? "write" : "read", pc->state);
+
+    switch (pc->state) {
+
+    case NGX_HTTP_VELRO_PG_CONNECTING:
+        ngx_http_velro_pg_poll(pc);
+        return;
+
+    case NGX_HTTP_VELRO_PG_DOWN:
+        return;
+
+    default:
+        if (ev->write) {
+            if (ngx_http_velro_pg_flush(pc) != NGX_OK) {
+                ngx_http_velro_pg_fail(pc, NULL, 0);
+            }
+
+            return;
+        }
+
+        ngx_http_velro_pg_read(pc);
+        return;
+    }
+}
+
+
+static void
+ngx_http_velro_pg_timer_handler(ngx_event_t *ev)
+{
+    ngx_http_velro_pg_conn_t  *pc = ev->data;
+
+    switch (pc->state) {
+
+    case NGX_HTTP_VELRO_PG_DOWN:
+        ngx_http_velro_pg_connect(pc);
+        return;
+
+    case NGX_HTTP_VELRO_PG_BUSY:
+        ngx_http_velro_pg_fail(pc, "query timed out", 1);
+        return;
+
+    default:
+        ngx_http_velro_pg_fail(pc, "connect timed out", 0);
+        return;
+    }
+}
+
+
+static void
+ngx_http_velro_pg_read(ngx_http_velro_pg_conn_t *pc)
+{
+    if (!PQconsumeInput(pc->pg)) {
+        ngx_http_velro_pg_fail(pc, NULL, 0);
+        return;
+    }
+
+    if (pc->flushing && ngx_http_velro_pg_flush(pc) != NGX_OK) {
+        ngx_http_velro_pg_fail(pc, NULL, 0);
+        return;
+    }
+
+    switch (pc->state) {
+
+    case NGX_HTTP_VELRO_PG_PREPARING:
+    case NGX_HTTP_VELRO_PG_LISTEN_SENT:
+    case NGX_HTTP_VELRO_PG_BUSY:
+        ngx_http_velro_pg_results(pc);
+        return;
+
+    default: /* NGX_HTTP_VELRO_PG_IDLE, NGX_HTTP_VELRO_PG_LISTENING */
+        ngx_http_velro_pg_notifies(pc);
+        break;
+    }
+
+    if (PQstatus(pc->pg) == CONNECTION_BAD) {
+        ngx_http_velro_pg_fail(pc, NULL, 0);
+    }
+}
+
+
+/* collects the results that arrived, never waiting for more */
+
+static void
+ngx_http_velro_pg_results(ngx_http_velro_pg_conn_t *pc)
+{
+    PGresult  *res;
+
+    for ( ;; ) {
+
+        if (PQisBusy(pc->pg)) {
+            if (PQstatus(pc->pg) == CONNECTION_BAD) {
+                ngx_http_velro_pg_fail(pc, NULL, 0);
+            }
+
+            return;
+        }
+
+        res = PQgetResult(pc->pg);
+
+        if (res == NULL) {
+            ngx_http_velro_pg_complete(pc);
+            return;
+        }
+
+        /* the first error wins, else the first result */
+
+        if (pc->res == NULL
+            || (PQresultStatus(pc->res) != PGRES_FATAL_ERROR
+                && PQresultStatus(res) == PGRES_FATAL_ERROR))
+        {
+            if (pc->res) {
+                PQclear(pc->res);
+            }
+
+            pc->res = res;
+
+        } else {
+            PQclear(res);
+        }
+    }
+}
+
+
+/* the command under way is over: pc->res has its result */
+
+static void
+ngx_http_velro_pg_complete(ngx_http_velro_pg_conn_t *pc)
+{
+    ExecStatusType  st;
+
+    st = pc->res ? PQresultStatus(pc->res) : PGRES_FATAL_ERROR;
+
+    switch (pc->state) {
+
+    case NGX_HTTP_VELRO_PG_PREPARING:
+
+        if (st != PGRES_COMMAND_OK) {
+            ngx_http_velro_pg_fail(pc, pc->res ? PQresultErrorMessage(pc->res)
+                                               : NULL, 0);
+            return;
+        }
+
+        PQclear(pc->res);
+        pc->res = NULL;
+
+        ngx_http_velro_pg_ready(pc);
+        return;
+
+    case NGX_HTTP_VELRO_PG_LISTEN_SENT:
+
+        if (st != PGRES_COMMAND_OK) {
+            ngx_http_velro_pg_fail(pc, pc->res ? PQresultErrorMessage(pc->res)
+                                               : NULL, 0);
+            return;
+        }
+
+        PQclear(pc->res);
+        pc->res = NULL;
+
+        ngx_http_velro_pg_listening(pc);
+        return;
+
+    default: /* NGX_HTTP_VELRO_PG_BUSY */
+        ngx_http_velro_pg_result(pc);
+        return;
+    }
+}
+
+
+static void
+ngx_http_velro_pg_result(ngx_http_velro_pg_conn_t *pc)
+{
+    char                     *state;
+    size_t                    len;
+    u_char                    msg[512];
+    PGresult                 *res;
+    ngx_uint_t                recycle;
+    ngx_http_velro_pg_req_t  *pr;
+
+    res = pc->res;
+    pc->res = NULL;
+
+    pr = pc->req;
+    pc->req = NULL;
+
+    if (pc->timer.timer_set) {
+        ngx_del_timer(&pc->timer);
+    }
+
+    recycle = 0;
+
+    if (pr == NULL) {
+        ngx_log_debug1(NGX_LOG_DEBUG_EVENT, pc->pool->log, 0,
+                       "velro: postgres result discarded on #%ui, "
+                       "its request went away", pc->id);
+    }
+
+    if (res
+        && PQresultStatus(res) == PGRES_TUPLES_OK
+        && PQntuples(res) == 1 && PQnfields(res) == 1)
+    {
+        if (pr) {
+            ngx_http_velro_pg_answer(pr, res);
+        }
+
+    } else {
+        len = ngx_http_velro_pg_message(res ? PQresultErrorMessage(res)
+                                            : PQerrorMessage(pc->pg),
+                                        msg, sizeof(msg));
+
+        ngx_log_error(NGX_LOG_ERR, pc->pool->log, 0,
+                      "velro: postgres query failed: %*s",
+                      len ? len : sizeof("unexpected result") - 1,
+                      len ? msg : (u_char *) "unexpected result");
+
+        /* a statement gone (DISCARD ALL, a pooler): prepare it again */
+
+        state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+        if (state && ngx_strcmp(state, "26000") == 0) {
+            recycle = 1;
+        }
+
+        if (pr) {
+            ngx_http_velro_pg_done(pr, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                   "PostgreSQL query failed");
+        }
+    }
+
+    if (res) {
+        PQclear(res);
+    }
+
+    if (recycle) {
+        ngx_http_velro_pg_fail(pc, "prepared statement lost", 1);
+        return;
+    }
+
+    ngx_http_velro_pg_release(pc);
+}
+
+
+/* the text of the single value, verbatim; SQL NULL is JSON null */
+
+static void
+ngx_http_velro_pg_answer(ngx_http_velro_pg_req_t *pr, PGresult *res)
+{
+    size_t  len;
+
+    if (PQgetisnull(res, 0, 0)) {
+        ngx_str_set(&pr->body, "null");
+        ngx_http_velro_pg_done(pr, NGX_HTTP_OK, NULL);
+        return;
+    }
+
+    len = PQgetlength(res, 0, 0);
+
+    pr->body.data = ngx_pnalloc(pr->request->pool, len ? len : 1);
+    if (pr->body.data == NULL) {
+        ngx_http_velro_pg_done(pr, NGX_HTTP_SERVICE_UNAVAILABLE,
+                               "out of memory");
+        return;
+    }
+
+    ngx_memcpy(pr->body.data, PQgetvalue(res, 0, 0), len);
+    pr->body.len = len;
+
+    ngx_http_velro_pg_done(pr, NGX_HTTP_OK, NULL);
+}
+
+
+/* a pool connection is ready for queries */
+
+static void
+ngx_http_velro_pg_ready(ngx_http_velro_pg_conn_t *pc)
+{
+    ngx_http_velro_pg_t  *pool;
+
+    pool = pc->pool;
+
+    if (pc->timer.timer_set) {
+        ngx_del_timer(&pc->timer);
+    }
+
+    pc->up = 1;
+    pc->backoff = 0;
+    pool->nup++;
+    pool->down = 0;
+
+    if (pool->failing) {
+        pool->failing = 0;
+
+        ngx_log_error(NGX_LOG_ERR, pool->log, 0,
+                      "velro: postgres connection re-established");
+
+    } else if (pool->nup == pool->nconns) {
+        ngx_log_error(NGX_LOG_INFO, pool->log, 0,
+                      "velro: postgres pool ready, %ui connections",
+                      pool->nup);
+    }
+
+    ngx_log_debug2(NGX_LOG_DEBUG_EVENT, pool->log, 0,
+                   "velro: postgres connection #%ui ready, %ui up",
+                   pc->id, pool->nup);
+
+    ngx_http_velro_pg_release(pc);
+}
+
+
+/* LISTEN succeeded: whatever was sent before is lost, say so */
+
+static void
+ngx_http_velro_pg_listening(ngx_http_velro_pg_conn_t *pc)
+{
+    ngx_http_velro_pg_t  *pool;
+
+    pool = pc->pool;
+
+    if (pc->timer.timer_set) {
+        ngx_del_timer(&pc->timer);
+    }
+
+    pc->state = NGX_HTTP_VELRO_PG_LISTENING;
+    pc->backoff = 0;
+
+    if (pool->listen_failing) {
+        pool->listen_failing = 0;
+
+        ngx_log_error(NGX_LOG_ERR, pool->log, 0,
+                      "velro: postgres LISTEN \"%V\" re-established",
+                      &pool->conf->channel);
+
+    } else {
+        ngx_log_error(NGX_LOG_INFO, pool->log, 0,
+                      "velro: postgres LISTEN \"%V\"", &pool->conf->channel);
+    }
+
+    if (pool->listening) {
+        pool->listening();
+    }
+
+    ngx_http_velro_pg_notifies(pc);
+}
+
+
+static void
+ngx_http_velro_pg_notifies(ngx_http_velro_pg_conn_t *pc)
+{
+    ngx_str_t             payload;
+    PGnotify             *n;
+    ngx_http_velro_pg_t  *pool;
+
+    pool = pc->pool;
+
+    while ((n = PQnotifies(pc->pg)) != NULL) {
+
+        if (pc->listener
+            && pc->state == NGX_HTTP_VELRO_PG_LISTENING
+            && ngx_strlen(n->relname) == pool->conf->channel.len
+            && ngx_strncmp(n->relname, pool->conf->channel.data,
+                           pool->conf->channel.len)
+               == 0)
+        {
+            payload.data = (u_char *) n->extra;
+            payload.len = ngx_strlen(n->extra);
+
+            ngx_log_debug1(NGX_LOG_DEBUG_EVENT, pool->log, 0,
+                           "velro: postgres notification \"%V\"", &payload);
+
+            if (pool->notify) {
+                pool->notify(&payload);
+            }
+        }
+
+        PQfreemem(n);
+    }
+}
+
+
+/* a pool connection is free: the first waiting request gets it */
+
+static void
+ngx_http_velro_pg_release(ngx_http_velro_pg_conn_t *pc)
+{
+    ngx_queue_t              *q;
+    ngx_http_velro_pg_t      *pool;
+    ngx_http_velro_pg_req_t  *pr;
+
+    pool = pc->pool;
+
+    pc->state = NGX_HTTP_VELRO_PG_IDLE;
+
+    if (!ngx_queue_empty(&pool->waiting)) {
+        q = ngx_queue_head(&pool->waiting);
+        pr = ngx_queue_data(q, ngx_http_velro_pg_req_t, queue);
+
+        if (ngx_http_velro_pg_send(pc, pr) != NGX_OK) {
+            /* the request stays first in line */
+            ngx_http_velro_pg_fail(pc, NULL, 0);
+            return;
+        }
+
+        ngx_queue_remove(q);
+        pr->queued = 0;
+
+        if (pr->timer.timer_set) {
+            ngx_del_timer(&pr->timer);
+        }
+
+        return;
+    }
+
+    ngx_queue_insert_tail(&pool->idle, &pc->queue);
+    pc->idle = 1;
+}
+
+
+static ngx_int_t
+ngx_http_velro_pg_send(ngx_http_velro_pg_conn_t *pc,
+    ngx_http_velro_pg_req_t *pr)
+{
+    if (!PQsendQueryPrepared(pc->pg, NGX_HTTP_VELRO_PG_STMT, 2, pr->values,
+                             NULL, NULL, 0))
+    {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_velro_pg_flush(pc) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    pc->state = NGX_HTTP_VELRO_PG_BUSY;
+    pc->req = pr;
+    pr->conn = pc;
+
+    /* a request depends on it: graceful shutdown waits for this one */
+
+    pc->timer.cancelable = 0;
+    ngx_add_timer(&pc->timer, pc->pool->conf->timeout);
+
+    ngx_log_debug1(NGX_LOG_DEBUG_EVENT, pc->pool->log, 0,
+                   "velro: postgres query sent on #%ui", pc->id);
+
+    return NGX_OK;
+}
+
+
+/*
+ * The connection failed, was lost, or its query timed out: close it, fail
+ * its request, and reconnect later (at once after a timeout, the server
+ * being there).  Transitions are logged, retries are not.
+ */
+
+static void
+ngx_http_velro_pg_fail(ngx_http_velro_pg_conn_t *pc, const char *err,
+    ngx_uint_t timedout)
+{
+    size_t                    len;
+    u_char                    msg[512];
+    ngx_msec_t                delay;
+    ngx_uint_t                was_up;
+    ngx_http_velro_pg_t      *pool;
+    ngx_http_velro_pg_req_t  *pr;
+
+    pool = pc->pool;
+
+    if (err == NULL) {
+        err = pc->pg ? PQerrorMessage(pc->pg) : "";
+    }
+
+    len = ngx_http_velro_pg_message(err, msg, sizeof(msg));
+
+    if (len == 0) {
+        len = ngx_cpystrn(msg, (u_char *) "connection closed", sizeof(msg))
+              - msg;
+    }
+
+    was_up = pc->up || pc->state == NGX_HTTP_VELRO_PG_LISTENING;
+
+    pr = pc->req;
+    pc->req = NULL;
+
+    ngx_http_velro_pg_close(pc);
+
+    if (pr) {
+        ngx_http_velro_pg_done(pr, NGX_HTTP_SERVICE_UNAVAILABLE,
+                               timedout ? "PostgreSQL query timed out"
+                                        : "PostgreSQL connection lost");
+    }
+
+    if (timedout) {
+        ngx_log_error(NGX_LOG_ERR, pool->log, 0,
+                      "velro: postgres %*s on connection #%ui, reconnecting",
+                      len, msg, pc->id);
+        delay = 1;
+
+    } else {
+        delay = pc->backoff ? ngx_min(pc->backoff * 2,
+                                      NGX_HTTP_VELRO_PG_BACKOFF_MAX)
+                            : NGX_HTTP_VELRO_PG_BACKOFF_MIN;
+        pc->backoff = delay;
+
+        if (pc->listener) {
+            if (was_up || !pool->listen_failing) {
+                ngx_log_error(NGX_LOG_ERR, pool->log, 0,
+                              "velro: postgres LISTEN connection %s: %*s, "
+                              "reconnecting", was_up ? "lost" : "failed",
+                              len, msg);
+                pool->listen_failing = 1;
+            }
+
+        } else if (!pool->failing) {
+            ngx_log_error(NGX_LOG_ERR, pool->log, 0,
+                          "velro: postgres connection %s: %*s, reconnecting",
+                          was_up ? "lost" : "failed", len, msg);
+            pool->failing = 1;
+        }
+
+        ngx_log_debug3(NGX_LOG_DEBUG_EVENT, pool->log, 0,
+                       "velro: postgres #%ui: %*s", pc->id, len, msg);
+
+        if (!pc->listener && pool->nup == 0 && !pool->down
+            && !ngx_http_velro_pg_connecting(pool))
+        {
+            ngx_log_error(NGX_LOG_ERR, pool->log, 0,
+                          "velro: postgres is down, L3 lookups fail until "
+                          "a connection is back");
+            pool->down = 1;
+
+            ngx_http_velro_pg_fail_waiting(pool);
+        }
+    }
+
+    if (ngx_exiting || ngx_terminate || ngx_quit) {
+        return;
+    }
+
+    pc->timer.cancelable = 1;
+    ngx_add_timer(&pc->timer, delay);
+
+    ngx_log_debug2(NGX_LOG_DEBUG_EVENT, pool->log, 0,
+                   "velro: postgres #%ui reconnects in %M ms", pc->id, delay);
+}
+
+
+static void
+ngx_http_velro_pg_close(ngx_http_velro_pg_conn_t *pc)
+{
+    if (pc->idle) {
+        ngx_queue_remove(&pc->queue);
+        pc->idle = 0;
+    }
+
+    if (pc->up) {
+        pc->up = 0;
+        pc->pool->nup--;
+    }
+
+    if (pc->timer.timer_set) {
+        ngx_del_timer(&pc->timer);
+    }
+
+    if (pc->c) {
+        ngx_http_velro_pg_free_socket(pc);
+    }
+
+    if (pc->res) {
+        PQclear(pc->res);
+        pc->res = NULL;
+    }
+
+    if (pc->pg) {
+        PQfinish(pc->pg);
+        pc->pg = NULL;
+    }
+
+    pc->flushing = 0;
+    pc->state = NGX_HTTP_VELRO_PG_DOWN;
+}
+
+
+/* some connection may still come up: requests wait for it */
+
+static ngx_uint_t
+ngx_http_velro_pg_connecting(ngx_http_velro_pg_t *pool)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < pool->nconns; i++) {
+        if (pool->conns[i].state == NGX_HTTP_VELRO_PG_CONNECTING
+            || pool->conns[i].state == NGX_HTTP_VELRO_PG_PREPARING)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/* nothing is up: the waiting requests fail now rather than time out */
+
+static void
+ngx_http_velro_pg_fail_waiting(ngx_http_velro_pg_t *pool)
+{
+    ngx_queue_t              *q;
+    ngx_http_velro_pg_req_t  *pr;
+
+    while (!ngx_queue_empty(&pool->waiting)) {
+        q = ngx_queue_head(&pool->waiting);
+        ngx_queue_remove(q);
+
+        pr = ngx_queue_data(q, ngx_http_velro_pg_req_t, queue);
+        pr->queued = 0;
+
+        ngx_http_velro_pg_done(pr, NGX_HTTP_SERVICE_UNAVAILABLE,
+                               "no PostgreSQL connection");
+    }
+}
+
+
+/* libpq's messages on one line, without the trailing newline */
+
+static size_t
+ngx_http_velro_pg_message(const char *msg, u_char *buf, size_t size)
+{
+    size_t  n;
+
+    for (n = 0; *msg && n < size; msg++) {
+
+        if (*msg == '\n' || *msg == '\r' || *msg == '\t') {
+            if (n && buf[n - 1] != ' ') {
+                buf[n++] = ' ';
+            }
+
+            continue;
+        }
+
+        buf[n++] = (u_char) *msg;
+    }
+
+    while (n && buf[n - 1] == ' ') {
+        n--;
+    }
+
+    return n;
+}
+
+
+static void
+ngx_http_velro_pg_notice(void *arg, const char *message)
+{
+    ngx_http_velro_pg_conn_t  *pc = arg;
+
+    size_t  len;
+    u_char  msg[512];
+
+    len = ngx_http_velro_pg_message(message, msg, sizeof(msg));
+
+    ngx_log_error(NGX_LOG_NOTICE, pc->pool->log, 0,
+                  "velro: postgres: %*s", len, msg);
+}
+
+
+/* the worker */
 
 ngx_int_t
 ngx_http_velro_pg_init_process(ngx_cycle_t *cycle,
     ngx_http_velro_pg_conf_t *pcf, ngx_http_velro_pg_notify_pt notify,
     ngx_http_velro_pg_listen_pt listening)
 {
+    u_char                    *p;
+    ngx_uint_t                 i, n;
+    ngx_http_velro_pg_t       *pool;
+    ngx_http_velro_pg_conn_t  *pc;
+
+    if (ngx_process == NGX_PROCESS_HELPER || ngx_http_velro_pg_state) {
+        return NGX_OK;
+    }
+
+    if (pcf->conninfo.len == 0) {
+        ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
+                      "velro: \"velro_pg_listen\" without \"velro_pg\", "
+                      "no PostgreSQL");
+        return NGX_OK;
+    }
+
+    n = pcf->pool + (pcf->channel.len ? 1 : 0);
+
+    pool = ngx_calloc(sizeof(ngx_http_velro_pg_t)
+                      + n * sizeof(ngx_http_velro_pg_conn_t), cycle->log);
+    if (pool == NULL) {
+        return NGX_ERROR;
+    }
+
+    pool->conf = pcf;
+    pool->log = cycle->log;
+    pool->conns = (ngx_http_velro_pg_conn_t *) (pool + 1);
+    pool->nconns = pcf->pool;
+    pool->notify = notify;
+    pool->listening = listening;
+
+    ngx_queue_init(&pool->idle);
+    ngx_queue_init(&pool->waiting);
+
+    /*
+     * Our defaults come before "dbname", which expands the configured
+     * conninfo: what it sets wins.  Keepalives find a dead server on a
+     * quiet connection, the LISTEN one above all.
+     */
+
+    pool->keywords[0] = "fallback_application_name";
+    pool->values[0] = "nginx-velro";
+    pool->keywords[1] = "keepalives";
+    pool->values[1] = "1";
+    pool->keywords[2] = "keepalives_idle";
+    pool->values[2] = "30";
+    pool->keywords[3] = "keepalives_interval";
+    pool->values[3] = "10";
+    pool->keywords[4] = "keepalives_count";
+    pool->values[4] = "3";
+    pool->keywords[5] = "dbname";
+    pool->values[5] = (const char *) pcf->conninfo.data;
+    pool->keywords[6] = NULL;
+    pool->values[6] = NULL;
+
+    if (pcf->channel.len) {
+        pool->listen_sql = ngx_alloc(sizeof("LISTEN \"\"") + pcf->channel.len,
+                                     cycle->log);
+        if (pool->listen_sql == NULL) {
+            ngx_free(pool);
+            return NGX_ERROR;
+        }
+
+        p = ngx_sprintf((u_char *) pool->listen_sql, "LISTEN \"%V\"",
+                        &pcf->channel);
+        *p = '\0';
+
+        pool->listener = &pool->conns[pcf->pool];
+    }
+
+    ngx_http_velro_pg_state = pool;
+
+    for (i = 0; i < n; i++) {
+        pc = &pool->conns[i];
+
+        pc->pool = pool;
+        pc->id = i;
+        pc->listener = (pc == pool->listener);
+
+        pc->timer.handler = ngx_http_velro_pg_timer_handler;
+        pc->timer.data = pc;
+        pc->timer.log = cycle->log;
+        pc->timer.cancelable = 1;
+    }
+
+    for (i = 0; i < n; i++) {
+        ngx_http_velro_pg_connect(&pool->conns[i]);
+    }
+
     return NGX_OK;
 }
 
@@ -38,4 +1822,43 @@ ngx_http_velro_pg_init_process(ngx_cycle_t *cycle,
 void
 ngx_http_velro_pg_exit_process(ngx_cycle_t *cycle)
 {
+    ngx_uint_t                i, n;
+    ngx_queue_t              *q;
+    ngx_http_velro_pg_t      *pool;
+    ngx_http_velro_pg_req_t  *pr;
+
+    pool = ngx_http_velro_pg_state;
+
+    if (pool == NULL) {
+        return;
+    }
+
+    n = pool->nconns + (pool->listener ? 1 : 0);
+
+    for (i = 0; i < n; i++) {
+        if (pool->conns[i].req) {
+            pool->conns[i].req->conn = NULL;
+            pool->conns[i].req = NULL;
+        }
+
+        ngx_http_velro_pg_close(&pool->conns[i]);
+    }
+
+    /* requests still waiting are never answered now: just unlink them */
+
+    while (!ngx_queue_empty(&pool->waiting)) {
+        q = ngx_queue_head(&pool->waiting);
+        ngx_queue_remove(q);
+
+        pr = ngx_queue_data(q, ngx_http_velro_pg_req_t, queue);
+        pr->queued = 0;
+    }
+
+    if (pool->listen_sql) {
+        ngx_free(pool->listen_sql);
+    }
+
+    ngx_free(pool);
+
+    ngx_http_velro_pg_state = NULL;
 }

@@ -22,7 +22,9 @@ typedef struct {
     ngx_msec_t                    connect_timeout;  /* default 2s */
     ngx_msec_t                    timeout;      /* query, default 1s */
     ngx_str_t                     channel;      /* velro_pg_listen, default
-                                                   "velro_invalidate" */
+                                                   "velro_invalidate";
+                                                   len 0: off */
+    unsigned                      channel_set:1;  /* velro_pg_listen seen */
 } ngx_http_velro_pg_conf_t;
 
 

@@ -49,7 +49,7 @@ ngx_int_t ngx_http_velro_redis_init_process(ngx_cycle_t *cycle,
     ngx_http_velro_redis_conf_t *rcf);
 void ngx_http_velro_redis_exit_process(ngx_cycle_t *cycle);
 
-/* connected (AUTH and SELECT sent); commands can be sent */
+/* connected, AUTH and SELECT (or a PING) answered; commands can be sent */
 ngx_uint_t ngx_http_velro_redis_ready(void);
 
 /*
@@ -62,7 +62,10 @@ ngx_http_velro_redis_cmd_t *ngx_http_velro_redis_command(ngx_log_t *log,
     ngx_http_velro_redis_handler_pt handler, void *data, int argc,
     const char **argv, const size_t *argvlen);
 
-/* the caller went away: its handler will not be called */
+/*
+ * The caller went away: its handler will not be called.  The handle is
+ * invalid once the handler has run.
+ */
 void ngx_http_velro_redis_cancel(ngx_http_velro_redis_cmd_t *cmd);
 
 /* fire and forget: NGX_OK when queued, NGX_DECLINED when not connected */

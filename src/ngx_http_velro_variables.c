@@ -23,6 +23,8 @@ static ngx_int_t ngx_http_velro_variable_header(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_velro_variable_claim_path(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_velro_variable_authz(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_http_velro_ctx_t *ngx_http_velro_variable_ctx(
     ngx_http_request_t *r);
 static ngx_int_t ngx_http_velro_variable_prefixed(ngx_http_request_t *r,
@@ -40,6 +42,22 @@ static ngx_http_variable_t  ngx_http_velro_vars[] = {
 
     { ngx_string("velro_jwt_cache"), NULL,
       ngx_http_velro_variable_cache, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("velro_role"), NULL,
+      ngx_http_velro_variable_authz, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("velro_authz_decision"), NULL,
+      ngx_http_velro_variable_authz, 1,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("velro_authz_cache"), NULL,
+      ngx_http_velro_variable_authz, 2,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("velro_authz_project"), NULL,
+      ngx_http_velro_variable_authz, 3,
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("velro_jwt_claim_"), NULL,
@@ -354,6 +372,84 @@ ngx_http_velro_json_value(ngx_http_request_t *r, json_t *json,
     v->valid = 1;
     v->no_cacheable = 1;
     v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+/*
+ * $velro_role, $velro_authz_decision, $velro_authz_cache and
+ * $velro_authz_project: what authorization decided for this request;
+ * they never start a lookup themselves.
+ */
+
+static ngx_int_t
+ngx_http_velro_variable_authz(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    u_char                *p;
+    const char            *s;
+    ngx_http_velro_ctx_t  *ctx;
+
+    static const char  *decisions[] = { "", "allow", "deny", "error" };
+    static const char  *tiers[] = { "-", "L1", "L2", "L3" };
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_velro_module);
+
+    if (ctx == NULL || ctx->internal) {
+        ctx = NULL;
+    }
+
+    s = "";
+
+    switch (data) {
+
+    case 0:
+        if (ctx && ctx->decision != NGX_HTTP_VELRO_DECISION_NONE
+            && ctx->has_access)
+        {
+            s = velro_role_name(ctx->access.role);
+        }
+
+        break;
+
+    case 1:
+        if (ctx) {
+            s = decisions[ctx->decision];
+        }
+
+        break;
+
+    case 2:
+        s = tiers[ctx ? ctx->tier : 0];
+        break;
+
+    default:
+        if (ctx && ctx->decision != NGX_HTTP_VELRO_DECISION_NONE
+            && ctx->has_access && ctx->access.has_project)
+        {
+            p = ngx_pnalloc(r->pool, VELRO_UUID_LEN);
+            if (p == NULL) {
+                return NGX_ERROR;
+            }
+
+            velro_uuid_format(ctx->access.project, p);
+
+            v->len = VELRO_UUID_LEN;
+            v->valid = 1;
+            v->no_cacheable = 0;
+            v->not_found = 0;
+            v->data = p;
+
+            return NGX_OK;
+        }
+    }
+
+    v->len = ngx_strlen(s);
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+    v->data = (u_char *) s;
 
     return NGX_OK;
 }

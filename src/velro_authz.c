@@ -1,1 +1,609 @@
+
+/*
+ * velro: authorization decisions, pure C.
+ */
+
+
+#include <stdio.h>
+#include <string.h>
+
+#include <jansson.h>
+
 #include "velro_authz.h"
+
+
+static int velro_hex(unsigned char c);
+static int velro_json_uuid(json_t *o, const char *name,
+    const unsigned char *expect, unsigned char *out, int nullable);
+static int velro_user_parse(json_t *j, const unsigned char *user,
+    velro_user_t *u, const char **err);
+static int velro_access_parse(json_t *j, const unsigned char *user,
+    const unsigned char *resource, velro_access_t *a, const char **err);
+static json_t *velro_json_load(const char *buf, size_t len);
+static int velro_json_flag(json_t *o, const char *name, uint8_t *out);
+
+
+static const char  *velro_roles[] = {
+    "", "viewer", "editor", "admin", "owner"
+};
+
+
+static int
+velro_hex(unsigned char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+
+    c |= 0x20;
+
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+
+    return -1;
+}
+
+
+int
+velro_uuid_parse(const unsigned char *s, size_t len, unsigned char *out)
+{
+    int     hi, lo;
+    size_t  i, n;
+
+    if (len != VELRO_UUID_LEN) {
+        return -1;
+    }
+
+    n = 0;
+
+    for (i = 0; i < VELRO_UUID_LEN; i++) {
+
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (s[i] != '-') {
+                return -1;
+            }
+
+            continue;
+        }
+
+        hi = velro_hex(s[i]);
+        lo = velro_hex(s[i + 1]);
+
+        if (hi < 0 || lo < 0) {
+            return -1;
+        }
+
+        out[n++] = (unsigned char) (hi << 4 | lo);
+        i++;
+    }
+
+    return 0;
+}
+
+
+void
+velro_uuid_format(const unsigned char *id, unsigned char *out)
+{
+    size_t                i, n;
+    static const char     hex[] = "0123456789abcdef";
+
+    n = 0;
+
+    for (i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10) {
+            out[n++] = '-';
+        }
+
+        out[n++] = hex[id[i] >> 4];
+        out[n++] = hex[id[i] & 0xf];
+    }
+}
+
+
+int
+velro_access_allows(const velro_access_t *a, velro_action_e action)
+{
+    if (!a->exists) {
+        return 0;
+    }
+
+    switch (action) {
+
+    case VELRO_ACTION_READ:
+        return a->role != VELRO_ROLE_NONE || a->public_access;
+
+    case VELRO_ACTION_WRITE:
+        return a->role == VELRO_ROLE_OWNER || a->role == VELRO_ROLE_ADMIN
+               || a->role == VELRO_ROLE_EDITOR;
+
+    case VELRO_ACTION_DELETE:
+        return a->role == VELRO_ROLE_OWNER || a->role == VELRO_ROLE_ADMIN;
+    }
+
+    return 0;
+}
+
+
+velro_user_rc_e
+velro_user_check(const velro_user_t *u, int64_t iat)
+{
+    if (!u->exists) {
+        return VELRO_USER_UNKNOWN;
+    }
+
+    if (!u->active) {
+        return VELRO_USER_DISABLED;
+    }
+
+    /* a token without "iat" cannot show it came after a revocation */
+
+    if (u->has_tva && (iat == INT64_MIN || iat < u->tokens_valid_after)) {
+        return VELRO_USER_REVOKED;
+    }
+
+    return VELRO_USER_OK;
+}
+
+
+const char *
+velro_role_name(velro_role_e role)
+{
+    if ((unsigned) role >= sizeof(velro_roles) / sizeof(velro_roles[0])) {
+        return "";
+    }
+
+    return velro_roles[role];
+}
+
+
+const char *
+velro_user_description(velro_user_rc_e rc)
+{
+    switch (rc) {
+
+    case VELRO_USER_OK:
+        return "";
+
+    case VELRO_USER_UNKNOWN:
+        return "unknown user";
+
+    case VELRO_USER_DISABLED:
+        return "user disabled";
+
+    case VELRO_USER_REVOKED:
+        return "token revoked";
+    }
+
+    return "";
+}
+
+
+static json_t *
+velro_json_load(const char *buf, size_t len)
+{
+    return json_loadb(buf, len, JSON_REJECT_DUPLICATES, NULL);
+}
+
+
+/* a UUID string member equal to expect (when given) */
+
+static int
+velro_json_uuid(json_t *o, const char *name, const unsigned char *expect,
+    unsigned char *out, int nullable)
+{
+    json_t         *v;
+    unsigned char   id[16];
+
+    v = json_object_get(o, name);
+
+    if (v == NULL) {
+        return -1;
+    }
+
+    if (json_is_null(v)) {
+        return nullable ? 1 : -1;
+    }
+
+    if (!json_is_string(v)
+        || velro_uuid_parse((const unsigned char *) json_string_value(v),
+                            json_string_length(v), id)
+           != 0)
+    {
+        return -1;
+    }
+
+    if (expect && memcmp(id, expect, 16) != 0) {
+        return -1;
+    }
+
+    if (out) {
+        memcpy(out, id, 16);
+    }
+
+    return 0;
+}
+
+
+static int
+velro_json_flag(json_t *o, const char *name, uint8_t *out)
+{
+    json_t  *v;
+
+    v = json_object_get(o, name);
+
+    if (!json_is_boolean(v)) {
+        return -1;
+    }
+
+    *out = json_is_true(v) ? 1 : 0;
+
+    return 0;
+}
+
+
+static int
+velro_user_parse(json_t *j, const unsigned char *user, velro_user_t *u,
+    const char **err)
+{
+    double       d;
+    json_t      *v;
+    int64_t      t;
+    const char  *s;
+
+    memset(u, 0, sizeof(velro_user_t));
+
+    if (json_is_null(j)) {
+        return 0;
+    }
+
+    if (!json_is_object(j)) {
+        *err = "\"user\" is not an object";
+        return -1;
+    }
+
+    if (velro_json_uuid(j, "id", user, NULL, 0) != 0) {
+        *err = "\"user.id\" is not the user asked for";
+        return -1;
+    }
+
+    v = json_object_get(j, "status");
+
+    if (!json_is_string(v)) {
+        *err = "\"user.status\" is not a string";
+        return -1;
+    }
+
+    s = json_string_value(v);
+
+    u->exists = 1;
+    u->active = (strcmp(s, "active") == 0);
+
+    v = json_object_get(j, "tokens_valid_after");
+
+    if (v == NULL) {
+        *err = "\"user.tokens_valid_after\" is missing";
+        return -1;
+    }
+
+    if (json_is_null(v)) {
+        return 0;
+    }
+
+    if (json_is_integer(v)) {
+        u->tokens_valid_after = json_integer_value(v);
+
+    } else if (json_is_real(v)) {
+        d = json_real_value(v);
+
+        /* out of int64_t range the conversion is undefined */
+
+        if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0)) {
+            *err = "\"user.tokens_valid_after\" is out of range";
+            return -1;
+        }
+
+        /* a fraction rounds up: the strict side, like iat and nbf */
+
+        t = (int64_t) d;
+        u->tokens_valid_after = ((double) t < d) ? t + 1 : t;
+
+    } else {
+        *err = "\"user.tokens_valid_after\" is not a number";
+        return -1;
+    }
+
+    u->has_tva = 1;
+
+    return 0;
+}
+
+
+static int
+velro_access_parse(json_t *j, const unsigned char *user,
+    const unsigned char *resource, velro_access_t *a, const char **err)
+{
+    int          rc;
+    json_t      *v;
+    size_t       i;
+    const char  *s;
+
+    memset(a, 0, sizeof(velro_access_t));
+
+    if (json_is_null(j)) {
+        return 0;
+    }
+
+    if (!json_is_object(j) || resource == NULL) {
+        *err = "\"access\" is not an object";
+        return -1;
+    }
+
+    if (velro_json_uuid(j, "user_id", user, NULL, 0) != 0
+        || velro_json_uuid(j, "generation_id", resource, NULL, 0) != 0)
+    {
+        *err = "\"access\" is not for the user and resource asked for";
+        return -1;
+    }
+
+    rc = velro_json_uuid(j, "project_id", NULL, a->project, 1);
+
+    if (rc < 0) {
+        *err = "\"access.project_id\" is not a UUID";
+        return -1;
+    }
+
+    a->has_project = (rc == 0);
+
+    v = json_object_get(j, "effective_role");
+
+    if (v && json_is_string(v)) {
+        s = json_string_value(v);
+
+        for (i = 1; i < sizeof(velro_roles) / sizeof(velro_roles[0]); i++) {
+            if (strcmp(s, velro_roles[i]) == 0) {
+                a->role = (uint8_t) i;
+                break;
+            }
+        }
+
+        if (a->role == VELRO_ROLE_NONE) {
+            *err = "\"access.effective_role\" is not a known role";
+            return -1;
+        }
+
+    } else if (v == NULL || !json_is_null(v)) {
+        *err = "\"access.effective_role\" is missing";
+        return -1;
+    }
+
+    if (velro_json_flag(j, "has_direct_access", &a->direct) != 0
+        || velro_json_flag(j, "has_team_access", &a->team) != 0
+        || velro_json_flag(j, "has_public_access", &a->public_access) != 0)
+    {
+        *err = "an \"access.has_*\" member is not a boolean";
+        return -1;
+    }
+    a->exists = 1;
+
+    return 0;
+}
+
+
+int
+velro_l3_parse(const char *buf, size_t len, const unsigned char *user,
+    const unsigned char *resource, velro_user_t *u, velro_access_t *a,
+    const char **err)
+{
+    int      rc;
+    json_t  *j, *ju, *ja;
+
+    j = velro_json_load(buf, len);
+
+    if (j == NULL) {
+        *err = "not JSON";
+        return -1;
+    }
+
+    rc = -1;
+
+    if (!json_is_object(j)) {
+        *err = "not a JSON object";
+        goto done;
+    }
+
+    ju = json_object_get(j, "user");
+    ja = json_object_get(j, "access");
+
+    if (ju == NULL || ja == NULL) {
+        *err = "\"user\" or \"access\" is missing";
+        goto done;
+    }
+
+    if (velro_user_parse(ju, user, u, err) != 0
+        || velro_access_parse(ja, user, resource, a, err) != 0)
+    {
+        goto done;
+    }
+
+    rc = 0;
+
+done:
+
+    json_decref(j);
+
+    return rc;
+}
+
+
+size_t
+velro_user_json(const velro_user_t *u, const unsigned char *user, char *buf)
+{
+    int            n;
+    unsigned char  id[VELRO_UUID_LEN];
+
+    if (!u->exists) {
+        memcpy(buf, "null", 4);
+        return 4;
+    }
+
+    velro_uuid_format(user, id);
+
+    if (u->has_tva) {
+        n = snprintf(buf, VELRO_USER_JSON_MAX,
+                     "{\"id\":\"%.36s\",\"status\":\"%s\","
+                     "\"tokens_valid_after\":%lld}",
+                     id, u->active ? "active" : "disabled",
+                     (long long) u->tokens_valid_after);
+
+    } else {
+        n = snprintf(buf, VELRO_USER_JSON_MAX,
+                     "{\"id\":\"%.36s\",\"status\":\"%s\","
+                     "\"tokens_valid_after\":null}",
+                     id, u->active ? "active" : "disabled");
+    }
+
+    return (n > 0 && n < VELRO_USER_JSON_MAX) ? (size_t) n : 0;
+}
+
+
+size_t
+velro_access_json(const velro_access_t *a, const unsigned char *user,
+    const unsigned char *resource, char *buf)
+{
+    int            n;
+    char           role[16], project[48];
+    unsigned char  uid[VELRO_UUID_LEN], gid[VELRO_UUID_LEN],
+                   pid[VELRO_UUID_LEN];
+
+    if (!a->exists) {
+        memcpy(buf, "null", 4);
+        return 4;
+    }
+
+    velro_uuid_format(user, uid);
+    velro_uuid_format(resource, gid);
+
+    if (a->has_project) {
+        velro_uuid_format(a->project, pid);
+        snprintf(project, sizeof(project), "\"%.36s\"", pid);
+
+    } else {
+        strcpy(project, "null");
+    }
+
+    if (a->role == VELRO_ROLE_NONE) {
+        strcpy(role, "null");
+
+    } else {
+        snprintf(role, sizeof(role), "\"%s\"", velro_role_name(a->role));
+    }
+
+    n = snprintf(buf, VELRO_ACCESS_JSON_MAX,
+                 "{\"user_id\":\"%.36s\",\"generation_id\":\"%.36s\","
+                 "\"project_id\":%s,\"effective_role\":%s,"
+                 "\"has_direct_access\":%s,\"has_team_access\":%s,"
+                 "\"has_public_access\":%s}",
+                 uid, gid, project, role,
+                 a->direct ? "true" : "false",
+                 a->team ? "true" : "false",
+                 a->public_access ? "true" : "false");
+
+    return (n > 0 && n < VELRO_ACCESS_JSON_MAX) ? (size_t) n : 0;
+}
+
+
+int
+velro_user_from_json(const char *buf, size_t len, const unsigned char *user,
+    velro_user_t *u, const char **err)
+{
+    int      rc;
+    json_t  *j;
+
+    j = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, NULL);
+
+    if (j == NULL) {
+        *err = "not JSON";
+        return -1;
+    }
+
+    rc = velro_user_parse(j, user, u, err);
+
+    json_decref(j);
+
+    return rc;
+}
+
+
+int
+velro_access_from_json(const char *buf, size_t len,
+    const unsigned char *user, const unsigned char *resource,
+    velro_access_t *a, const char **err)
+{
+    int      rc;
+    json_t  *j;
+
+    j = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, NULL);
+
+    if (j == NULL) {
+        *err = "not JSON";
+        return -1;
+    }
+
+    rc = velro_access_parse(j, user, resource, a, err);
+
+    json_decref(j);
+
+    return rc;
+}
+
+
+int
+velro_invalidation_parse(const char *buf, size_t len, unsigned char *id)
+{
+    int          kind;
+    json_t      *j, *v;
+    const char  *s;
+
+    j = velro_json_load(buf, len);
+
+    if (j == NULL) {
+        return -1;
+    }
+
+    kind = -1;
+
+    v = json_object_get(j, "kind");
+
+    if (!json_is_string(v)) {
+        goto done;
+    }
+
+    s = json_string_value(v);
+
+    if (strcmp(s, "user") == 0) {
+        kind = VELRO_INVALIDATE_USER;
+
+    } else if (strcmp(s, "team") == 0) {
+        kind = VELRO_INVALIDATE_TEAM;
+
+    } else if (strcmp(s, "project") == 0) {
+        kind = VELRO_INVALIDATE_PROJECT;
+
+    } else if (strcmp(s, "generation") == 0) {
+        kind = VELRO_INVALIDATE_GENERATION;
+
+    } else {
+        goto done;
+    }
+
+    if (velro_json_uuid(j, "id", NULL, id, 0) != 0) {
+        kind = -1;
+    }
+
+done:
+
+    json_decref(j);
+
+    return kind;
+}

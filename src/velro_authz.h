@@ -1,6 +1,9 @@
 
 /*
- * velro: authorization decisions, pure C.
+ * velro: authorization decisions, pure C (no nginx), so unit tests and
+ * fuzzers reach them: UUIDs, the access rule applied to a
+ * velro_authorize() row, the user checks, and the JSON shapes of the L3
+ * contract and of the L2 values.
  */
 
 
@@ -10,5 +13,113 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+
+#define VELRO_UUID_LEN  36                  /* 8-4-4-4-12 hex digits */
+
+
+typedef enum {
+    VELRO_ROLE_NONE = 0,
+    VELRO_ROLE_VIEWER,
+    VELRO_ROLE_EDITOR,
+    VELRO_ROLE_ADMIN,
+    VELRO_ROLE_OWNER
+} velro_role_e;
+
+
+typedef enum {
+    VELRO_ACTION_READ = 0,
+    VELRO_ACTION_WRITE,
+    VELRO_ACTION_DELETE
+} velro_action_e;
+
+
+typedef enum {
+    VELRO_USER_OK = 0,
+    VELRO_USER_UNKNOWN,
+    VELRO_USER_DISABLED,
+    VELRO_USER_REVOKED                      /* iat before tokens_valid_after */
+} velro_user_rc_e;
+
+
+/* what the user lookup knows; the same bytes are the L1 value */
+
+typedef struct {
+    uint8_t          exists;
+    uint8_t          active;
+    uint8_t          has_tva;
+    uint8_t          pad[5];
+    int64_t          tokens_valid_after;    /* epoch seconds */
+} velro_user_t;
+
+
+/* a velro_authorize() row; the same bytes are the L1 value */
+
+typedef struct {
+    uint8_t          exists;                /* the generation exists */
+    uint8_t          role;                  /* velro_role_e */
+    uint8_t          direct;
+    uint8_t          team;
+    uint8_t          public_access;
+    uint8_t          has_project;
+    uint8_t          pad[2];
+    unsigned char    project[16];
+} velro_access_t;
+
+
+/* 0 and 16 bytes in out for a canonical UUID (any hex case), else -1 */
+int velro_uuid_parse(const unsigned char *s, size_t len,
+    unsigned char *out);
+
+/* 36 lowercase characters, no terminating NUL */
+void velro_uuid_format(const unsigned char *id, unsigned char *out);
+
+/* read: a role or public access; write: owner, admin, editor;
+ * delete: owner, admin */
+int velro_access_allows(const velro_access_t *a, velro_action_e action);
+
+/* iat is INT64_MIN when the token has none */
+velro_user_rc_e velro_user_check(const velro_user_t *u, int64_t iat);
+
+const char *velro_role_name(velro_role_e role);   /* "" for none */
+const char *velro_user_description(velro_user_rc_e rc);
+
+/*
+ * The L3 answer: {"user":USER|null,"access":ROW|null}.  The ids in it must
+ * be the ones asked for (resource NULL: "access" must be null).
+ * Returns 0, or -1 with a static message in *err.
+ */
+int velro_l3_parse(const char *buf, size_t len, const unsigned char *user,
+    const unsigned char *resource, velro_user_t *u, velro_access_t *a,
+    const char **err);
+
+/*
+ * L2 values are the L3 answer's parts: USER or null, ROW or null.
+ * *_json() write at most VELRO_*_JSON_MAX bytes and return the length.
+ */
+#define VELRO_USER_JSON_MAX    128
+#define VELRO_ACCESS_JSON_MAX  320
+
+size_t velro_user_json(const velro_user_t *u, const unsigned char *user,
+    char *buf);
+size_t velro_access_json(const velro_access_t *a, const unsigned char *user,
+    const unsigned char *resource, char *buf);
+
+int velro_user_from_json(const char *buf, size_t len,
+    const unsigned char *user, velro_user_t *u, const char **err);
+int velro_access_from_json(const char *buf, size_t len,
+    const unsigned char *user, const unsigned char *resource,
+    velro_access_t *a, const char **err);
+
+/*
+ * An invalidation notice: {"kind":"user|team|project|generation",
+ * "id":"UUID"}.  Returns the kind (VELRO_INVALIDATE_x) and the id, or -1.
+ */
+#define VELRO_INVALIDATE_USER        0
+#define VELRO_INVALIDATE_TEAM        1
+#define VELRO_INVALIDATE_PROJECT     2
+#define VELRO_INVALIDATE_GENERATION  3
+
+int velro_invalidation_parse(const char *buf, size_t len, unsigned char *id);
 
 #endif /* _VELRO_AUTHZ_H_INCLUDED_ */

@@ -1,18 +1,77 @@
 #!/bin/sh
-# make run: lays out build/run, makes a demo signing key, prints a token
-# and a curl line, and runs nginx in the foreground (Ctrl-C stops it).
+# make run: lays out build/run, starts a local PostgreSQL (schema and demo
+# data from sql/) and Redis with their data under build/run, makes a demo
+# signing key, prints tokens and curl lines, and runs nginx in the
+# foreground; Ctrl-C stops nginx, PostgreSQL and Redis.
 set -eu
 
 NGINX_BIN=${1:-/usr/sbin/nginx}
 MODULE=${2:-build/ngx_http_velro_module.so}
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 RUN=${VELRO_RUN_DIR:-$TOP/build/run}
-
-mkdir -p "$RUN/conf/keys" "$RUN/modules" "$RUN/logs"
-cp "$MODULE" "$RUN/modules/ngx_http_velro_module.so"
 LISTEN=${VELRO_LISTEN:-127.0.0.1:8080}
-sed "s/VELRO_LISTEN/$LISTEN/" "$TOP/conf/demo/nginx.conf" \
-    > "$RUN/conf/nginx.conf"
+PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+
+mkdir -p "$RUN/conf/keys" "$RUN/modules" "$RUN/logs" "$RUN/redis"
+cp "$MODULE" "$RUN/modules/ngx_http_velro_module.so"
+
+# stop what a previous run left behind
+if [ -f "$RUN/logs/nginx.pid" ]; then
+    "$NGINX_BIN" -p "$RUN" -c conf/nginx.conf -s stop 2>/dev/null || true
+    sleep 0.5
+fi
+
+as_pg() {
+    if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+# PostgreSQL: a cluster in build/run/pg, on a unix socket only
+
+PGDATA=$RUN/pg/data
+PGSOCK=$RUN/pg/sock
+
+if [ ! -d "$PGDATA" ]; then
+    mkdir -p "$PGSOCK"
+    [ "$(id -u)" = 0 ] && chown -R postgres:postgres "$RUN/pg"
+    as_pg "$PGBIN/initdb" -D "$PGDATA" -U postgres -A trust -E UTF8 \
+        --locale=C >"$RUN/logs/initdb.log"
+    NEW_DB=1
+fi
+
+as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -w status >/dev/null 2>&1 \
+    && as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -w -m fast stop >/dev/null
+as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -w -l "$RUN/pg/postgres.log" \
+    -o "-c listen_addresses='' -k $PGSOCK -c max_connections=200" \
+    start >/dev/null
+
+if [ "${NEW_DB:-0}" = 1 ]; then
+    as_pg "$PGBIN/createdb" -h "$PGSOCK" -U postgres velro
+    as_pg "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$PGSOCK" -U postgres \
+        -d velro -f "$TOP/sql/schema.sql" -f "$TOP/sql/demo.sql" >/dev/null
+fi
+
+# Redis: no persistence, a unix socket in build/run/redis
+
+REDIS_SOCK=$RUN/redis/redis.sock
+[ -f "$RUN/redis/redis.pid" ] && kill "$(cat "$RUN/redis/redis.pid")" \
+    2>/dev/null && sleep 0.3
+redis-server --port 0 --unixsocket "$REDIS_SOCK" --unixsocketperm 700 \
+    --save '' --appendonly no --dir "$RUN/redis" --daemonize yes \
+    --pidfile "$RUN/redis/redis.pid" --logfile "$RUN/redis/redis.log"
+
+stop_backends() {
+    [ -f "$RUN/redis/redis.pid" ] && kill "$(cat "$RUN/redis/redis.pid")" \
+        2>/dev/null || true
+    as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -w -m fast stop >/dev/null 2>&1 \
+        || true
+}
+
+trap stop_backends EXIT
+trap 'exit 130' INT TERM
+
+sed -e "s|VELRO_LISTEN|$LISTEN|" -e "s|VELRO_PG_SOCK|$PGSOCK|" \
+    -e "s|VELRO_REDIS_SOCK|$REDIS_SOCK|" \
+    "$TOP/conf/demo/nginx.conf" > "$RUN/conf/nginx.conf"
 
 if [ ! -f "$RUN/conf/keys/demo.key" ]; then
     openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 \
@@ -21,30 +80,41 @@ if [ ! -f "$RUN/conf/keys/demo.key" ]; then
         -out "$RUN/conf/keys/demo.pub"
 fi
 
-TOKEN=$(perl "$TOP/conf/demo/mint-token.pl" "$RUN/conf/keys/demo.key" \
-        demo-user-1 3600)
+token() {
+    perl "$TOP/conf/demo/mint-token.pl" "$RUN/conf/keys/demo.key" "$1" 3600
+}
 
-if [ -f "$RUN/logs/nginx.pid" ]; then
-    "$NGINX_BIN" -p "$RUN" -c conf/nginx.conf -s stop 2>/dev/null || true
-    sleep 0.5
-fi
+ALICE=$(token a11ce000-0000-4000-8000-000000000001)
+BOB=$(token b0b00000-0000-4000-8000-000000000002)
+CAROL=$(token ca201000-0000-4000-8000-000000000003)
+DAVE=$(token da7e0000-0000-4000-8000-000000000004)
+GEN=http://$LISTEN/api/generations/6e000000-0000-4000-8000-000000000001
 
 "$NGINX_BIN" -p "$RUN" -c conf/nginx.conf -t -q
 
 cat <<MSG
 
-velro demo gateway on http://$LISTEN (logs in $RUN/logs)
+velro demo gateway on http://$LISTEN (logs in $RUN/logs), with
+PostgreSQL (socket $PGSOCK) and Redis (socket $REDIS_SOCK).
 
-A demo token (ES256, user demo-user-1, valid one hour):
+Demo tokens (ES256, valid one hour), one per demo user (sql/demo.sql):
 
-$TOKEN
+ALICE=$ALICE
+BOB=$BOB
+CAROL=$CAROL
+DAVE=$DAVE
 
-Try:
+Try (the generation belongs to alice; bob edits and carol views its team's
+projects; dave is in no team):
 
-curl -i -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8080/api/hello
-curl -i http://127.0.0.1:8080/api/hello
+curl -i -H "Authorization: Bearer \$ALICE" $GEN            # 200 owner
+curl -i -H "Authorization: Bearer \$BOB" -X PUT $GEN       # 200 editor
+curl -i -H "Authorization: Bearer \$CAROL" -X PUT $GEN     # 403 viewer writes
+curl -i -H "Authorization: Bearer \$DAVE" $GEN             # 403 outsider
+curl -i $GEN                                               # 401 no token
 
-Ctrl-C stops the gateway.
+The response header X-Velro-Authz shows the tier that answered (L3, then
+L1) and the role. Ctrl-C stops the gateway, PostgreSQL and Redis.
 MSG
 
-exec "$NGINX_BIN" -p "$RUN" -c conf/nginx.conf -g 'daemon off;'
+"$NGINX_BIN" -p "$RUN" -c conf/nginx.conf -g 'daemon off;'

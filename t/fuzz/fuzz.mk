@@ -3,7 +3,7 @@
 #   make fuzz [BUILD=build] [FUZZ_SECONDS=60] [FUZZ_CC=clang]
 #   make -f t/fuzz/fuzz.mk fuzz           (standalone, from the top)
 #
-# Builds $(BUILD)/fuzz/fuzz_jwt and $(BUILD)/fuzz/fuzz_jwks, then runs each
+# Builds $(BUILD)/fuzz/fuzz_jwt, fuzz_jwks and fuzz_authz, then runs each
 # for FUZZ_SECONDS on a copy of its seed corpus in $(BUILD)/fuzz/corpus/
 # (the committed t/fuzz/corpus/ never grows).  A crash, leak, timeout or
 # sanitizer report fails the make; the input is left in
@@ -26,11 +26,13 @@ VELRO_FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined \
 VELRO_FUZZ_LIBS = -lssl -lcrypto -ljansson -lm
 
 VELRO_FUZZ_LIB_SRCS = $(VELRO_FUZZ_SRC)/velro_jwt.c \
-                      $(VELRO_FUZZ_SRC)/velro_jwk.c
+                      $(VELRO_FUZZ_SRC)/velro_jwk.c \
+                      $(VELRO_FUZZ_SRC)/velro_authz.c
 VELRO_FUZZ_DEPS = $(VELRO_FUZZ_LIB_SRCS) $(VELRO_FUZZ_SRC)/velro_jwt.h \
-                  $(VELRO_FUZZ_SRC)/velro_jwk.h $(VELRO_FUZZ_DIR)/fuzz.mk
+                  $(VELRO_FUZZ_SRC)/velro_jwk.h \
+                  $(VELRO_FUZZ_SRC)/velro_authz.h $(VELRO_FUZZ_DIR)/fuzz.mk
 
-VELRO_FUZZ_TARGETS = jwt jwks
+VELRO_FUZZ_TARGETS = jwt jwks authz
 
 .PHONY: fuzz fuzz-build $(VELRO_FUZZ_TARGETS:%=fuzz-run-%)
 
@@ -52,17 +54,22 @@ endef
 
 # libFuzzer's exit status fails the make.  "fuzz" runs the targets one
 # after the other in one recipe, so that even under -j two fuzzers never
-# share the cores; fuzz-run-jwt and fuzz-run-jwks run one alone.
+# share the cores; fuzz-run-jwt, fuzz-run-jwks and fuzz-run-authz run one
+# alone.
 
 fuzz: fuzz-build
 	$(call velro_fuzz_run,jwt)
 	$(call velro_fuzz_run,jwks)
+	$(call velro_fuzz_run,authz)
 
 fuzz-run-jwt: $(BUILD)/fuzz/fuzz_jwt
 	$(call velro_fuzz_run,jwt)
 
 fuzz-run-jwks: $(BUILD)/fuzz/fuzz_jwks
 	$(call velro_fuzz_run,jwks)
+
+fuzz-run-authz: $(BUILD)/fuzz/fuzz_authz
+	$(call velro_fuzz_run,authz)
 
 ifeq ($(firstword $(MAKEFILE_LIST)),$(lastword $(MAKEFILE_LIST)))
 .DEFAULT_GOAL := fuzz

@@ -1,7 +1,9 @@
 #!/usr/bin/perl
 
 # Regenerates the seed corpora of the fuzz targets from the keys in t/keys:
-#   perl t/fuzz/gen-corpus.pl        (from the repository root)
+#   perl t/fuzz/gen-corpus.pl [jwt] [jwks] [authz]    (all when none given)
+# Signatures of ES and PS tokens differ on every run: name the corpora you
+# mean to regenerate.
 # Tokens expire in 2100 (exp 4102444800) and carry the claims that
 # fuzz_jwt.c requires, so the seeds reach every branch of the verifier.
 
@@ -28,8 +30,11 @@ sub slurp {
     return scalar <$fh>;
 }
 
+my %only = map { $_ => 1 } @ARGV;
+
 sub spew {
     my ($dir, $name, $data) = @_;
+    return if %only && !$only{$dir};
     make_path(catfile($out, $dir));
     open(my $fh, '>:raw', catfile($out, $dir, $name)) or die "$name: $!";
     print $fh $data;
@@ -148,3 +153,84 @@ spew('jwks', 'keys-not-array', '{"keys":{"kty":"oct","k":"AAAA"}}');
 spew('jwks', 'keys-65', '{"keys":['
      . join(',', map { qq({"kty":"oct","kid":"k$_","k":"AAAA"}) } 1 .. 65)
      . ']}');
+
+# authorization JSON (fuzz_authz.c): the L3 answer, the L2 values, NOTIFY
+# payloads and bare UUIDs, for the ids fuzz_authz.c asks for
+
+my $uid = '6f1c2b8a-3d4e-4f5a-9b6c-7d8e9fa0b1c2';
+my $gid = '0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d';
+my $pid = '11111111-2222-4333-8444-555555555555';
+my $xid = 'ffffffff-ffff-4fff-bfff-ffffffffffff';
+
+my $user = qq({"id":"$uid","status":"active","tokens_valid_after":null});
+my $user_tva = qq({"id":"$uid","status":"active",)
+               . qq("tokens_valid_after":1700000000});
+
+sub row {
+    my ($role, $pub, %o) = @_;
+    my $project = exists $o{project} ? $o{project} : qq("$pid");
+    return qq({"user_id":"@{[$o{user} || $uid]}",)
+         . qq("generation_id":"@{[$o{gen} || $gid]}",)
+         . qq("project_id":$project,"effective_role":$role,)
+         . qq("has_direct_access":@{[$o{direct} || 'false']},)
+         . qq("has_team_access":@{[$o{team} || 'false']},)
+         . qq("has_public_access":$pub});
+}
+
+sub l3 { qq({"user":$_[0],"access":$_[1]}) }
+
+spew('authz', 'l3-user-only', l3($user, 'null'));
+spew('authz', 'l3-user-null', l3('null', 'null'));
+spew('authz', 'l3-disabled', l3(qq({"id":"$uid","status":"disabled",)
+     . qq("tokens_valid_after":1700000000}), 'null'));
+for my $role (qw(owner admin editor viewer)) {
+    spew('authz', "l3-row-$role", l3($user_tva, row(qq("$role"), 'false',
+         direct => $role eq 'owner' ? 'true' : 'false',
+         team => $role eq 'owner' ? 'false' : 'true')));
+}
+spew('authz', 'l3-row-public', l3($user, row('null', 'true',
+     project => 'null')));
+spew('authz', 'l3-row-none', l3($user, row('null', 'false')));
+spew('authz', 'l3-uppercase', l3(qq({"id":"@{[uc $uid]}","status":"active",)
+     . qq("tokens_valid_after":0}), row('"viewer"', 'true', user => uc($uid),
+     gen => uc($gid))));
+spew('authz', 'l3-tva-real', l3(qq({"id":"$uid","status":"active",)
+     . qq("tokens_valid_after":1700000000.75}), 'null'));
+spew('authz', 'l3-tva-negative', l3(qq({"id":"$uid","status":"active",)
+     . qq("tokens_valid_after":-9223372036854775808}), 'null'));
+spew('authz', 'l3-extra-members', qq({"v":1,"user":{"id":"$uid",)
+     . qq("email":"a\@b.example","status":"active","tokens_valid_after":)
+     . qq(null},"access":) . row('"admin"', 'false') . '}');
+
+# near misses: each refused for one reason
+spew('authz', 'l3-tva-string', l3(qq({"id":"$uid","status":"active",)
+     . qq("tokens_valid_after":"1700000000"}), 'null'));
+spew('authz', 'l3-user-id-other', l3(qq({"id":"$xid","status":"active",)
+     . qq("tokens_valid_after":null}), 'null'));
+spew('authz', 'l3-row-user-other', l3($user, row('"owner"', 'false',
+     user => $xid)));
+spew('authz', 'l3-row-gen-other', l3($user, row('"owner"', 'false',
+     gen => $xid)));
+spew('authz', 'l3-role-unknown', l3($user, row('"superuser"', 'false')));
+spew('authz', 'l3-public-string', l3($user, row('"viewer"', '"true"')));
+spew('authz', 'l3-duplicate', qq({"user":null,"user":$user,"access":null}));
+spew('authz', 'l3-access-missing', qq({"user":$user}));
+spew('authz', 'l3-array', '[' . l3($user, 'null') . ']');
+spew('authz', 'l3-nul', l3(qq({"id":"$uid","status":"active\\u0000",)
+     . qq("tokens_valid_after":null}), 'null'));
+
+# the L2 values
+spew('authz', 'l2-user', $user_tva);
+spew('authz', 'l2-null', 'null');
+spew('authz', 'l2-row', row('"editor"', 'true', team => 'true'));
+spew('authz', 'l2-row-no-project', row('null', 'true', project => 'null'));
+
+# NOTIFY payloads
+for my $kind (qw(user team project generation)) {
+    spew('authz', "notify-$kind", qq({"kind":"$kind","id":"$gid"}));
+}
+spew('authz', 'notify-unknown-kind', qq({"kind":"media","id":"$gid"}));
+spew('authz', 'notify-bad-id', qq({"kind":"user","id":"$gid-0"}));
+spew('authz', 'notify-extra', qq({"kind":"team","id":"$pid","op":"DELETE"}));
+
+spew('authz', 'uuid', uc($uid));

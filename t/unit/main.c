@@ -3,7 +3,7 @@
  * velro unit tests: the TAP driver.  Run from the repository root, or set
  * VELRO_KEYS_DIR to the t/keys directory.  Arguments select groups:
  *
- *     velro_unit [jwt] [jwk] [cache]
+ *     velro_unit [jwt] [jwk] [cache] [authz]
  */
 
 
@@ -17,6 +17,8 @@
 
 
 static int wanted(int argc, char **argv, const char *name);
+
+void test_authz(void);                      /* test_authz.c */
 
 
 static int
@@ -45,9 +47,10 @@ main(int argc, char **argv)
 
     for (i = 1; i < argc; i++) {
         if (strcmp(argv[i], "jwt") != 0 && strcmp(argv[i], "jwk") != 0
-            && strcmp(argv[i], "cache") != 0)
+            && strcmp(argv[i], "cache") != 0 && strcmp(argv[i], "authz") != 0)
         {
-            fprintf(stderr, "usage: %s [jwt] [jwk] [cache]\n", argv[0]);
+            fprintf(stderr, "usage: %s [jwt] [jwk] [cache] [authz]\n",
+                    argv[0]);
             return 2;
         }
     }
@@ -64,6 +67,10 @@ main(int argc, char **argv)
 
     if (wanted(argc, argv, "cache")) {
         test_cache();
+    }
+
+    if (wanted(argc, argv, "authz")) {
+        test_authz();
     }
 
     rc = tap_done();

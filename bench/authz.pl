@@ -1,0 +1,1274 @@
+#!/usr/bin/perl
+#
+# bench/authz.pl NGINX_BIN MODULE_SO   (make bench-authz; make bench runs it
+#                                       after bench/run.sh)
+#
+# What authorization costs a request, tier by tier, measured with wrk in one
+# run against a module-off baseline, the method of bench/run.sh: nginx (one
+# worker) pinned to CPU 0, wrk pinned to CPU 1, loopback only, paths run in
+# interleaved rounds (off, L1, L2, L3, off, L1, ...), medians over rounds,
+# ratios to "off", the nginx worker's CPU time per request from /proc.
+# Every protected request is GET /gen/UUID of a small static file
+# (try_files, so the access phase runs), with an HS256 token: cheap to
+# verify, so what differs between paths is the authorization work.
+#
+#   off    the same file, no module directives (the same token is sent)
+#   l1     velro_authz on, one user and one generation repeated: after the
+#          first request, the token, the user and the decision are all L1
+#   l2     "velro_cache_ttl auth|ownership|team_access l1=0" and velro_redis:
+#          every request verifies its token and does one Redis MGET
+#   l3     the same with no velro_redis: every request is an L3 subrequest,
+#          a PostgreSQL query through the worker's pool (pool=BENCH_PG_POOL);
+#          pg_stat_activity is sampled during the run (max of the client
+#          backends of this nginx: pool connections plus its LISTEN one)
+#   zipf   worker_processes 2 (sharing both CPUs with wrk), 10,000 users and
+#          100,000 generations, wrk with bench/zipf.lua drawing user and
+#          generation by Zipf(1.1) per request, L1 and L2 on; the cache hit
+#          rate (share of requests answered by L1 or L2) from an access log
+#          of $velro_authz_cache, for a warm-up run then a measured run, next
+#          to the best any cache could do on the same request sequence (the
+#          share of requests whose user/generation pair came before)
+#   inval  worker_processes 2, BENCH_INVAL_CHANGES role flips viewer<->editor
+#          of one membership, each committed by a persistent psql; time from
+#          the COMMIT returning to every worker answering the new decision
+#          (fresh connections in a tight loop until BENCH_INVAL_STREAK
+#          answers in a row, from both workers, show it)
+#   mem    bench/l1_memory.c: the heap the L1 cache really uses, against
+#          its configured size, once full of authorization-sized entries
+#
+# Environment:
+#   BENCH_PATHS         "off l1 l2 l3 zipf inval mem" (any subset; off is
+#                       added when l1, l2 or l3 is there)
+#   BENCH_RUNS (3) BENCH_SECONDS (10) BENCH_CONNECTIONS (32)
+#   BENCH_THREADS (1)   wrk threads for off/l1/l2/l3
+#   BENCH_PG_POOL (8)   velro_pg pool=N (per worker)
+#   BENCH_ZIPF_SECONDS (10)  each of the warm-up and measured runs
+#   BENCH_ZIPF_MODES ("independent team"), BENCH_ZIPF_S (1.1),
+#   BENCH_ZIPF_THREADS (2), BENCH_USERS (10000), BENCH_GENERATIONS (100000)
+#   BENCH_INVAL_CHANGES (100) BENCH_INVAL_STREAK (20) BENCH_INVAL_TIMEOUT (3 s)
+#   BENCH_L1_SIZES ("8m 64m 200m") BENCH_L1_ENTRIES (1000000)
+#   BENCH_BACKEND_CPU   pin PostgreSQL and Redis to these CPUs (taskset
+#                       list, e.g. 1); default: not pinned
+# Output: stdout and build/bench/authz-results.txt; nginx prefixes, logs and
+# raw wrk output stay in build/bench/authz.* until the next run.  PostgreSQL
+# and Redis are throwaway instances (t/lib/Velro/Backends.pm) on free ports;
+# everything started is stopped on exit, Ctrl-C included.  About 5 minutes
+# with the defaults.
+
+use strict;
+use warnings;
+
+BEGIN {
+    # before Velro::Backends installs its own: exit() runs the END blocks
+    $SIG{INT} = sub { exit 130 };
+    $SIG{TERM} = sub { exit 143 };
+    $SIG{HUP} = sub { exit 129 };
+}
+
+use FindBin;
+use lib "$FindBin::Bin/../t/lib";
+
+use Cwd qw(abs_path);
+use File::Basename qw(dirname basename);
+use File::Copy qw(copy);
+use File::Path qw(make_path remove_tree);
+use File::Temp qw(tempdir);
+use IO::Select;
+use IO::Socket::INET;
+use IPC::Open2;
+use POSIX qw(WNOHANG);
+use Time::HiRes qw(time sleep);
+
+use Velro::Backends;
+use Velro::Token;
+
+$| = 1;
+
+@ARGV == 2 or die "usage: perl bench/authz.pl NGINX_BIN MODULE_SO\n";
+
+my ($NGINX_BIN, $MODULE) = @ARGV;
+$MODULE = abs_path($MODULE) if -e $MODULE;
+-x $NGINX_BIN or die "bench: $NGINX_BIN is not executable\n";
+-e $MODULE or die "bench: $MODULE does not exist\n";
+
+my $TOP = abs_path("$FindBin::Bin/..");
+my $OUT = "$TOP/build/bench";
+my $KEYS = "$TOP/t/keys";
+my $MAIN_PID = $$;
+
+sub env { my ($k, $d) = @_; my $v = $ENV{$k}; defined $v && $v ne '' ? $v : $d }
+
+my $RUNS = env(BENCH_RUNS => 3);
+my $SECS = env(BENCH_SECONDS => 10);
+my $CONNS = env(BENCH_CONNECTIONS => 32);
+my $THREADS = env(BENCH_THREADS => 1);
+my $POOL = env(BENCH_PG_POOL => 8);
+my $ZSECS = env(BENCH_ZIPF_SECONDS => 10);
+my @ZMODES = split ' ', env(BENCH_ZIPF_MODES => 'independent team');
+my $ZS = env(BENCH_ZIPF_S => 1.1);
+my $ZTHREADS = env(BENCH_ZIPF_THREADS => 2);
+my $NUSERS = env(BENCH_USERS => 10000);
+my $NGENS = env(BENCH_GENERATIONS => 100000);
+my $NTEAMS = 1000;
+my $NPROJECTS = 5000;
+my $ICHANGES = env(BENCH_INVAL_CHANGES => 100);
+my $ISTREAK = env(BENCH_INVAL_STREAK => 20);
+my $ITIMEOUT = env(BENCH_INVAL_TIMEOUT => 3);
+my @L1_SIZES = split ' ', env(BENCH_L1_SIZES => '8m 64m 200m');
+my $L1_ENTRIES = env(BENCH_L1_ENTRIES => 1000000);
+my $BACKEND_CPU = env(BENCH_BACKEND_CPU => '');
+my $NGINX_CPU = 0;
+my $WRK_CPU = 1;
+
+my %PATH = map { $_ => 1 } split ' ', env(BENCH_PATHS => 'off l1 l2 l3 zipf inval mem');
+for (keys %PATH) {
+    /^(off|l1|l2|l3|zipf|inval|mem)$/
+        or die "bench: unknown path \"$_\" in BENCH_PATHS (off l1 l2 l3 zipf inval mem)\n";
+}
+$PATH{off} = 1 if $PATH{l1} || $PATH{l2} || $PATH{l3};
+my @TIERS = grep { $PATH{$_} } qw(off l1 l2 l3);
+my $NEED_PG = grep { $PATH{$_} } qw(off l1 l2 l3 zipf inval);
+
+if ($NUSERS < $NTEAMS * 4 || $NGENS % $NTEAMS) {
+    die "bench: BENCH_USERS must be >= 4000, BENCH_GENERATIONS a multiple of 1000\n";
+}
+
+for my $tool ($NEED_PG ? qw(wrk taskset) : (), $PATH{mem} ? 'cc' : ()) {
+    grep { -x "$_/$tool" } split /:/, $ENV{PATH}
+        or die "bench: $tool is not installed (make deps EXTRA_PACKAGES=wrk)\n";
+}
+if ($NEED_PG && `getconf _NPROCESSORS_ONLN` < 2) {
+    die "bench: needs 2 CPUs (nginx on CPU 0, wrk on CPU 1)\n";
+}
+
+make_path($OUT);
+remove_tree($_) for glob "$OUT/authz.*";
+my $WORK = tempdir("authz.XXXXXX", DIR => $OUT);
+chmod 0755, $WORK;      # the workers (nobody) serve a file from it
+my $RESULTS = "$OUT/authz-results.txt";
+open my $RES, '>', $RESULTS or die "bench: $RESULTS: $!\n";
+$RES->autoflush(1);
+
+sub say {
+    my $s = join('', @_) . "\n";
+    print $s;
+    print $RES $s;
+}
+
+my @WARN;       # printed again at the end
+
+sub warn_say {
+    say "  WARNING: @_";
+    push @WARN, "@_";
+}
+
+#----------------------------------------------------------------------------
+# what we start, and stopping it whatever happens
+
+my @NGINX;          # { name, prefix, pid, wpids }
+my %WRK;            # pid => 1 while a wrk runs
+my @COPROC;         # { pid, in, out }
+
+sub stop_everything {
+    for my $pid (keys %WRK) {
+        kill 'TERM', $pid;
+        waitpid $pid, 0;
+    }
+    %WRK = ();
+    nginx_stop($_) for @NGINX;
+    for my $c (@COPROC) {
+        close $c->{in};
+        kill 'TERM', $c->{pid};
+        waitpid $c->{pid}, 0;
+    }
+    @COPROC = ();
+}
+
+END {
+    if ($$ == $MAIN_PID) {
+        my $status = $?;
+        stop_everything();
+        $? = $status;
+    }
+    # then Velro::Backends' END stops PostgreSQL and Redis
+}
+
+#----------------------------------------------------------------------------
+# /proc
+
+sub slurp {
+    my ($f) = @_;
+    open my $fh, '<', $f or return undef;
+    local $/;
+    my $s = <$fh>;
+    close $fh;
+    return $s;
+}
+
+sub stat_fields {       # fields after "pid (comm)": state ppid ...
+    my ($pid) = @_;
+    my $s = slurp("/proc/$pid/stat") // return;
+    $s =~ s/^\d+ \(.*\) //s or return;
+    return split ' ', $s;
+}
+
+sub cpu_ticks {         # utime + stime, undef when gone
+    my ($pid) = @_;
+    my @f = stat_fields($pid) or return undef;
+    return undef if $f[0] eq 'Z';
+    return $f[11] + $f[12];
+}
+
+sub children {
+    my ($ppid) = @_;
+    my @c;
+    opendir my $d, '/proc' or return;
+    for my $pid (grep { /^\d+$/ } readdir $d) {
+        my @f = stat_fields($pid) or next;
+        push @c, $pid if $f[1] == $ppid && $f[0] ne 'Z';
+    }
+    closedir $d;
+    return sort { $a <=> $b } @c;
+}
+
+sub busy_ticks {        # all CPUs: user nice system irq softirq steal
+    my $s = slurp('/proc/stat') // return 0;
+    my ($l) = $s =~ /^cpu (.*)$/m;
+    my @f = split ' ', $l;
+    return $f[0] + $f[1] + $f[2] + $f[5] + $f[6] + $f[7];
+}
+
+sub backend_pids {
+    my @p;
+    if (my $pg = $Velro::Backends::PG{pid}) {
+        push @p, $pg, children($pg);
+    }
+    push @p, $Velro::Backends::REDIS{pid} if $Velro::Backends::REDIS{pid};
+    return @p;
+}
+
+sub backend_ticks {     # pid => ticks: backends may come and go
+    my %t;
+    for my $p (backend_pids()) {
+        my $t = cpu_ticks($p);
+        $t{$p} = $t if defined $t;
+    }
+    return \%t;
+}
+
+sub ticks_delta {
+    my ($a, $b) = @_;
+    my $d = 0;
+    for my $p (keys %$b) {
+        $d += $b->{$p} - ($a->{$p} // 0);
+    }
+    return $d;
+}
+
+my $HZ = POSIX::sysconf(POSIX::_SC_CLK_TCK()) || 100;
+
+#----------------------------------------------------------------------------
+# backends
+
+my ($PG_CONNINFO, $REDIS_PORT, $PSQL_BIN);
+
+sub coproc_psql {       # a persistent psql: one process, no fork per query
+    my ($db) = @_;
+    my $pg = \%Velro::Backends::PG;
+    my $pid = open2(my $out, my $in, "$pg->{bindir}/psql", '-X', '-q', '-A',
+                    '-t', '-h', $pg->{sock}, '-p', $pg->{port},
+                    '-U', 'postgres', '-d', $db);
+    $in->autoflush(1);
+    my $c = { pid => $pid, in => $in, out => $out, db => $db };
+    push @COPROC, $c;
+    return $c;
+}
+
+sub coproc_do {         # lines of output; dies on an SQL error
+    my ($c, $sql) = @_;
+    print { $c->{in} } "$sql\n\\echo __velro_end__ :ERROR\n";
+    my @lines;
+    while (defined(my $l = readline $c->{out})) {
+        chomp $l;
+        if ($l =~ /^__velro_end__ (\w+)/) {
+            die "bench: SQL failed ($c->{db}): $sql\n" if $1 eq 'true';
+            return @lines;
+        }
+        push @lines, $l;
+    }
+    die "bench: psql ($c->{db}) exited\n";
+}
+
+sub pin_backends {
+    return if $BACKEND_CPU eq '';
+    for my $p (backend_pids()) {
+        system("taskset -a -p -c $BACKEND_CPU $p >/dev/null 2>&1");
+    }
+}
+
+my %UID;        # index => uuid, computed as bench/gen-data.sql does
+sub md5uuid {
+    require Digest::MD5;
+    my $h = Digest::MD5::md5_hex($_[0]);
+    return join '-', substr($h, 0, 8), substr($h, 8, 4), substr($h, 12, 4),
+                     substr($h, 16, 4), substr($h, 20);
+}
+sub user_id { md5uuid("velro-user-$_[0]") }
+sub gen_id { md5uuid("velro-gen-$_[0]") }
+
+#----------------------------------------------------------------------------
+# nginx
+
+my $MODULE_COPY;
+
+sub nginx_prefix {
+    my (%o) = @_;       # name, workers, affinity, reuseport, http, servers
+    my $prefix = "$WORK/nginx-$o{name}";
+    make_path("$prefix/conf", "$prefix/logs");
+    my $aff = $o{affinity} ? "worker_cpu_affinity $o{affinity};\n" : '';
+    open my $fh, '>', "$prefix/conf/nginx.conf" or die "$prefix: $!\n";
+    print $fh <<EOF;
+load_module $MODULE_COPY;
+
+worker_processes $o{workers};
+${aff}error_log logs/error.log warn;
+pid logs/nginx.pid;
+
+events {
+    worker_connections 4096;
+}
+
+http {
+    access_log off;
+    default_type text/plain;
+    keepalive_requests 100000000;
+    keepalive_timeout 60s;
+
+    map \$uri \$gen {
+        ~^/(?:gen|chk|w)/(?<g>[^/]+)\$  \$g;
+    }
+$o{http}
+$o{servers}
+}
+EOF
+    close $fh;
+    return $prefix;
+}
+
+# the module's velro_pg/velro_redis lines; each nginx its own
+# application_name, so that pg_stat_activity tells them apart
+sub backends_conf {
+    my (%o) = @_;       # name, redis, l1off
+    my $s = qq{    velro_pg "$PG_CONNINFO application_name=velro-bench-$o{name}" pool=$POOL;\n};
+    $s .= "    velro_redis 127.0.0.1:$REDIS_PORT;\n" if $o{redis};
+    if ($o{l1off}) {
+        $s .= "    velro_cache_ttl $_ l1=0;\n" for qw(auth ownership team_access);
+    }
+    return $s . ($o{extra} // '');
+}
+
+sub authz_server {
+    my (%o) = @_;       # port, reuseport, log
+    my $rp = $o{reuseport} ? ' reuseport' : '';
+    my $log = $o{log} ? "        access_log $o{log};\n" : '';
+    my $common = <<EOF;
+            velro_jwt on;
+            velro_jwt_key_file $KEYS/jwks.json;
+            velro_jwt_algorithms HS256;
+            velro_authz on;
+            velro_authz_resource \$gen;
+            velro_authz_fallback /_l3;
+            try_files /bench.txt =404;
+EOF
+    return <<EOF;
+    server {
+        listen 127.0.0.1:$o{port}$rp;
+        root $WORK/html;
+$log
+        location /gen/ {
+$common        }
+
+        location /chk/ {
+$common            add_header X-Authz "\$velro_authz_cache \$velro_role \$velro_authz_decision" always;
+            add_header X-Pid \$pid always;
+        }
+
+        location /w/ {
+$common            velro_authz_action write;
+            add_header X-Pid \$pid always;
+        }
+
+        location = /_l3 {
+            internal;
+            velro_authz_pg;
+        }
+    }
+EOF
+}
+
+sub off_server {
+    my (%o) = @_;
+    my $rp = $o{reuseport} ? ' reuseport' : '';
+    my $log = $o{log} ? "        access_log $o{log};\n" : '';
+    return <<EOF;
+    server {
+        listen 127.0.0.1:$o{port}$rp;
+        root $WORK/html;
+$log
+        location /gen/ {
+            try_files /bench.txt =404;
+        }
+    }
+EOF
+}
+
+sub nginx_workers {
+    my ($n) = @_;
+    return grep { (slurp("/proc/$_/cmdline") // '') =~ /worker process/ }
+                children($n->{pid});
+}
+
+sub nginx_start {
+    my ($name, $prefix, $workers) = @_;
+    my $err = `$NGINX_BIN -p $prefix/ -c conf/nginx.conf -t -q 2>&1`;
+    die "bench: nginx -t failed for $name:\n$err" if $?;
+
+    my $pid = fork // die "bench: fork: $!\n";
+    if ($pid == 0) {
+        $SIG{$_} = 'DEFAULT' for qw(INT TERM HUP);
+        Velro::Backends::_die_with_parent(15);  # even if we are SIGKILLed
+        open STDIN, '<', '/dev/null';
+        open STDOUT, '>>', "$prefix/logs/stderr.log";
+        open STDERR, '>&', \*STDOUT;
+        { no warnings 'exec';
+          exec $NGINX_BIN, '-p', "$prefix/", '-c', 'conf/nginx.conf',
+               '-g', 'daemon off;'; }
+        POSIX::_exit(127);
+    }
+    my $n = { name => $name, prefix => $prefix, pid => $pid,
+              nworkers => $workers };
+    push @NGINX, $n;
+
+    my $until = time + 10;
+    while (time < $until) {
+        if (waitpid($pid, WNOHANG) == $pid) {
+            delete $n->{pid};
+            die "bench: nginx $name exited at start:\n"
+              . (slurp("$prefix/logs/error.log") // '')
+              . (slurp("$prefix/logs/stderr.log") // '');
+        }
+        my @w = nginx_workers($n);
+        if (@w >= $workers) {
+            $n->{wpids} = [ @w ];
+            return $n;
+        }
+        sleep 0.02;
+    }
+    die "bench: nginx $name: no workers after 10 s\n";
+}
+
+sub nginx_stop {
+    my ($n) = @_;
+    my $pid = delete $n->{pid} or return;
+    kill 'TERM', $pid;
+    my $until = time + 5;
+    while (waitpid($pid, WNOHANG) == 0) {
+        if (time > $until) {
+            kill 'KILL', $pid;
+            waitpid $pid, 0;
+            last;
+        }
+        sleep 0.02;
+    }
+    # workers of a killed master
+    for my $w (@{ $n->{wpids} || [] }) {
+        kill 'KILL', $w if defined cpu_ticks($w);
+    }
+}
+
+sub nginx_check_crash {
+    my ($n) = @_;
+    my $log = slurp("$n->{prefix}/logs/error.log") // '';
+    my @c = $log =~ /(exited on signal \d+[^\n]*)/g;
+    return @c ? scalar(@c) . " worker crash(es): $c[0]" : '';
+}
+
+#----------------------------------------------------------------------------
+# HTTP, one request per connection
+
+sub http {
+    my ($port, $path, %o) = @_;     # token, method, timeout
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+                                  Proto => 'tcp', Timeout => 5)
+        or return (0, {});
+    my $req = ($o{method} // 'GET') . " $path HTTP/1.0\r\nHost: bench\r\n";
+    $req .= "Authorization: Bearer $o{token}\r\n" if $o{token};
+    syswrite $s, "$req\r\n";
+    my $sel = IO::Select->new($s);
+    my $buf = '';
+    while ($sel->can_read($o{timeout} // 5)) {
+        my $n = sysread $s, $buf, 65536, length $buf;
+        last unless $n;
+    }
+    close $s;
+    my ($code) = $buf =~ m{^HTTP/1\.\d (\d{3})};
+    my %h;
+    my ($head) = split /\r\n\r\n/, $buf, 2;
+    for (split /\r\n/, $head // '') {
+        $h{lc $1} = $2 if /^([^:]+):\s*(.*)$/;
+    }
+    return ($code // 0, \%h);
+}
+
+#----------------------------------------------------------------------------
+# wrk
+
+sub us {
+    my ($v) = @_;
+    return $1 if $v =~ /^([\d.]+)us$/;
+    return $1 * 1e3 if $v =~ /^([\d.]+)ms$/;
+    return $1 * 60e6 if $v =~ /^([\d.]+)m$/;
+    return $1 * 1e6 if $v =~ /^([\d.]+)s$/;
+    return $v + 0;
+}
+
+# One wrk run: returns a hash of figures, or dies with wrk's output.
+#   label, run, n (nginx), url, secs, conns, threads, cpu (taskset list or
+#   undef), token | script + args, sample (a code ref called every 50 ms)
+sub wrk_run {
+    my (%o) = @_;
+    my $raw = "$WORK/wrk-$o{label}-$o{run}.txt";
+    my @cmd = ('wrk', "-t$o{threads}", "-c$o{conns}", "-d$o{secs}s",
+               '--latency');
+    push @cmd, '-H', "Authorization: Bearer $o{token}" if $o{token};
+    push @cmd, '-s', $o{script} if $o{script};
+    push @cmd, $o{url};
+    push @cmd, '--', @{ $o{args} } if $o{args};
+    unshift @cmd, 'taskset', '-c', $o{cpu} if defined $o{cpu};
+
+    my $n = $o{n};
+    my %w0 = map { $_ => cpu_ticks($_) } @{ $n->{wpids} };
+    my $b0 = backend_ticks();
+    my $m0 = busy_ticks();
+    my @t0 = times;
+    my $start = time;
+
+    my $pid = fork // die "bench: fork: $!\n";
+    if ($pid == 0) {
+        $SIG{$_} = 'DEFAULT' for qw(INT TERM HUP);
+        open STDIN, '<', '/dev/null';
+        open STDOUT, '>', $raw;
+        open STDERR, '>&', \*STDOUT;
+        { no warnings 'exec'; exec @cmd; }
+        POSIX::_exit(127);
+    }
+    $WRK{$pid} = 1;
+    while (waitpid($pid, WNOHANG) == 0) {
+        $o{sample}->() if $o{sample};
+        sleep 0.05;
+    }
+    my $st = $?;
+    delete $WRK{$pid};
+    my $elapsed = time - $start;
+
+    my @t1 = times;
+    my $m1 = busy_ticks();
+    my $b1 = backend_ticks();
+    my ($dw, $crashed) = (0, 0);
+    for my $w (@{ $n->{wpids} }) {
+        my $t = cpu_ticks($w);
+        if (!defined $t || !defined $w0{$w}) { $crashed = 1; next }
+        $dw += $t - $w0{$w};
+    }
+    my $db = ticks_delta($b0, $b1);
+    my $dc = ($t1[2] + $t1[3]) - ($t0[2] + $t0[3]);    # seconds
+
+    my $text = slurp($raw) // '';
+    die "bench: wrk failed for $o{label} (status $st):\n$text" if $st;
+
+    my %r = (label => $o{label}, run => $o{run}, secs => $o{secs});
+    for (split /\n/, $text) {
+        $r{p50} = us($1) if /^\s*50%\s+(\S+)/;
+        $r{p99} = us($1) if /^\s*99%\s+(\S+)/;
+        $r{n} = $1 if /^\s*(\d+) requests in/;
+        $r{rps} = $1 if /^Requests\/sec:\s+([\d.]+)/;
+        $r{bad} = $1 if /Non-2xx or 3xx responses:\s+(\d+)/;
+        if (/Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/) {
+            $r{err} = $1 + $2 + $3 + $4;
+        }
+    }
+    die "bench: no result from wrk for $o{label}:\n$text"
+        unless $r{rps} && $r{n};
+    $r{bad} //= 0;
+    $r{err} //= 0;
+    $r{crashed} = $crashed;
+    my $cpu = $dw / $HZ;
+    $r{ncpu} = 100 * $cpu / $elapsed;
+    $r{cpr} = $cpu * 1e6 / $r{n};
+    $r{bcpu} = 100 * $db / $HZ / $elapsed;
+    $r{wcpu} = 100 * $dc / $elapsed;
+    my $oth = ($m1 - $m0 - $dw - $db) / $HZ - $dc;
+    $r{ocpu} = $oth > 0 ? 100 * $oth / $elapsed : 0;
+    return \%r;
+}
+
+sub median {
+    my @v = sort { $a <=> $b } @_;
+    return 0 unless @v;
+    return @v % 2 ? $v[$#v / 2] : ($v[@v / 2 - 1] + $v[@v / 2]) / 2;
+}
+
+sub fmt_us {
+    my ($v) = @_;
+    return sprintf('%.0f', $v) if $v < 100000;
+    return sprintf('%.0fms', $v / 1000);
+}
+
+#----------------------------------------------------------------------------
+# start: the backends, the data, the tokens
+
+my $NGINX_VERSION = `$NGINX_BIN -v 2>&1`;
+$NGINX_VERSION =~ s/.*?: //s;
+chomp $NGINX_VERSION;
+my ($CPU_MODEL) = (slurp('/proc/cpuinfo') // '') =~ /^model name\s*:\s*(.*)$/m;
+my $NCPU = `getconf _NPROCESSORS_ONLN` + 0;
+
+say "velro authz bench: ", scalar(gmtime), " UTC, $NGINX_VERSION";
+say "  ", ($CPU_MODEL // 'unknown CPU'), ", $NCPU CPUs; paths: ",
+    join(' ', grep { $PATH{$_} } qw(off l1 l2 l3 zipf inval mem));
+
+# how busy the machine is before we start
+{
+    my $a = busy_ticks();
+    sleep 1;
+    my $b = busy_ticks();
+    my $pct = 100 * ($b - $a) / $HZ;
+    say sprintf("  load average %s; busy before start: %.0f%% of one CPU",
+                join(' ', (split ' ', slurp('/proc/loadavg'))[0 .. 2]), $pct);
+    warn_say "other processes are using the CPUs: expect noisy numbers"
+        if $pct > 20;
+}
+
+make_path("$WORK/html", "$WORK/modules");
+chmod 0755, "$WORK/html";
+{
+    open my $fh, '>', "$WORK/html/bench.txt" or die;
+    print $fh "ok\n";
+    close $fh;
+    chmod 0644, "$WORK/html/bench.txt";
+}
+
+# nginx maps the module file: a "make module" that rewrites it in place
+# would crash the workers mid-run.  Load a copy.
+$MODULE_COPY = "$WORK/modules/ngx_http_velro_module.so";
+copy($MODULE, $MODULE_COPY) or die "bench: copy $MODULE: $!\n";
+
+my (%TOKEN, $PAIR_USER, $PAIR_GEN, $PAIR_ROLE);
+
+if ($NEED_PG) {
+    my $t0 = time;
+    Velro::Backends::start_pg(conf => { shared_buffers => "'128MB'",
+                                        max_connections => 300 });
+    $PG_CONNINFO = $ENV{TEST_NGINX_PG_CONNINFO};
+    my $sql = slurp("$TOP/bench/gen-data.sql") or die "bench: gen-data.sql\n";
+    Velro::Backends::psql($sql, args => [
+        '-v', "nusers=$NUSERS", '-v', "nteams=$NTEAMS",
+        '-v', "nprojects=$NPROJECTS", '-v', "ngens=$NGENS" ]);
+    if (grep { $PATH{$_} } qw(off l1 l2 zipf inval)) {
+        $REDIS_PORT = Velro::Backends::start_redis();
+    }
+    pin_backends();
+
+    # paths off..l3: user 1 and generation 1 (team 1, where user 1 is
+    # "owner", so admin: allowed to read)
+    $PAIR_USER = user_id(1);
+    $PAIR_GEN = gen_id(1);
+    ($PAIR_ROLE) = Velro::Backends::psql(
+        "SELECT coalesce(effective_role, '-') FROM velro_authorize('$PAIR_USER', '$PAIR_GEN')")
+        =~ /(\S+)/;
+    die "bench: the data set is not what bench/gen-data.sql should make "
+      . "(user 1 on generation 1: " . ($PAIR_ROLE // 'no row') . ")\n"
+        unless $PAIR_ROLE && $PAIR_ROLE ne '-';
+
+    $TOKEN{pair} = Velro::Token::token(alg => 'HS256',
+        claims => { sub => $PAIR_USER, exp => time + 7200 });
+
+    my ($nu, $ng, $nm) = split /\|/, Velro::Backends::psql(
+        "SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM generations),"
+      . " (SELECT count(*) FROM team_members)");
+    chomp $nm;
+    say sprintf("  PostgreSQL %s (port %d, throwaway, fsync and synchronous_commit off),"
+              . " %d users, %d generations, %d memberships, loaded in %.1f s",
+                (Velro::Backends::psql('SHOW server_version') =~ /^(\S+)/),
+                $Velro::Backends::PG{port}, $nu, $ng, $nm, time - $t0);
+    say "  Redis ", (`redis-server --version` =~ /v=(\S+)/)[0] // '?',
+        " (port $REDIS_PORT, no persistence)" if $REDIS_PORT;
+    say "  PostgreSQL and Redis ",
+        $BACKEND_CPU ne '' ? "pinned to CPU $BACKEND_CPU" : "not pinned (both CPUs)",
+        "; velro_pg pool=$POOL per worker";
+}
+
+my %SUMMARY;    # target lines for the end
+our %TIER_SEEN; # path => X-Authz seen in the checks
+
+#----------------------------------------------------------------------------
+# off, L1, L2, L3
+
+sub phase_tiers {
+    my %port;
+    my %used;
+    for my $p (@TIERS) {
+        my $port;
+        do { $port = Velro::Backends::_free_port() } while $used{$port}++;
+        $port{$p} = $port;
+    }
+
+    my %inst;           # path => nginx
+    my @servers_a;
+    push @servers_a, off_server(port => $port{off});
+    push @servers_a, authz_server(port => $port{l1}) if $PATH{l1};
+    my $a = nginx_prefix(name => 'l1', workers => 1, affinity => '01',
+                         http => backends_conf(name => 'l1', redis => 1),
+                         servers => join('', @servers_a));
+    $inst{off} = $inst{l1} = nginx_start('l1', $a, 1);
+
+    if ($PATH{l2}) {
+        my $b = nginx_prefix(name => 'l2', workers => 1, affinity => '01',
+                             http => backends_conf(name => 'l2', redis => 1,
+                                                   l1off => 1),
+                             servers => authz_server(port => $port{l2}));
+        $inst{l2} = nginx_start('l2', $b, 1);
+    }
+    if ($PATH{l3}) {
+        my $c = nginx_prefix(name => 'l3', workers => 1, affinity => '01',
+                             http => backends_conf(name => 'l3', l1off => 1),
+                             servers => authz_server(port => $port{l3}));
+        $inst{l3} = nginx_start('l3', $c, 1);
+    }
+
+    say "";
+    say "off, L1, L2, L3: one nginx worker on CPU $NGINX_CPU, wrk on CPU $WRK_CPU;"
+      . " wrk -t$THREADS -c$CONNS -d${SECS}s, keepalive,";
+    say "  GET /gen/UUID (a 3-byte static file), HS256 token; $RUNS rounds x "
+      . scalar(@TIERS) . " paths, interleaved";
+    say "  user 1 on generation 1 (role $PAIR_ROLE);"
+      . " l2/l3 with velro_cache_ttl auth|ownership|team_access l1=0,"
+      . " l3 without velro_redis";
+
+    # the module must run where it is on, and not where it is off; and
+    # each path must be answered by the tier it is named after
+    my $tok = $TOKEN{pair};
+    my %skip;
+    my ($code) = http($port{off}, "/gen/$PAIR_GEN");
+    die "bench: off path: expected HTTP 200, got $code\n" unless $code == 200;
+    my %want = (l1 => 'L1', l2 => 'L2', l3 => 'L3');
+    for my $p (grep { $_ ne 'off' } @TIERS) {
+        my ($c0) = http($port{$p}, "/gen/$PAIR_GEN");
+        my ($c1) = http($port{$p}, "/gen/$PAIR_GEN", token => $tok);
+        my ($c2) = http($port{$p}, "/gen/$PAIR_GEN", token => $tok);
+        sleep 0.1;     # L2 write-back is asynchronous
+        my ($c3, $h) = http($port{$p}, "/chk/$PAIR_GEN", token => $tok);
+        my $tier = $h->{'x-authz'} // '';
+        if ($c0 != 401 || $c1 != 200 || $c2 != 200 || $c3 != 200) {
+            warn_say "$p: expected HTTP 401 200 200 200, got $c0 $c1 $c2 $c3"
+                   . " (X-Authz: \"$tier\"); path skipped"
+                   . (nginx_check_crash($inst{$p}) ? "; " . nginx_check_crash($inst{$p}) : '');
+            $skip{$p} = 1;
+            next;
+        }
+        if ($tier !~ /^\Q$want{$p}\E /) {
+            warn_say "$p: answered by \"$tier\", not $want{$p}: the figures"
+                   . " below are not what the path is named after";
+        }
+        $TIER_SEEN{$p} = $tier;
+    }
+    my @paths = grep { !$skip{$_} } @TIERS;
+
+    # pg_stat_activity during the L3 runs
+    my $mon = $PATH{l3} && !$skip{l3} ? coproc_psql('postgres') : undef;
+    my %pgmax = (all => 0, listen => 0, pool => 0, db => 0);
+    my $sample = sub {
+        my ($l) = coproc_do($mon,
+            "SELECT count(*), count(*) FILTER (WHERE query ILIKE 'listen%'),"
+          . " (SELECT count(*) FROM pg_stat_activity WHERE datname = 'velro'"
+          . "  AND backend_type = 'client backend')"
+          . " FROM pg_stat_activity WHERE datname = 'velro'"
+          . " AND backend_type = 'client backend'"
+          . " AND application_name = 'velro-bench-l3'");
+        my ($all, $listen, $db) = split /\|/, $l // '';
+        return unless defined $db;
+        $pgmax{all} = $all if $all > $pgmax{all};
+        $pgmax{listen} = $listen if $listen > $pgmax{listen};
+        $pgmax{pool} = $all - $listen if $all - $listen > $pgmax{pool};
+        $pgmax{db} = $db if $db > $pgmax{db};
+    };
+
+    my $run_path = sub {
+        my ($p, $run, $secs) = @_;
+        return wrk_run(label => $p, run => $run, n => $inst{$p},
+                       url => "http://127.0.0.1:$port{$p}/gen/$PAIR_GEN",
+                       secs => $secs, conns => $CONNS, threads => $THREADS,
+                       cpu => $WRK_CPU, token => $tok,
+                       sample => $p eq 'l3' ? $sample : undef);
+    };
+
+    $run_path->($_, 'warmup', 1) for @paths;
+
+    my @res;
+    for my $r (1 .. $RUNS) {
+        for my $p (@paths) {
+            printf STDERR "  round %d/%d: %-6s\r", $r, $RUNS, $p if -t STDERR;
+            push @res, $run_path->($p, $r, $SECS);
+        }
+    }
+    printf STDERR "%40s\r", '' if -t STDERR;
+
+    my (%m, %bad, %each, %crash);
+    for my $r (@res) {
+        push @{ $m{$r->{label}}{$_} }, $r->{$_}
+            for qw(rps p50 p99 cpr ncpu bcpu wcpu ocpu);
+        $bad{$r->{label}} += $r->{bad} + $r->{err};
+        $crash{$r->{label}} ||= $r->{crashed};
+        push @{ $each{$r->{label}} }, sprintf('%.0f', $r->{rps});
+    }
+    my %med;
+    for my $p (@paths) {
+        $med{$p}{$_} = median(@{ $m{$p}{$_} }) for keys %{ $m{$p} };
+    }
+    my $off = $med{off}{rps};
+    my $offc = $med{off}{cpr};
+
+    say "";
+    say sprintf("%-6s %7s %7s %7s %6s %7s %6s %5s %5s %5s %5s %5s  %s",
+                'path', 'req/s', 'p50', 'p99', 'ratio', 'cpu/req', 'ratio',
+                'nginx', 'back-', 'wrk', 'other', 'non-', 'req/s');
+    say sprintf("%-6s %7s %7s %7s %6s %7s %6s %5s %5s %5s %5s %5s  %s",
+                '', '', 'us', 'us', 'vs off', 'us', 'vs off', 'CPU%',
+                'ends%', 'CPU%', 'CPU%', '2xx', 'of each run');
+    for my $p (@paths) {
+        my $x = $med{$p};
+        say sprintf("%-6s %7.0f %7s %7s %6.3f %7.1f %6.3f %5.0f %5.0f %5.0f %5.0f %5d  %s%s",
+                    $p, $x->{rps}, fmt_us($x->{p50}), fmt_us($x->{p99}),
+                    $x->{rps} / $off, $x->{cpr}, $offc / $x->{cpr},
+                    $x->{ncpu}, $x->{bcpu}, $x->{wcpu}, $x->{ocpu},
+                    $bad{$p}, join(' ', @{ $each{$p} }),
+                    $crash{$p} ? '  CRASH' : '');
+    }
+    say "";
+    say "Medians over the rounds.  cpu/req: nginx worker CPU time per request"
+      . " (/proc), its ratio = off";
+    say "cpu/req / path cpu/req.  CPU%: the nginx worker (CPU $NGINX_CPU),"
+      . " PostgreSQL + Redis (backends), wrk";
+    say "(CPU $WRK_CPU), the rest of the machine (softirq, this script);"
+      . " in % of one CPU.";
+
+    if ($med{l1}) {
+        my $r = $med{l1}{rps} / $off;
+        $SUMMARY{l1} = sprintf("L1 hit: %.3f of off req/s (cpu/req %.3f),"
+                             . " p99 %s us  (target >= 0.85: %s)",
+                               $r, $offc / $med{l1}{cpr}, fmt_us($med{l1}{p99}),
+                               $r >= 0.85 ? 'met' : 'MISSED');
+    }
+    if ($med{l2}) {
+        my $r = $med{l2}{rps} / $off;
+        my $ok = $r >= 0.50 && $med{l2}{p99} < 2000;
+        $SUMMARY{l2} = sprintf("L2 hit: %.3f of off req/s, p99 %s us at %d"
+                             . " connections  (target >= 0.50 and p99 < 2 ms: %s)",
+                               $r, fmt_us($med{l2}{p99}), $CONNS,
+                               $ok ? 'met' : 'MISSED');
+    }
+    if ($med{l3}) {
+        my $bound = $POOL + 1;
+        my $ok = $med{l3}{p99} < 5000;
+        $SUMMARY{l3} = sprintf("L3: %.3f of off req/s, p99 %s us at %d"
+                             . " connections  (target p99 < 5 ms: %s)",
+                               $med{l3}{rps} / $off, fmt_us($med{l3}{p99}),
+                               $CONNS, $ok ? 'met' : 'MISSED');
+        $SUMMARY{l3pg} = sprintf("L3 PostgreSQL connections of that nginx"
+            . " (1 worker, pool=%d), max sampled every 50 ms: %d = %d pool"
+            . " + %d LISTEN  (bound pool x workers + 1 LISTEN per worker"
+            . " = %d: %s); all client backends of database velro (the"
+            . " other idle nginx included): max %d",
+            $POOL, $pgmax{all}, $pgmax{pool}, $pgmax{listen}, $bound,
+            ($pgmax{all} <= $bound && $pgmax{pool} <= $POOL) ? 'met' : 'EXCEEDED',
+            $pgmax{db});
+    }
+    say "";
+    say "  $SUMMARY{$_}" for grep { $SUMMARY{$_} } qw(l1 l2 l3 l3pg);
+
+    for my $p (@paths) {
+        next if $p eq 'off' || !$TIER_SEEN{$p};
+        my ($c, $h) = http($port{$p}, "/chk/$PAIR_GEN", token => $tok);
+        say "  after the runs, $p answers HTTP $c, X-Authz: "
+          . ($h->{'x-authz'} // '(none)');
+    }
+    for my $n (values %{{ map { $_->{name} => $_ } values %inst }}) {
+        if (my $c = nginx_check_crash($n)) {
+            warn_say "nginx $n->{name}: $c (see $n->{prefix}/logs/error.log)";
+        }
+        error_log_tail($n);
+        nginx_stop($n);
+    }
+    coproc_close($mon) if $mon;
+}
+
+sub coproc_close {
+    my ($c) = @_;
+    close $c->{in};
+    waitpid $c->{pid}, 0;
+    @COPROC = grep { $_ != $c } @COPROC;
+}
+
+sub error_log_tail {
+    my ($n) = @_;
+    my $log = "$n->{prefix}/logs/error.log";
+    my @l = split /\n/, slurp($log) // '';
+    return unless @l;
+    say "  error log $n->{name} (" . scalar(@l) . " lines, warn and up), last lines:";
+    say "    $_" for @l[($#l > 4 ? $#l - 4 : 0) .. $#l];
+}
+
+#----------------------------------------------------------------------------
+# Zipf
+
+sub log_lines {         # lines of a file between two offsets
+    my ($file, $from, $to) = @_;
+    open my $fh, '<', $file or return ();
+    seek $fh, $from, 0;
+    my $buf = '';
+    read $fh, $buf, $to - $from if $to > $from;
+    close $fh;
+    return split /\n/, $buf;
+}
+
+sub phase_zipf {
+    say "";
+    say "Zipf: worker_processes 2, no CPU pinning: the two workers, wrk"
+      . " (-t$ZTHREADS -c$CONNS), PostgreSQL";
+    say "  and Redis share both CPUs.  $NUSERS users (tokens HS256),"
+      . " $NGENS generations, Zipf s=$ZS per";
+    say "  request (bench/zipf.lua), L1 + L2 on; each mode starts cold (new"
+      . " nginx, Redis FLUSHALL),";
+    say "  then a ${ZSECS}s warm-up run and a ${ZSECS}s measured run.  Hit"
+      . " rate = (L1 + L2) / requests";
+    say "  from an access log of \$velro_authz_cache; \"best\" = share of"
+      . " requests whose (user, generation)";
+    say "  pair came earlier in the sequence: what a cache that never"
+      . " evicts nor expires could do.";
+
+    # tokens for users 1..N, generation ids 1..M: line i = rank i
+    my $tf = "$WORK/zipf-tokens.txt";
+    my $gf = "$WORK/zipf-gens.txt";
+    my $t0 = time;
+    open my $fh, '>', $tf or die;
+    for my $i (1 .. $NUSERS) {
+        print $fh Velro::Token::token(alg => 'HS256',
+            claims => { sub => user_id($i), exp => time + 7200 }), "\n";
+    }
+    close $fh;
+    open $fh, '>', $gf or die;
+    print $fh gen_id($_), "\n" for 1 .. $NGENS;
+    close $fh;
+    say sprintf("  (%d tokens and %d generation ids written in %.1f s)",
+                $NUSERS, $NGENS, time - $t0);
+
+    my %used;
+    my ($pz, $po);
+    do { $pz = Velro::Backends::_free_port() } while $used{$pz}++;
+    do { $po = Velro::Backends::_free_port() } while $used{$po}++;
+    my $fmt = "    log_format velro_zipf '\$velro_authz_cache \$status"
+            . " \$velro_user_id \$gen';\n";
+
+    say "";
+    say sprintf("%-18s %7s %7s %7s %6s %6s %6s %6s %6s %7s %5s",
+                'mode run', 'req/s', 'p50', 'p99', 'ratio', 'hit', 'best',
+                'L3', 'allow', 'pairs', 'non-');
+    say sprintf("%-18s %7s %7s %7s %6s %6s %6s %6s %6s %7s %5s",
+                '', '', 'us', 'us', 'vs off', 'L1+L2', '', '', '', 'seen', 'log');
+
+    my $offrps;
+    my $first = 1;
+    for my $mode (@ZMODES) {
+        Velro::Backends::redis_cli('FLUSHALL');
+        my $servers = authz_server(port => $pz, reuseport => 1,
+                                   log => 'logs/zipf.log velro_zipf buffer=64k flush=200ms');
+        $servers .= off_server(port => $po, reuseport => 1,
+                               log => 'logs/off.log velro_zipf buffer=64k flush=200ms')
+            if $first;
+        my $prefix = nginx_prefix(name => "zipf-$mode", workers => 2,
+                                  http => backends_conf(name => 'zipf',
+                                                        redis => 1, extra => $fmt),
+                                  servers => $servers);
+        my $n = nginx_start("zipf-$mode", $prefix, 2);
+        my @args = ($tf, $gf, $mode, $ZS, $NTEAMS);
+        my $run = sub {
+            my ($label, $port, $seed) = @_;
+            return wrk_run(label => $label, run => $mode, n => $n,
+                           url => "http://127.0.0.1:$port/gen/",
+                           secs => $ZSECS, conns => $CONNS,
+                           threads => $ZTHREADS, script => "$TOP/bench/zipf.lua",
+                           args => [ @args, $seed ]);
+        };
+        if ($first) {
+            my $r = $run->('zipf-off', $po, 1);
+            $offrps = $r->{rps};
+            say sprintf("%-18s %7.0f %7s %7s %6.3f %6s %6s %6s %6s %7s %5s",
+                        'off', $r->{rps}, fmt_us($r->{p50}), fmt_us($r->{p99}),
+                        1, '', '', '', '', '', $r->{bad} + $r->{err});
+        }
+
+        my $log = "$prefix/logs/zipf.log";
+        my @seg;
+        for my $phase (qw(warm-up measured)) {
+            my $r = $run->("zipf-$phase", $pz, $phase eq 'warm-up' ? 2 : 3);
+            sleep 0.5;          # the buffered access log, flushed
+            push @seg, [ $r, -s $log // 0 ];
+        }
+
+        # the hit rates, from the log in order; "best": pairs seen before
+        my %seen;
+        my $from = 0;
+        for my $i (0 .. $#seg) {
+            my ($r, $to) = @{ $seg[$i] };
+            my (%tier, %st, $n, $best);
+            for my $l (log_lines($log, $from, $to)) {
+                my ($t, $s, $u, $g) = split ' ', $l;
+                next unless defined $g;
+                $n++;
+                $tier{$t}++;
+                $st{$s}++;
+                $best++ if $seen{"$u $g"}++;
+            }
+            $from = $to;
+            $n ||= 1;
+            my $hit = (($tier{L1} // 0) + ($tier{L2} // 0)) / $n;
+            my $label = "$mode " . ($i ? 'measured' : 'warm-up');
+            say sprintf("%-18s %7.0f %7s %7s %6.3f %5.1f%% %5.1f%% %5.1f%% %5.1f%% %7d %5d%s",
+                        $label, $r->{rps}, fmt_us($r->{p50}), fmt_us($r->{p99}),
+                        $offrps ? $r->{rps} / $offrps : 0, 100 * $hit,
+                        100 * $best / $n, 100 * ($tier{L3} // 0) / $n,
+                        100 * ($st{200} // 0) / $n, scalar(keys %seen),
+                        $n - ($st{200} // 0) - ($st{403} // 0),
+                        $r->{crashed} ? '  CRASH' : '');
+            my $detail = join ' ', map { "$_ $tier{$_}" } sort keys %tier;
+            say "    tiers: $detail; statuses: "
+              . join(' ', map { "$_ $st{$_}" } sort keys %st)
+              . sprintf("; %d logged, wrk counted %d", $n, $r->{n})
+                if $i;
+            if ($i) {
+                $SUMMARY{"zipf-$mode"} = sprintf(
+                    "Zipf %s: hit rate (L1+L2) %.1f%% once warm, best"
+                  . " possible %.1f%%  (target >= 95%%: %s)",
+                    $mode, 100 * $hit, 100 * $best / $n,
+                    $hit >= 0.95 ? 'met' : 'MISSED');
+            }
+        }
+        if (my $c = nginx_check_crash($n)) {
+            warn_say "nginx zipf-$mode: $c";
+        }
+        error_log_tail($n);
+        nginx_stop($n);
+        $first = 0;
+    }
+    say "  ratio: to \"off\" on the same 2-worker nginx with the same"
+      . " script and access log (one run).";
+    say "  non-log: requests logged with a status other than 200 or 403.";
+}
+
+#----------------------------------------------------------------------------
+# invalidation latency
+
+sub phase_inval {
+    # a viewer of the team of a completed generation it did not create: a
+    # write is denied as viewer, allowed as editor
+    my $row = Velro::Backends::psql(<<"SQL");
+SELECT tm.team_id, tm.user_id, g.id
+  FROM team_members tm
+  JOIN projects p ON p.team_id = tm.team_id
+  JOIN generations g ON g.project_id = p.id
+ WHERE tm.role = 'viewer' AND g.status = 'completed'
+   AND g.user_id <> tm.user_id
+ ORDER BY g.id
+ LIMIT 1
+SQL
+    chomp $row;
+    my ($team, $user, $gen) = split /\|/, $row;
+    die "bench: no viewer membership for the invalidation path\n" unless $gen;
+    my $token = Velro::Token::token(alg => 'HS256',
+        claims => { sub => $user, exp => time + 7200 });
+
+    my $port = Velro::Backends::_free_port();
+    my $prefix = nginx_prefix(name => 'inval', workers => 2,
+                              http => backends_conf(name => 'inval', redis => 1),
+                              servers => authz_server(port => $port, reuseport => 1));
+    my $n = nginx_start('inval', $prefix, 2);
+    my $psql = coproc_psql('velro');
+
+    say "";
+    say "Invalidation: worker_processes 2 (not pinned), L1 + L2 on;"
+      . " $ICHANGES changes, each an UPDATE of one";
+    say "  team_members row (viewer <-> editor) through one persistent psql"
+      . " (autocommit); latency = from";
+    say "  the UPDATE's return (its COMMIT) to the moment every worker has"
+      . " answered the new decision";
+    say "  (GET as a write, 403 <-> 200), polled with a new connection per"
+      . " request until $ISTREAK answers";
+    say "  in a row, from both workers (reuseport), are new: the latest"
+      . " per-worker first answer of that";
+    say "  streak.  Timeout ${ITIMEOUT}s per change.";
+
+    # polls until $ISTREAK consecutive answers have status $want and come
+    # from every worker; returns (latency, polls, stale answers) or undef
+    my $nw = scalar @{ $n->{wpids} };
+    my $one_pid_only = 0;
+    my $poll = sub {
+        my ($want, $t0, $timeout) = @_;
+        my ($streak, $polls, $old) = (0, 0, 0);
+        my (%first, %pids_seen);
+        while (1) {
+            my ($code, $h) = http($port, "/w/$gen", token => $token);
+            my $t = time;
+            $polls++;
+            my $pid = $h->{'x-pid'} // '?';
+            $pids_seen{$pid}++;
+            if ($code == $want) {
+                $streak++;
+                $first{$pid} //= $t;
+                my $workers_ok = keys(%first) >= $nw;
+                if (!$workers_ok && $polls > 200 && keys(%pids_seen) < $nw) {
+                    $one_pid_only = 1;      # reuseport did not spread them
+                    $workers_ok = 1;
+                }
+                if ($streak >= $ISTREAK && $workers_ok) {
+                    my ($last) = sort { $b <=> $a } values %first;
+                    return ($last - $t0, $polls, $old);
+                }
+            } else {
+                $old++;
+                $streak = 0;
+                %first = ();
+                die "bench: invalidation path: HTTP $code (X-Pid $pid)\n"
+                    unless $code == 200 || $code == 403;
+            }
+            return if $t - $t0 > $timeout;
+        }
+    };
+
+    my $role = 'viewer';
+    my %status = (viewer => 403, editor => 200);
+    defined(($poll->($status{$role}, time, 10))[0])
+        or die "bench: invalidation path: no stable $status{$role} before the changes\n";
+
+    my (@lat, @polls, @old, $timeouts);
+    for my $i (1 .. $ICHANGES) {
+        printf STDERR "  change %d/%d\r", $i, $ICHANGES if -t STDERR;
+        $role = $role eq 'viewer' ? 'editor' : 'viewer';
+        coproc_do($psql, "UPDATE team_members SET role = '$role'"
+                       . " WHERE team_id = '$team' AND user_id = '$user';");
+        my $t0 = time;
+        my ($lat, $np, $nold) = $poll->($status{$role}, $t0, $ITIMEOUT);
+        if (!defined $lat) {
+            $timeouts++;
+            # let it settle before the next change
+            $poll->($status{$role}, time, 30)
+                or die "bench: invalidation: the decision never changed\n";
+            next;
+        }
+        push @lat, $lat * 1000;
+        push @polls, $np;
+        push @old, $nold;
+    }
+    printf STDERR "%40s\r", '' if -t STDERR;
+
+    my @s = sort { $a <=> $b } @lat;
+    my $pct = sub { @s ? $s[int($_[0] * $#s + 0.5)] : 0 };
+    my $sum = 0;
+    $sum += $_ for @old;
+    say "";
+    say sprintf("  %d changes: latency p50 %.2f ms, p99 %.2f ms, max %.2f ms,"
+              . " min %.2f ms; timeouts %d", scalar(@s), $pct->(0.5),
+                $pct->(0.99), @s ? $s[-1] : 0, @s ? $s[0] : 0, $timeouts // 0);
+    say sprintf("  polls per change: median %d; stale answers after the"
+              . " COMMIT: %d in all (%d changes had some)",
+                median(@polls), $sum, scalar(grep { $_ } @old));
+    warn_say "invalidation: the polls reached one worker only (no reuseport"
+           . " spread): latency measured on it alone" if $one_pid_only;
+    my $ok = @s && !$timeouts && $pct->(0.99) < 100;
+    $SUMMARY{inval} = sprintf("Invalidation: p50 %.2f ms, p99 %.2f ms, max"
+        . " %.2f ms over %d changes, %d timeouts  (target p99 < 100 ms: %s)",
+        $pct->(0.5), $pct->(0.99), @s ? $s[-1] : 0, scalar(@s),
+        $timeouts // 0, $ok ? 'met' : 'MISSED');
+
+    if (my $c = nginx_check_crash($n)) {
+        warn_say "nginx inval: $c";
+    }
+    error_log_tail($n);
+    nginx_stop($n);
+    coproc_close($psql);
+}
+
+#----------------------------------------------------------------------------
+# L1 memory
+
+sub phase_mem {
+    my $bin = "$OUT/l1_memory";
+    my $cc = "cc -O2 -Wall -I$TOP/src -o $bin $TOP/bench/l1_memory.c"
+           . " $TOP/src/velro_cache.c";
+    system($cc) == 0 or die "bench: $cc failed\n";
+
+    say "";
+    say "L1 memory: bench/l1_memory.c with src/velro_cache.c, no nginx;"
+      . " velro_cache_new(SIZE) filled with";
+    say "  distinct entries, 1 user (key 17 B, value 24 B) per 3 access"
+      . " (key 33 B, value 40 B), at least";
+    say "  $L1_ENTRIES and 3x what SIZE holds (so it evicts); heap ="
+      . " mallinfo2() uordblks + hblkhd growth,";
+    say "  RSS = VmRSS growth; \"refill\": flushed, then filled again with"
+      . " other keys.";
+    say "";
+    say sprintf("%-6s %-6s %9s %8s %10s %10s %6s %10s %6s %6s",
+                'size', 'phase', 'inserted', 'held', 'accounted', 'heap',
+                'ratio', 'RSS', 'ratio', 'ns/put');
+    my $worst = 0;
+    for my $size (@L1_SIZES) {
+        my $outp = `$bin $size $L1_ENTRIES 2>&1`;
+        die "bench: l1_memory $size failed:\n$outp" if $?;
+        my ($eb) = $outp =~ /^entry_bytes (.*)$/m;
+        for my $l (grep { /^phase=/ } split /\n/, $outp) {
+            my %k = map { split /=/, $_, 2 } split ' ', $l;
+            say sprintf("%-6s %-6s %9d %8d %10d %10d %6.3f %10d %6.3f %6.0f",
+                        $size, $k{phase}, $k{inserted}, $k{entries},
+                        $k{accounted}, $k{heap}, $k{heap_ratio}, $k{rss},
+                        $k{rss_ratio}, $k{ns_per_put});
+            $worst = $k{heap_ratio} if $k{heap_ratio} > $worst;
+            $worst = $k{rss_ratio} if $k{rss_ratio} > $worst;
+        }
+        say "         (bytes per entry as accounted: $eb)" if $eb && $size eq $L1_SIZES[0];
+    }
+    $SUMMARY{mem} = sprintf("L1 memory: worst heap or RSS / configured size"
+                          . " %.3f  (target <= 1.10: %s)",
+                            $worst, $worst <= 1.10 ? 'met' : 'MISSED');
+    say "";
+    say "  $SUMMARY{mem}";
+}
+
+#----------------------------------------------------------------------------
+
+my $T0 = time;
+
+phase_tiers() if @TIERS;
+phase_zipf() if $PATH{zipf};
+phase_inval() if $PATH{inval};
+phase_mem() if $PATH{mem};
+
+stop_everything();
+
+say "";
+say "Summary (", sprintf('%.0f', time - $T0), " s, load average after: ",
+    join(' ', (split ' ', slurp('/proc/loadavg'))[0 .. 2]), "):";
+for my $k (qw(l1 l2 l3 l3pg), (map { "zipf-$_" } @ZMODES), qw(inval mem)) {
+    say "  $SUMMARY{$k}" if $SUMMARY{$k};
+}
+say "  WARNING: $_" for @WARN;
+say "";
+say "results: $RESULTS; logs and raw wrk output: $WORK";

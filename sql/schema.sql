@@ -1,0 +1,455 @@
+-- ngx_http_velro_module: the PostgreSQL side (PostgreSQL 13+, written for 15).
+--
+--   psql -X -v ON_ERROR_STOP=1 -d DB -f sql/schema.sql
+--
+-- Loads into an empty database; running it again is harmless (IF NOT EXISTS,
+-- CREATE OR REPLACE), it does not migrate older versions of these objects.
+--
+-- What the module relies on (names fixed by INTERFACE.md, "Data model"):
+--
+--   tables      users, teams, team_members, projects, generations
+--   functions   velro_authorize(user, generation)   the decision row (0 or 1)
+--               velro_user(user)                    status, tokens_valid_after
+--               velro_l3_lookup(user, resource)     the L3 contract as json;
+--                                                   the module's velro_authz_pg
+--                                                   runs exactly
+--                 SELECT velro_l3_lookup($1::uuid, $2::uuid)
+--                                                   and returns the text as is
+--   view        mv_user_authorization_context       materialized, for reporting
+--                                                   and cache warming only
+--   triggers    pg_notify('velro_invalidate', '{"kind":"...","id":"UUID"}')
+--               on every change that can alter a decision
+--
+-- The access rule, for user U and generation G (project P, P's team T):
+--
+--   effective_role    'owner'   when G.user_id = U (always: "owner" means the
+--                               generation's creator, never a team role);
+--                     else, only when G.status = 'completed':
+--                       U's role in T, a team 'owner' mapped to 'admin'
+--                       (admin, editor, viewer map to themselves);
+--                       else 'viewer' when P.visibility = 'public';
+--                     else NULL.
+--   has_direct_access  G.user_id = U
+--   has_team_access    G completed and U is a member of T
+--   has_public_access  (G completed or U owns G) and P.visibility is
+--                      'public' or 'team_open'
+--
+-- So nobody but the creator gets any access to a generation that is not
+-- 'completed' (a team's owner or admin included), and a generation without a
+-- project is the creator's alone. The decision itself is the caller's (the C
+-- module): read needs a role or has_public_access; write needs owner, admin
+-- or editor; delete needs owner or admin.
+
+BEGIN;
+
+-- gen_random_uuid() is built in since PostgreSQL 13.
+
+------------------------------------------------------------------------------
+-- Tables
+------------------------------------------------------------------------------
+
+CREATE TABLE IF NOT EXISTS users (
+    id                  uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    email               text NOT NULL UNIQUE,
+    status              text NOT NULL DEFAULT 'active'
+                        CHECK (status IN ('active', 'disabled')),
+    -- tokens issued (iat) before this instant are revoked; NULL: none are
+    tokens_valid_after  timestamptz NULL
+);
+
+CREATE TABLE IF NOT EXISTS teams (
+    id    uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    name  text NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS team_members (
+    team_id  uuid NOT NULL REFERENCES teams (id) ON DELETE CASCADE,
+    user_id  uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    role     text NOT NULL
+             CHECK (role IN ('owner', 'admin', 'editor', 'viewer')),
+    -- also the (team, user) lookup of velro_authorize
+    PRIMARY KEY (team_id, user_id)
+);
+
+CREATE TABLE IF NOT EXISTS projects (
+    id          uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    team_id     uuid NULL REFERENCES teams (id) ON DELETE SET NULL,
+    visibility  text NOT NULL DEFAULT 'private'
+                CHECK (visibility IN ('private', 'team', 'team_open', 'public'))
+);
+
+CREATE TABLE IF NOT EXISTS generations (
+    id          uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    user_id     uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    project_id  uuid NULL REFERENCES projects (id) ON DELETE SET NULL,
+    -- 'pending', 'processing', 'completed', 'failed', ...: only 'completed'
+    -- matters to the access rule, so other values are not constrained
+    status      text NOT NULL DEFAULT 'pending',
+    media_url   text NULL,
+    created_at  timestamptz NOT NULL DEFAULT now()
+);
+
+------------------------------------------------------------------------------
+-- Indexes: every lookup below is a primary key or one of these
+------------------------------------------------------------------------------
+
+-- a user's memberships: the MV's member branch, ON DELETE CASCADE from users
+CREATE INDEX IF NOT EXISTS team_members_user_id_idx
+    ON team_members (user_id);
+-- a user's generations, newest first (listings, ON DELETE CASCADE from users)
+CREATE INDEX IF NOT EXISTS generations_user_id_created_at_idx
+    ON generations (user_id, created_at DESC);
+-- a project's generations: the MV's member branch, ON DELETE SET NULL
+CREATE INDEX IF NOT EXISTS generations_project_id_idx
+    ON generations (project_id);
+-- a team's projects: the MV's member branch, ON DELETE SET NULL from teams
+CREATE INDEX IF NOT EXISTS projects_team_id_idx
+    ON projects (team_id);
+
+------------------------------------------------------------------------------
+-- velro_authorize: the decision row, from the base tables
+------------------------------------------------------------------------------
+--
+-- Why the base tables and not mv_user_authorization_context: the view is
+-- only as fresh as its last REFRESH, while the module caches what this
+-- function says and drops those entries when a trigger below fires. Serving
+-- from the view would hand out decisions that were already invalidated
+-- (a revoked member would keep access until the next refresh), and the
+-- invalidation would then re-cache the stale answer. The lookups are all
+-- primary keys (generations.id, projects.id, team_members (team_id,
+-- user_id)), so reading the tables costs three index probes.
+--
+-- A plain SQL function, STABLE, a single SELECT, not STRICT, no SET clause:
+-- PostgreSQL inlines it into the calling query, so the planner sees the
+-- joins themselves (EXPLAIN SELECT * FROM velro_authorize(...) shows the
+-- index scans).
+--
+-- Exactly one row when the generation exists, whatever the user's access
+-- (no access: effective_role NULL and every flag false); no row when it does
+-- not. The user's own status is velro_user's business, not this one's.
+
+CREATE OR REPLACE FUNCTION velro_authorize(p_user uuid, p_generation uuid)
+RETURNS TABLE (
+    user_id            uuid,
+    generation_id      uuid,
+    project_id         uuid,
+    effective_role     text,
+    has_direct_access  boolean,
+    has_team_access    boolean,
+    has_public_access  boolean
+)
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $fn$
+    SELECT p_user,
+           g.id,
+           g.project_id,
+           CASE
+               WHEN g.user_id = p_user           THEN 'owner'
+               WHEN g.status IS DISTINCT FROM 'completed' THEN NULL
+               WHEN tm.role = 'owner'            THEN 'admin'
+               WHEN tm.role IS NOT NULL          THEN tm.role
+               WHEN p.visibility = 'public'      THEN 'viewer'
+           END,
+           coalesce(g.user_id = p_user, false),
+           coalesce(g.status = 'completed' AND tm.role IS NOT NULL, false),
+           coalesce((g.status = 'completed' OR g.user_id = p_user)
+                    AND p.visibility IN ('public', 'team_open'), false)
+      FROM generations g
+      LEFT JOIN projects p
+             ON p.id = g.project_id
+      LEFT JOIN team_members tm
+             ON tm.team_id = p.team_id
+            AND tm.user_id = p_user
+     WHERE g.id = p_generation
+$fn$;
+
+------------------------------------------------------------------------------
+-- velro_user: what the module checks about the token's subject
+------------------------------------------------------------------------------
+--
+-- tokens_valid_after as whole epoch seconds, rounded down (a token whose iat
+-- is earlier is revoked), NULL when not set. Zero or one row.
+
+CREATE OR REPLACE FUNCTION velro_user(p_user uuid)
+RETURNS TABLE (
+    id                  uuid,
+    status              text,
+    tokens_valid_after  bigint
+)
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $fn$
+    SELECT u.id,
+           u.status,
+           floor(extract(epoch FROM u.tokens_valid_after))::bigint
+      FROM users u
+     WHERE u.id = p_user
+$fn$;
+
+------------------------------------------------------------------------------
+-- velro_l3_lookup: the L3 contract, one call
+------------------------------------------------------------------------------
+--
+--   {"user":{"id":"…","status":"active","tokens_valid_after":EPOCH|null},
+--    "access":{"user_id":…,"generation_id":…,"project_id":…,
+--              "effective_role":…,"has_direct_access":…,
+--              "has_team_access":…,"has_public_access":…}|null}
+--
+-- (on one line, no spaces: row_to_json is compact.) "user" is null when the
+-- user does not exist; "access" is null when p_resource is NULL or names no
+-- generation. Both halves are the inlined SQL functions above, so this is one
+-- statement of primary-key probes. PL/pgSQL rather than SQL so that its plan
+-- is prepared once per connection and reused (a non-inlined SQL function is
+-- planned again on every call); the module's pool keeps connections open.
+
+CREATE OR REPLACE FUNCTION velro_l3_lookup(p_user uuid, p_resource uuid)
+RETURNS json
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+AS $fn$
+BEGIN
+    RETURN (
+        SELECT row_to_json(r)
+          FROM (SELECT (SELECT row_to_json(u)
+                          FROM velro_user(p_user) u) AS "user",
+                       (SELECT row_to_json(a)
+                          FROM velro_authorize(p_user, p_resource) a
+                         WHERE p_resource IS NOT NULL) AS "access") r
+    );
+END
+$fn$;
+
+------------------------------------------------------------------------------
+-- mv_user_authorization_context
+------------------------------------------------------------------------------
+--
+-- The seed built this view from users CROSS JOIN generations: one row per
+-- (user, generation) pair, almost all of them "no access", growing as
+-- users × generations. Here there are only rows that grant something through
+-- a relationship, the UNION of two joins:
+--
+--   1. the creator of each generation (role owner, any status);
+--   2. each member of the project's team, for completed generations (role
+--      from team_members, a team owner shown as admin), except the creator,
+--      who is already in branch 1 ("owner" wins, so one row per pair).
+--
+-- Public access (the 'viewer' of a public project, has_public_access of a
+-- non-member) is not materialized: it concerns every user, and
+-- velro_authorize computes it at query time. Rows here agree with
+-- velro_authorize for the same pair at the time of the last refresh.
+--
+-- The view is not read on any request path (see velro_authorize); it serves
+-- reporting and cache warming. The unique index allows
+--   REFRESH MATERIALIZED VIEW CONCURRENTLY mv_user_authorization_context;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS mv_user_authorization_context AS
+    SELECT g.user_id                    AS user_id,
+           g.id                         AS generation_id,
+           g.project_id                 AS project_id,
+           'owner'::text                AS effective_role,
+           true                         AS has_direct_access,
+           (g.status = 'completed'
+            AND EXISTS (SELECT 1
+                          FROM team_members tm
+                         WHERE tm.team_id = p.team_id
+                           AND tm.user_id = g.user_id))
+                                        AS has_team_access,
+           coalesce(p.visibility IN ('public', 'team_open'), false)
+                                        AS has_public_access
+      FROM generations g
+      LEFT JOIN projects p ON p.id = g.project_id
+    UNION ALL
+    SELECT tm.user_id,
+           g.id,
+           g.project_id,
+           CASE tm.role WHEN 'owner' THEN 'admin' ELSE tm.role END,
+           false,
+           true,
+           p.visibility IN ('public', 'team_open')
+      FROM generations g
+      JOIN projects p      ON p.id = g.project_id
+      JOIN team_members tm ON tm.team_id = p.team_id
+     WHERE g.status = 'completed'
+       AND tm.user_id <> g.user_id;
+
+CREATE UNIQUE INDEX IF NOT EXISTS mv_user_authorization_context_pair_idx
+    ON mv_user_authorization_context (user_id, generation_id);
+CREATE INDEX IF NOT EXISTS mv_user_authorization_context_generation_idx
+    ON mv_user_authorization_context (generation_id);
+
+------------------------------------------------------------------------------
+-- Invalidation: NOTIFY on every change that can alter a decision
+------------------------------------------------------------------------------
+--
+-- Payload, exactly (no spaces):  {"kind":"user","id":"UUID"}
+-- kind is user, team, project or generation. The module LISTENs (directive
+-- velro_pg_listen, default velro_invalidate) and drops the matching L1 and
+-- L2 entries. Notifications are sent at commit, so listeners never see a
+-- change that was rolled back.
+--
+-- The channel is 'velro_invalidate' unless the setting velro.channel says
+-- otherwise (ALTER DATABASE ... SET velro.channel = '...', or SET in the
+-- session that makes the change), for a module configured with another
+-- velro_pg_listen channel.
+--
+--   users         UPDATE of status or tokens_valid_after (when changed),
+--                 INSERT (an "unknown user" answer may be cached), DELETE
+--                 -> user
+--   team_members  INSERT, UPDATE, DELETE -> user (the member; old and new
+--                 when user_id changed): a membership alters exactly that
+--                 user's decisions
+--   teams         DELETE -> team (cascades also notify each member, and each
+--                 project whose team_id becomes NULL)
+--   projects      UPDATE of visibility or team_id (when changed), DELETE
+--                 -> project
+--   generations   INSERT (an "unknown resource" answer may be cached),
+--                 UPDATE of user_id, project_id or status (when changed),
+--                 DELETE -> generation
+--
+-- Row triggers, AFTER, no deduplication (PostgreSQL folds identical
+-- payloads within one transaction anyway).
+
+CREATE OR REPLACE FUNCTION velro_notify(p_kind text, p_id uuid)
+RETURNS void
+LANGUAGE sql VOLATILE
+AS $fn$
+    SELECT pg_notify(
+        coalesce(nullif(current_setting('velro.channel', true), ''),
+                 'velro_invalidate'),
+        '{"kind":"' || p_kind || '","id":"' || p_id::text || '"}');
+$fn$;
+
+-- users -> user
+CREATE OR REPLACE FUNCTION velro_users_notify()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $fn$
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        PERFORM velro_notify('user', OLD.id);
+        RETURN OLD;
+    END IF;
+    IF TG_OP = 'UPDATE' AND OLD.id IS DISTINCT FROM NEW.id THEN
+        PERFORM velro_notify('user', OLD.id);
+    END IF;
+    PERFORM velro_notify('user', NEW.id);
+    RETURN NEW;
+END
+$fn$;
+
+CREATE OR REPLACE TRIGGER velro_users_update
+    AFTER UPDATE OF id, status, tokens_valid_after ON users
+    FOR EACH ROW
+    WHEN (OLD.id IS DISTINCT FROM NEW.id
+          OR OLD.status IS DISTINCT FROM NEW.status
+          OR OLD.tokens_valid_after IS DISTINCT FROM NEW.tokens_valid_after)
+    EXECUTE FUNCTION velro_users_notify();
+
+CREATE OR REPLACE TRIGGER velro_users_insert_delete
+    AFTER INSERT OR DELETE ON users
+    FOR EACH ROW
+    EXECUTE FUNCTION velro_users_notify();
+
+-- team_members -> user (the member)
+CREATE OR REPLACE FUNCTION velro_team_members_notify()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $fn$
+BEGIN
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        PERFORM velro_notify('user', OLD.user_id);
+    END IF;
+    IF TG_OP = 'INSERT'
+       OR (TG_OP = 'UPDATE' AND NEW.user_id IS DISTINCT FROM OLD.user_id)
+    THEN
+        PERFORM velro_notify('user', NEW.user_id);
+    END IF;
+    RETURN NULL;
+END
+$fn$;
+
+CREATE OR REPLACE TRIGGER velro_team_members_insert_delete
+    AFTER INSERT OR DELETE ON team_members
+    FOR EACH ROW
+    EXECUTE FUNCTION velro_team_members_notify();
+
+CREATE OR REPLACE TRIGGER velro_team_members_update
+    AFTER UPDATE ON team_members
+    FOR EACH ROW
+    WHEN (OLD.* IS DISTINCT FROM NEW.*)
+    EXECUTE FUNCTION velro_team_members_notify();
+
+-- teams -> team
+CREATE OR REPLACE FUNCTION velro_teams_notify()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $fn$
+BEGIN
+    PERFORM velro_notify('team', OLD.id);
+    RETURN NULL;
+END
+$fn$;
+
+CREATE OR REPLACE TRIGGER velro_teams_delete
+    AFTER DELETE ON teams
+    FOR EACH ROW
+    EXECUTE FUNCTION velro_teams_notify();
+
+-- projects -> project
+CREATE OR REPLACE FUNCTION velro_projects_notify()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $fn$
+BEGIN
+    PERFORM velro_notify('project', OLD.id);
+    IF TG_OP = 'UPDATE' AND NEW.id IS DISTINCT FROM OLD.id THEN
+        PERFORM velro_notify('project', NEW.id);
+    END IF;
+    RETURN NULL;
+END
+$fn$;
+
+CREATE OR REPLACE TRIGGER velro_projects_update
+    AFTER UPDATE OF id, visibility, team_id ON projects
+    FOR EACH ROW
+    WHEN (OLD.id IS DISTINCT FROM NEW.id
+          OR OLD.visibility IS DISTINCT FROM NEW.visibility
+          OR OLD.team_id IS DISTINCT FROM NEW.team_id)
+    EXECUTE FUNCTION velro_projects_notify();
+
+CREATE OR REPLACE TRIGGER velro_projects_delete
+    AFTER DELETE ON projects
+    FOR EACH ROW
+    EXECUTE FUNCTION velro_projects_notify();
+
+-- generations -> generation
+CREATE OR REPLACE FUNCTION velro_generations_notify()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $fn$
+BEGIN
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        PERFORM velro_notify('generation', OLD.id);
+    END IF;
+    IF TG_OP = 'INSERT'
+       OR (TG_OP = 'UPDATE' AND NEW.id IS DISTINCT FROM OLD.id)
+    THEN
+        PERFORM velro_notify('generation', NEW.id);
+    END IF;
+    RETURN NULL;
+END
+$fn$;
+
+CREATE OR REPLACE TRIGGER velro_generations_insert_delete
+    AFTER INSERT OR DELETE ON generations
+    FOR EACH ROW
+    EXECUTE FUNCTION velro_generations_notify();
+
+CREATE OR REPLACE TRIGGER velro_generations_update
+    AFTER UPDATE OF id, user_id, project_id, status ON generations
+    FOR EACH ROW
+    WHEN (OLD.id IS DISTINCT FROM NEW.id
+          OR OLD.user_id IS DISTINCT FROM NEW.user_id
+          OR OLD.project_id IS DISTINCT FROM NEW.project_id
+          OR OLD.status IS DISTINCT FROM NEW.status)
+    EXECUTE FUNCTION velro_generations_notify();
+
+COMMIT;
