@@ -963,6 +963,13 @@ ngx_http_velro_init_main_conf(ngx_conf_t *cf, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    if (vmcf->authz_pg && (vmcf->pg == NULL || vmcf->pg->conninfo.len == 0))
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"velro_authz_pg\" needs \"velro_pg\"");
+        return NGX_CONF_ERROR;
+    }
+
     return NGX_CONF_OK;
 }
 

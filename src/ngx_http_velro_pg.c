@@ -381,7 +381,8 @@ invalid:
 char *
 ngx_http_velro_authz_pg(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    ngx_http_core_loc_conf_t  *clcf;
+    ngx_http_core_loc_conf_t    *clcf;
+    ngx_http_velro_main_conf_t  *vmcf;
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
 
@@ -390,6 +391,11 @@ ngx_http_velro_authz_pg(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     clcf->handler = ngx_http_velro_pg_handler;
+
+    /* checked once the http{} block is read: "velro_pg" may come later */
+
+    vmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_velro_module);
+    vmcf->authz_pg = 1;
 
     return NGX_CONF_OK;
 }
@@ -420,6 +426,9 @@ ngx_http_velro_pg_handler(ngx_http_request_t *r)
         }
 
         h->hash = 1;
+#if (nginx_version >= 1023000)
+        h->next = NULL;
+#endif
         ngx_str_set(&h->key, "Allow");
         ngx_str_set(&h->value, "GET, HEAD");
 

@@ -47,7 +47,8 @@ sub bearer {
     my $sub = exists $Velro::Fixture::ID{$who} ? $Velro::Fixture::ID{$who}
                                                : $who;
     return "Authorization: Bearer "
-           . Velro::Token::token(claims => { sub => $sub,
+           . Velro::Token::token(canonical => 1,
+                                 claims => { sub => $sub,
                                              jti => "$$-" . ++$jti,
                                              %claims });
 }

@@ -4,7 +4,9 @@ package Velro::Token;
 #
 #   token(%opt)  alg (RS256), kid (from alg; undef: none), claims (merged
 #                over sub/exp/iat defaults; a value of undef drops the
-#                claim), header (extra header fields), key (override)
+#                claim), header (extra header fields), key (override),
+#                canonical (RS256: sorted JSON, so equal claims make equal
+#                tokens)
 #   keys_dir()   absolute path of t/keys
 
 use strict;
@@ -67,6 +69,18 @@ sub token {
     my %header = %{ $opt{header} || {} };
     my $kid = exists $opt{kid} ? $opt{kid} : $kids{$alg};
     $header{kid} = $kid if defined $kid;
+
+    # canonical => 1: the same claims always make the same token (Perl's
+    # hash order would otherwise shuffle the JSON); RS256 only
+    if ($opt{canonical}) {
+        die "canonical tokens are RS256 only\n" unless $alg eq 'RS256';
+        my $json = JSON::PP->new->canonical;
+        my $input = b64url($json->encode({ alg => $alg, %header }))
+                    . '.' . b64url($json->encode(\%claims));
+        my $key = $opt{key} // key_for($alg);
+        return "$input."
+               . b64url($key->sign_message($input, 'SHA256', 'v1.5'));
+    }
 
     return encode_jwt(
         payload => \%claims,

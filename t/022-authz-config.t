@@ -1,0 +1,208 @@
+# Redis over a unix socket with AUTH, SELECT and a key prefix; a wrong
+# password; and the configuration errors of the authorization directives.
+
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Velro::Authz;
+use Velro::Backends;
+use Test::Nginx::Socket 'no_plan';
+
+$ENV{TEST_NGINX_KEYS} = Velro::Token::keys_dir();
+Velro::Backends::start_pg(fixture => 1);
+Velro::Backends::start_redis(password => 'se cret', unix => 1);
+Velro::Backends::start_sql_endpoint();
+
+sub gen { "/gen/" . Velro::Authz::id($_[0]) }
+
+our $NoL1 = "    velro_cache_ttl auth l1=0;\n"
+          . "    velro_cache_ttl ownership l1=0;\n"
+          . "    velro_cache_ttl team_access l1=0;\n";
+
+no_shuffle();
+run_tests();
+
+__DATA__
+
+=== TEST 1: unix socket, password, db and prefix: L3, then L2
+--- init: Velro::Authz::fresh()
+--- http_config eval
+Velro::Authz::http_config(
+    redis => 'unix:$TEST_NGINX_REDIS_SOCKET "password=se cret" db=2 prefix=gw1:',
+    extra => $::NoL1)
+--- config eval: Velro::Authz::location()
+--- more_headers eval: Velro::Authz::bearer('viewer')
+--- request eval
+["POST /sql\nSELECT 1", "GET " . main::gen('gen_team'),
+ "GET " . main::gen('gen_team')]
+--- response_headers eval: ["", "X-Authz: L3 viewer allow", "X-Authz: L2 viewer allow"]
+
+
+
+=== TEST 2: the entries went to db 2 under the prefix
+--- init
+my $u = Velro::Authz::id('viewer');
+my $g = Velro::Authz::id('gen_team');
+my $v = Velro::Backends::redis_cli('-n', 2, 'GET', "gw1:team_access:$u:$g");
+die "no entry in db 2: \"$v\"" unless $v =~ /"effective_role":"viewer"/;
+my $d0 = Velro::Backends::redis_cli('-n', 0, 'DBSIZE');
+die "db 0 is not empty: $d0" unless $d0 eq '0';
+--- config
+    location = /t {
+        return 200 "checked\n";
+    }
+--- request
+GET /t
+--- response_body
+checked
+
+
+
+=== TEST 3: a wrong password: logged, and L3 answers
+--- http_config eval
+Velro::Authz::http_config(
+    redis => '127.0.0.1:$TEST_NGINX_REDIS_PORT password=wrong', extra => $::NoL1)
+--- config eval: Velro::Authz::location()
+--- more_headers eval: Velro::Authz::bearer('viewer')
+--- request eval: "GET " . main::gen('gen_team')
+--- response_headers
+X-Authz: L3 viewer allow
+--- error_log
+AUTH failed
+
+
+
+=== TEST 4: velro_authz needs velro_jwt
+--- http_config eval: Velro::Authz::http_config()
+--- config
+    location /gen/ {
+        velro_authz on;
+        velro_authz_resource $gen;
+    }
+--- request
+GET /gen/x
+--- must_die
+--- suppress_stderr
+--- error_log
+"velro_authz" needs "velro_jwt"
+
+
+
+=== TEST 5: velro_pg_listen without velro_pg
+--- http_config
+    velro_pg_listen velro_invalidate;
+--- config
+    location = /t {
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- suppress_stderr
+--- error_log
+"velro_pg_listen" needs "velro_pg"
+
+
+
+=== TEST 6: velro_authz_deny_status takes 403 or 404 only
+--- config
+    location = /t {
+        velro_authz_deny_status 200;
+    }
+--- request
+GET /t
+--- must_die
+--- suppress_stderr
+--- error_log
+invalid status "200": 403 or 404
+
+
+
+=== TEST 7: velro_authz_action: read, write, delete, or a variable
+--- config
+    location = /t {
+        velro_authz_action fly;
+    }
+--- request
+GET /t
+--- must_die
+--- suppress_stderr
+--- error_log
+invalid action "fly"
+
+
+
+=== TEST 8: velro_authz takes off, on or monitor
+--- config
+    location = /t {
+        velro_authz maybe;
+    }
+--- request
+GET /t
+--- must_die
+--- suppress_stderr
+--- error_log
+invalid value "maybe"
+
+
+
+=== TEST 9: velro_redis with a bad db
+--- http_config
+    velro_redis 127.0.0.1:6379 db=x;
+--- config
+    location = /t {
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- suppress_stderr
+--- error_log
+invalid value "db=x"
+
+
+
+=== TEST 10: velro_authz off on a location under one that has it on
+--- http_config eval: Velro::Authz::http_config()
+--- config
+    velro_jwt on;
+    velro_jwt_key_file $TEST_NGINX_KEYS/jwks.json;
+    velro_authz on;
+    velro_authz_fallback /_l3;
+
+    location = /open {
+        velro_authz off;
+        add_header X-Authz "$velro_authz_cache,$velro_authz_decision" always;
+        return 200 "open\n";
+    }
+
+    location = /user-only {
+        add_header X-Authz "$velro_authz_cache,$velro_authz_decision" always;
+        alias $TEST_NGINX_KEYS/../lib/Velro/ok.txt;
+    }
+
+    location = /_l3 {
+        internal;
+        velro_jwt off;
+        velro_authz off;
+        velro_authz_pg;
+    }
+--- more_headers eval: Velro::Authz::bearer('viewer')
+--- request eval: ["GET /open", "GET /user-only"]
+--- response_headers eval: ["X-Authz: -,", "X-Authz: L3,allow"]
+--- response_body eval: ["open\n", "ok\n"]
+
+
+
+=== TEST 11: velro_authz_pg without velro_pg
+--- config
+    location = /_l3 {
+        velro_authz_pg;
+    }
+--- request
+GET /_l3
+--- must_die
+--- suppress_stderr
+--- error_log
+"velro_authz_pg" needs "velro_pg"
