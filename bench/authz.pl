@@ -286,11 +286,12 @@ sub coproc_psql {       # a persistent psql: one process, no fork per query
 
 sub coproc_do {         # lines of output; dies on an SQL error
     my ($c, $sql) = @_;
+    $sql .= ';' unless $sql =~ /;\s*\z/;
     print { $c->{in} } "$sql\n\\echo __velro_end__ :ERROR\n";
     my @lines;
     while (defined(my $l = readline $c->{out})) {
         chomp $l;
-        if ($l =~ /^__velro_end__ (\w+)/) {
+        if ($l =~ /^__velro_end__ (\S+)/) {
             die "bench: SQL failed ($c->{db}): $sql\n" if $1 eq 'true';
             return @lines;
         }

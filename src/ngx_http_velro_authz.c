@@ -1085,7 +1085,7 @@ static ngx_int_t
 ngx_http_velro_authz_l3(ngx_http_request_t *r,
     ngx_http_velro_loc_conf_t *vlcf, ngx_http_velro_ctx_t *ctx)
 {
-    u_char                      *p;
+    u_char                      *p, id[33];
     uint32_t                     hash;
     ngx_str_t                    args;
     ngx_http_request_t          *sr;
@@ -1104,50 +1104,44 @@ ngx_http_velro_authz_l3(ngx_http_request_t *r,
 
     /* concurrent misses for the same user and resource share a lookup */
 
-    fl = NULL;
+    ngx_memcpy(id, ctx->user_id, 16);
 
-    {
-        u_char  id[33];
+    if (ctx->has_resource) {
+        ngx_memcpy(id + 16, ctx->resource_id, 16);
+        id[32] = 1;
 
-        ngx_memcpy(id, ctx->user_id, 16);
-
-        if (ctx->has_resource) {
-            ngx_memcpy(id + 16, ctx->resource_id, 16);
-            id[32] = 1;
-
-        } else {
-            ngx_memzero(id + 16, 17);
-        }
-
-        hash = ngx_murmur_hash2(id, 33);
-
-        fl = ngx_http_velro_authz_inflight_find(id, hash);
-
-        if (fl) {
-            ctx->wake.handler = ngx_http_velro_authz_wake;
-            ctx->wake.data = r;
-            ctx->wake.log = r->connection->log;
-
-            ctx->inflight = fl;
-            ctx->inflight_waiting = 1;
-            ngx_queue_insert_tail(&fl->waiters, &ctx->inflight_link);
-
-            ctx->authz_state = NGX_HTTP_VELRO_AUTHZ_L3_WAIT;
-
-            ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                           "velro: waiting for the L3 lookup under way");
-
-            return NGX_AGAIN;
-        }
-
-        fl = ngx_pcalloc(r->pool, sizeof(ngx_http_velro_inflight_t));
-        if (fl == NULL) {
-            return NGX_ERROR;
-        }
-
-        ngx_memcpy(fl->id, id, 33);
-        fl->node.key = hash;
+    } else {
+        ngx_memzero(id + 16, 17);
     }
+
+    hash = ngx_murmur_hash2(id, 33);
+
+    fl = ngx_http_velro_authz_inflight_find(id, hash);
+
+    if (fl) {
+        ctx->wake.handler = ngx_http_velro_authz_wake;
+        ctx->wake.data = r;
+        ctx->wake.log = r->connection->log;
+
+        ctx->inflight = fl;
+        ctx->inflight_waiting = 1;
+        ngx_queue_insert_tail(&fl->waiters, &ctx->inflight_link);
+
+        ctx->authz_state = NGX_HTTP_VELRO_AUTHZ_L3_WAIT;
+
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "velro: waiting for the L3 lookup under way");
+
+        return NGX_AGAIN;
+    }
+
+    fl = ngx_pcalloc(r->pool, sizeof(ngx_http_velro_inflight_t));
+    if (fl == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(fl->id, id, 33);
+    fl->node.key = hash;
 
     args.len = sizeof("user=&resource=") - 1 + 2 * VELRO_UUID_LEN;
     args.data = ngx_pnalloc(r->pool, args.len);
@@ -1196,6 +1190,7 @@ ngx_http_velro_authz_l3(ngx_http_request_t *r,
     sr->method = NGX_HTTP_GET;
     ngx_str_set(&sr->method_name, "GET");
     sr->header_only = 0;
+    sr->request_body = NULL;
 
     ngx_queue_init(&fl->waiters);
     fl->leader = ctx;
@@ -1577,6 +1572,15 @@ ngx_http_velro_authz_merge(ngx_conf_t *cf, ngx_http_velro_loc_conf_t *prev,
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"velro_authz\" needs \"velro_jwt\": "
                            "the user comes from the token");
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->authz != NGX_HTTP_VELRO_AUTHZ_OFF
+        && conf->fallback.len == 0
+        && clcf->name.len)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"velro_authz\" needs \"velro_authz_fallback\"");
         return NGX_CONF_ERROR;
     }
 

@@ -206,3 +206,21 @@ GET /_l3
 --- suppress_stderr
 --- error_log
 "velro_authz_pg" needs "velro_pg"
+
+
+
+=== TEST 12: velro_authz needs a fallback to fill its caches
+--- http_config eval: Velro::Authz::http_config()
+--- config
+    location /gen/ {
+        velro_jwt on;
+        velro_jwt_key_file $TEST_NGINX_KEYS/jwks.json;
+        velro_authz on;
+        velro_authz_resource $gen;
+    }
+--- request
+GET /gen/x
+--- must_die
+--- suppress_stderr
+--- error_log
+"velro_authz" needs "velro_authz_fallback"
