@@ -1,5 +1,6 @@
 # Builds ngx_http_velro_module against Debian's nginx and runs the demo
-# gateway:  docker build -t velro . && docker run -p 8080:8080 velro
+# gateway with its PostgreSQL and Redis (as make run does):
+#   docker build -t velro . && docker run -p 8080:8080 velro
 
 FROM debian:bookworm AS build
 
@@ -20,12 +21,13 @@ FROM debian:bookworm
 RUN apt-get update \
     && apt-get install -y --no-install-recommends \
         nginx-core libjansson4 libhiredis0.14 libpq5 openssl \
-        libcrypt-jwt-perl \
+        libcrypt-jwt-perl postgresql redis-server \
     && rm -rf /var/lib/apt/lists/*
 
 COPY --from=build /src/build/ngx_http_velro_module.so \
     /usr/lib/nginx/modules/ngx_http_velro_module.so
 COPY conf /opt/velro/conf
+COPY sql /opt/velro/sql
 
 ENV VELRO_LISTEN=0.0.0.0:8080 VELRO_RUN_DIR=/var/lib/velro
 EXPOSE 8080

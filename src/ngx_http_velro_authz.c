@@ -71,6 +71,7 @@ static ngx_int_t ngx_http_velro_authz_start(ngx_http_request_t *r,
     ngx_http_velro_loc_conf_t *vlcf, ngx_http_velro_ctx_t *ctx);
 static ngx_int_t ngx_http_velro_authz_next(ngx_http_request_t *r,
     ngx_http_velro_loc_conf_t *vlcf, ngx_http_velro_ctx_t *ctx);
+static ngx_uint_t ngx_http_velro_authz_known(ngx_http_velro_ctx_t *ctx);
 static ngx_int_t ngx_http_velro_authz_action(ngx_http_request_t *r,
     ngx_http_velro_loc_conf_t *vlcf, ngx_http_velro_ctx_t *ctx);
 static void ngx_http_velro_authz_l1_get(ngx_http_velro_main_conf_t *vmcf,
@@ -294,10 +295,7 @@ ngx_http_velro_authz_start(ngx_http_request_t *r,
 
     ngx_http_velro_authz_l1_get(vmcf, ctx);
 
-    if (ctx->has_user
-        && (ctx->has_access || !ctx->has_resource
-            || velro_user_check(&ctx->user, ctx->iat) != VELRO_USER_OK))
-    {
+    if (ngx_http_velro_authz_known(ctx)) {
         ctx->tier = NGX_HTTP_VELRO_TIER_L1;
         ctx->authz_state = NGX_HTTP_VELRO_AUTHZ_DONE;
         return NGX_DECLINED;
@@ -324,12 +322,7 @@ ngx_http_velro_authz_next(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    /* a refused user needs no access lookup */
-
-    if (ctx->has_user
-        && (ctx->has_access || !ctx->has_resource
-            || velro_user_check(&ctx->user, ctx->iat) != VELRO_USER_OK))
-    {
+    if (ngx_http_velro_authz_known(ctx)) {
         if (ctx->tier < NGX_HTTP_VELRO_TIER_L2) {
             ctx->tier = NGX_HTTP_VELRO_TIER_L1;
         }
@@ -339,6 +332,17 @@ ngx_http_velro_authz_next(ngx_http_request_t *r,
     }
 
     return ngx_http_velro_authz_l3(r, vlcf, ctx);
+}
+
+
+/* all a decision needs is known: a refused user needs no access row */
+
+static ngx_uint_t
+ngx_http_velro_authz_known(ngx_http_velro_ctx_t *ctx)
+{
+    return ctx->has_user
+           && (ctx->has_access || !ctx->has_resource
+               || velro_user_check(&ctx->user, ctx->iat) != VELRO_USER_OK);
 }
 
 
@@ -1089,9 +1093,7 @@ ngx_http_velro_authz_l3(ngx_http_request_t *r,
     uint32_t                     hash;
     ngx_str_t                    args;
     ngx_http_request_t          *sr;
-    ngx_http_velro_ctx_t        *sctx;
     ngx_http_velro_inflight_t   *fl;
-    ngx_http_post_subrequest_t  *ps;
 
     if (vlcf->fallback.len == 0) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
@@ -1161,29 +1163,11 @@ ngx_http_velro_authz_l3(ngx_http_request_t *r,
 
     args.len = p - args.data;
 
-    ps = ngx_palloc(r->pool, sizeof(ngx_http_post_subrequest_t));
-    if (ps == NULL) {
+    sr = ngx_http_velro_subrequest(r, &vlcf->fallback, &args,
+                                   ngx_http_velro_authz_l3_done, ctx);
+    if (sr == NULL) {
         return NGX_ERROR;
     }
-
-    ps->handler = ngx_http_velro_authz_l3_done;
-    ps->data = ctx;
-
-    if (ngx_http_subrequest(r, &vlcf->fallback, &args, &sr, ps,
-                            NGX_HTTP_SUBREQUEST_IN_MEMORY
-                            |NGX_HTTP_SUBREQUEST_WAITED)
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    sctx = ngx_pcalloc(r->pool, sizeof(ngx_http_velro_ctx_t));
-    if (sctx == NULL) {
-        return NGX_ERROR;
-    }
-
-    sctx->internal = 1;
-    ngx_http_set_ctx(sr, sctx, ngx_http_velro_module);
 
     /* the subrequest is a GET whatever the request's method */
 

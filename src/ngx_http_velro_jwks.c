@@ -220,8 +220,6 @@ ngx_http_velro_jwks_fetch(ngx_http_request_t *r,
 {
     ngx_msec_t                   interval;
     ngx_http_request_t          *sr;
-    ngx_http_velro_ctx_t        *sctx;
-    ngx_http_post_subrequest_t  *ps;
 
     if (remote->fetching) {
 
@@ -257,30 +255,12 @@ ngx_http_velro_jwks_fetch(ngx_http_request_t *r,
         return NGX_DECLINED;
     }
 
-    ps = ngx_palloc(r->pool, sizeof(ngx_http_post_subrequest_t));
-    if (ps == NULL) {
+    sr = ngx_http_velro_subrequest(r, &remote->uri,
+                                   remote->args.len ? &remote->args : NULL,
+                                   ngx_http_velro_jwks_done, ctx);
+    if (sr == NULL) {
         return NGX_ERROR;
     }
-
-    ps->handler = ngx_http_velro_jwks_done;
-    ps->data = ctx;
-
-    if (ngx_http_subrequest(r, &remote->uri,
-                            remote->args.len ? &remote->args : NULL, &sr, ps,
-                            NGX_HTTP_SUBREQUEST_IN_MEMORY
-                            |NGX_HTTP_SUBREQUEST_WAITED)
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    sctx = ngx_pcalloc(r->pool, sizeof(ngx_http_velro_ctx_t));
-    if (sctx == NULL) {
-        return NGX_ERROR;
-    }
-
-    sctx->internal = 1;
-    ngx_http_set_ctx(sr, sctx, ngx_http_velro_module);
 
     remote->fetching = 1;
     remote->owner = ctx;

@@ -283,6 +283,47 @@ ngx_http_velro_l1(void)
 }
 
 
+/*
+ * A subrequest of the module's own (a JWKS fetch, an L3 lookup): its answer
+ * kept in memory, and the module's checks skipped for it.
+ */
+
+ngx_http_request_t *
+ngx_http_velro_subrequest(ngx_http_request_t *r, ngx_str_t *uri,
+    ngx_str_t *args, ngx_http_post_subrequest_pt handler, void *data)
+{
+    ngx_http_request_t          *sr;
+    ngx_http_velro_ctx_t        *sctx;
+    ngx_http_post_subrequest_t  *ps;
+
+    ps = ngx_palloc(r->pool, sizeof(ngx_http_post_subrequest_t));
+    if (ps == NULL) {
+        return NULL;
+    }
+
+    ps->handler = handler;
+    ps->data = data;
+
+    if (ngx_http_subrequest(r, uri, args, &sr, ps,
+                            NGX_HTTP_SUBREQUEST_IN_MEMORY
+                            |NGX_HTTP_SUBREQUEST_WAITED)
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    sctx = ngx_pcalloc(r->pool, sizeof(ngx_http_velro_ctx_t));
+    if (sctx == NULL) {
+        return NULL;
+    }
+
+    sctx->internal = 1;
+    ngx_http_set_ctx(sr, sctx, ngx_http_velro_module);
+
+    return sr;
+}
+
+
 ngx_http_velro_ctx_t *
 ngx_http_velro_get_ctx(ngx_http_request_t *r)
 {

@@ -170,6 +170,9 @@ typedef struct {
 
 
 ngx_http_velro_ctx_t *ngx_http_velro_get_ctx(ngx_http_request_t *r);
+ngx_http_request_t *ngx_http_velro_subrequest(ngx_http_request_t *r,
+    ngx_str_t *uri, ngx_str_t *args, ngx_http_post_subrequest_pt handler,
+    void *data);
 
 ngx_int_t ngx_http_velro_jwt_authenticate(ngx_http_request_t *r,
     ngx_http_velro_loc_conf_t *vlcf, ngx_http_velro_ctx_t *ctx,
