@@ -3,7 +3,8 @@
 #   make            build the dynamic module: build/ngx_http_velro_module.so
 #   make test       install what the tests need, build, run prove -r t
 #   make run        install, build, start the demo gateway on 127.0.0.1:8080
-#   make bench      wrk: nginx with and without the module, same run
+#   make bench      wrk: nginx with and without the module, same run (JWT,
+#                   then authorization: make bench-authz runs that alone)
 #   make fuzz       libFuzzer targets for the JWT and JWKS parsers
 #   make test-valgrind   the suite with nginx under valgrind
 #
@@ -34,7 +35,8 @@ export TEST_NGINX_BINARY ?= $(NGINX_BIN)
 export TEST_NGINX_LOAD_MODULES ?= $(MODULE)
 export VELRO_UNIT_BIN ?= $(BUILD)/unit/velro_unit
 
-.PHONY: all module deps test prove run bench fuzz unit test-valgrind clean \
+.PHONY: all module deps test prove run bench bench-authz fuzz unit \
+	test-valgrind clean \
 	check-clang clang-deps
 
 all: module
@@ -80,9 +82,17 @@ test-valgrind: deps module unit
 run: deps module
 	sh conf/demo/run.sh $(NGINX_BIN) $(MODULE)
 
+# bench: the JWT bench (bench/run.sh), then the authorization tiers
+# (bench/authz.pl: L1/L2/L3, Zipf hit rate, invalidation latency, L1
+# memory); bench-authz alone, knobs BENCH_* in bench/authz.pl
 bench: module
 	$(MAKE) deps EXTRA_PACKAGES=wrk
 	sh bench/run.sh $(NGINX_BIN) $(MODULE)
+	perl bench/authz.pl $(NGINX_BIN) $(MODULE)
+
+bench-authz: module
+	$(MAKE) deps EXTRA_PACKAGES=wrk
+	perl bench/authz.pl $(NGINX_BIN) $(MODULE)
 
 clean:
 	rm -rf $(BUILD) t/servroot

@@ -42,7 +42,8 @@
 #   BENCH_RUNS (3) BENCH_SECONDS (10) BENCH_CONNECTIONS (32)
 #   BENCH_THREADS (1)   wrk threads for off/l1/l2/l3
 #   BENCH_PG_POOL (8)   velro_pg pool=N (per worker)
-#   BENCH_ZIPF_SECONDS (10)  each of the warm-up and measured runs
+#   BENCH_ZIPF_SECONDS (10)  the measured run; BENCH_ZIPF_WARMUP (same) the
+#                       warm-up run before it
 #   BENCH_ZIPF_MODES ("independent team"), BENCH_ZIPF_S (1.1),
 #   BENCH_ZIPF_THREADS (2), BENCH_USERS (10000), BENCH_GENERATIONS (100000)
 #   BENCH_INVAL_CHANGES (100) BENCH_INVAL_STREAK (20) BENCH_INVAL_TIMEOUT (3 s)
@@ -104,6 +105,7 @@ my $CONNS = env(BENCH_CONNECTIONS => 32);
 my $THREADS = env(BENCH_THREADS => 1);
 my $POOL = env(BENCH_PG_POOL => 8);
 my $ZSECS = env(BENCH_ZIPF_SECONDS => 10);
+my $ZWARM = env(BENCH_ZIPF_WARMUP => $ZSECS);
 my @ZMODES = split ' ', env(BENCH_ZIPF_MODES => 'independent team');
 my $ZS = env(BENCH_ZIPF_S => 1.1);
 my $ZTHREADS = env(BENCH_ZIPF_THREADS => 2);
@@ -711,6 +713,7 @@ if ($NEED_PG) {
 
 my %SUMMARY;    # target lines for the end
 our %TIER_SEEN; # path => X-Authz seen in the checks
+our %NOUSER;    # status => requests logged without $velro_user_id
 
 #----------------------------------------------------------------------------
 # off, L1, L2, L3
@@ -950,7 +953,7 @@ sub phase_zipf {
       . " $NGENS generations, Zipf s=$ZS per";
     say "  request (bench/zipf.lua), L1 + L2 on; each mode starts cold (new"
       . " nginx, Redis FLUSHALL),";
-    say "  then a ${ZSECS}s warm-up run and a ${ZSECS}s measured run.  Hit"
+    say "  then a ${ZWARM}s warm-up run and a ${ZSECS}s measured run.  Hit"
       . " rate = (L1 + L2) / requests";
     say "  from an access log of \$velro_authz_cache; \"best\" = share of"
       . " requests whose (user, generation)";
@@ -977,8 +980,10 @@ sub phase_zipf {
     my ($pz, $po);
     do { $pz = Velro::Backends::_free_port() } while $used{$pz}++;
     do { $po = Velro::Backends::_free_port() } while $used{$po}++;
+    # the user from the script's X-Bench-User: $velro_user_id is not
+    # always there (see "user id" below)
     my $fmt = "    log_format velro_zipf '\$velro_authz_cache \$status"
-            . " \$velro_user_id \$gen';\n";
+            . " \$http_x_bench_user \$gen \$velro_user_id';\n";
 
     say "";
     say sprintf("%-18s %7s %7s %7s %6s %6s %6s %6s %6s %7s %5s",
@@ -1003,10 +1008,10 @@ sub phase_zipf {
         my $n = nginx_start("zipf-$mode", $prefix, 2);
         my @args = ($tf, $gf, $mode, $ZS, $NTEAMS);
         my $run = sub {
-            my ($label, $port, $seed) = @_;
+            my ($label, $port, $seed, $secs) = @_;
             return wrk_run(label => $label, run => $mode, n => $n,
                            url => "http://127.0.0.1:$port/gen/",
-                           secs => $ZSECS, conns => $CONNS,
+                           secs => $secs // $ZSECS, conns => $CONNS,
                            threads => $ZTHREADS, script => "$TOP/bench/zipf.lua",
                            args => [ @args, $seed ]);
         };
@@ -1021,7 +1026,8 @@ sub phase_zipf {
         my $log = "$prefix/logs/zipf.log";
         my @seg;
         for my $phase (qw(warm-up measured)) {
-            my $r = $run->("zipf-$phase", $pz, $phase eq 'warm-up' ? 2 : 3);
+            my $r = $run->("zipf-$phase", $pz, $phase eq 'warm-up' ? 2 : 3,
+                           $phase eq 'warm-up' ? $ZWARM : $ZSECS);
             sleep 0.5;          # the buffered access log, flushed
             push @seg, [ $r, -s $log // 0 ];
         }
@@ -1033,9 +1039,10 @@ sub phase_zipf {
             my ($r, $to) = @{ $seg[$i] };
             my (%tier, %st, $n, $best);
             for my $l (log_lines($log, $from, $to)) {
-                my ($t, $s, $u, $g) = split ' ', $l;
-                next unless defined $g;
+                my ($t, $s, $u, $g, $vu) = split ' ', $l;
+                next unless defined $vu;
                 $n++;
+                $NOUSER{$s}++ if $vu eq '-';
                 $tier{$t}++;
                 $st{$s}++;
                 $best++ if $seen{"$u $g"}++;
@@ -1059,10 +1066,17 @@ sub phase_zipf {
             if ($i) {
                 $SUMMARY{"zipf-$mode"} = sprintf(
                     "Zipf %s: hit rate (L1+L2) %.1f%% once warm, best"
-                  . " possible %.1f%%  (target >= 95%%: %s)",
+                  . " possible %.1f%% (hit/best %.3f)  (target >= 95%%: %s)",
                     $mode, 100 * $hit, 100 * $best / $n,
+                    $best ? $hit * $n / $best : 0,
                     $hit >= 0.95 ? 'met' : 'MISSED');
             }
+        }
+        if (%NOUSER) {
+            say "    user id: \$velro_user_id was empty for "
+              . join(', ', map { "$NOUSER{$_} requests with status $_" }
+                           sort keys %NOUSER);
+            %NOUSER = ();
         }
         if (my $c = nginx_check_crash($n)) {
             warn_say "nginx zipf-$mode: $c";
@@ -1124,9 +1138,10 @@ SQL
     my $one_pid_only = 0;
     my $poll = sub {
         my ($want, $t0, $timeout) = @_;
-        my ($streak, $polls, $old) = (0, 0, 0);
+        my ($streak, $polls, $old, $lower) = (0, 0, 0, 0);
         my (%first, %pids_seen);
         while (1) {
+            my $ts = time;
             my ($code, $h) = http($port, "/w/$gen", token => $token);
             my $t = time;
             $polls++;
@@ -1142,12 +1157,14 @@ SQL
                 }
                 if ($streak >= $ISTREAK && $workers_ok) {
                     my ($last) = sort { $b <=> $a } values %first;
-                    return ($last - $t0, $polls, $old);
+                    return ($last - $t0, $polls, $old, $lower);
                 }
             } else {
+                # that worker had not switched yet when this was sent
                 $old++;
                 $streak = 0;
                 %first = ();
+                $lower = $ts - $t0 if $ts - $t0 > $lower;
                 die "bench: invalidation path: HTTP $code (X-Pid $pid)\n"
                     unless $code == 200 || $code == 403;
             }
@@ -1160,14 +1177,14 @@ SQL
     defined(($poll->($status{$role}, time, 10))[0])
         or die "bench: invalidation path: no stable $status{$role} before the changes\n";
 
-    my (@lat, @polls, @old, $timeouts);
+    my (@lat, @low, @polls, @old, $timeouts);
     for my $i (1 .. $ICHANGES) {
         printf STDERR "  change %d/%d\r", $i, $ICHANGES if -t STDERR;
         $role = $role eq 'viewer' ? 'editor' : 'viewer';
         coproc_do($psql, "UPDATE team_members SET role = '$role'"
                        . " WHERE team_id = '$team' AND user_id = '$user';");
         my $t0 = time;
-        my ($lat, $np, $nold) = $poll->($status{$role}, $t0, $ITIMEOUT);
+        my ($lat, $np, $nold, $low) = $poll->($status{$role}, $t0, $ITIMEOUT);
         if (!defined $lat) {
             $timeouts++;
             # let it settle before the next change
@@ -1176,6 +1193,7 @@ SQL
             next;
         }
         push @lat, $lat * 1000;
+        push @low, $low * 1000;
         push @polls, $np;
         push @old, $nold;
     }
@@ -1189,6 +1207,11 @@ SQL
     say sprintf("  %d changes: latency p50 %.2f ms, p99 %.2f ms, max %.2f ms,"
               . " min %.2f ms; timeouts %d", scalar(@s), $pct->(0.5),
                 $pct->(0.99), @s ? $s[-1] : 0, @s ? $s[0] : 0, $timeouts // 0);
+    my @sl = sort { $a <=> $b } @low;
+    say sprintf("  lower bound (the last stale answer's send time, 0 when"
+              . " none): p50 %.2f ms, p99 %.2f ms, max %.2f ms",
+                @sl ? $sl[int(0.5 * $#sl + 0.5)] : 0,
+                @sl ? $sl[int(0.99 * $#sl + 0.5)] : 0, @sl ? $sl[-1] : 0);
     say sprintf("  polls per change: median %d; stale answers after the"
               . " COMMIT: %d in all (%d changes had some)",
                 median(@polls), $sum, scalar(grep { $_ } @old));

@@ -4,7 +4,9 @@
 --
 -- TOKENS: one JWT per line, line i for user i (rank i: user 1 is the most
 -- popular); GENS: one generation UUID per line, line j for generation j.
--- Every request is GET /gen/UUID with "Authorization: Bearer TOKEN":
+-- Every request is GET /gen/UUID with "Authorization: Bearer TOKEN" and
+-- "X-Bench-User: i" (for the access log: the user even when the module
+-- does not say):
 --
 --   MODE independent   user rank ~ Zipf(S) over all users, generation rank
 --                      ~ Zipf(S) over all generations, independently
@@ -84,5 +86,6 @@ function request()
     else
         g = draw(gcdf)
     end
-    return wrk.format("GET", "/gen/" .. gens[g], { Authorization = tokens[u] })
+    return wrk.format("GET", "/gen/" .. gens[g],
+                      { Authorization = tokens[u], ["X-Bench-User"] = u })
 end

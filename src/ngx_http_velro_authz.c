@@ -91,6 +91,8 @@ static void ngx_http_velro_authz_inflight_done(ngx_http_velro_ctx_t *ctx,
     ngx_uint_t ok);
 static ngx_int_t ngx_http_velro_authz_decide(ngx_http_request_t *r,
     ngx_http_velro_loc_conf_t *vlcf, ngx_http_velro_ctx_t *ctx);
+static ngx_int_t ngx_http_velro_authz_refuse(ngx_http_request_t *r,
+    ngx_http_velro_loc_conf_t *vlcf, ngx_http_velro_ctx_t *ctx);
 static void ngx_http_velro_authz_wake(ngx_event_t *ev);
 static void ngx_http_velro_authz_post_wake(ngx_http_request_t *r,
     ngx_http_velro_ctx_t *ctx);
@@ -1464,8 +1466,7 @@ ngx_http_velro_authz_decide(ngx_http_request_t *r,
             }
 
             ctx->status = NGX_HTTP_UNAUTHORIZED;
-            ctx->authz_status = ngx_http_velro_jwt_reject(r, vlcf, ctx);
-            return ctx->authz_status;
+            return ngx_http_velro_authz_refuse(r, vlcf, ctx);
         }
     }
 
@@ -1521,9 +1522,31 @@ ngx_http_velro_authz_decide(ngx_http_request_t *r,
         break;
     }
 
-    ctx->authz_status = ngx_http_velro_jwt_reject(r, vlcf, ctx);
+    return ngx_http_velro_authz_refuse(r, vlcf, ctx);
+}
 
-    return ctx->authz_status;
+
+/*
+ * The refusal is sent and the request finalized (NGX_DONE), which may free
+ * the request and its ctx at once; or the status is left to nginx
+ * ("satisfy any", error_page) and kept for a second call.
+ */
+
+static ngx_int_t
+ngx_http_velro_authz_refuse(ngx_http_request_t *r,
+    ngx_http_velro_loc_conf_t *vlcf, ngx_http_velro_ctx_t *ctx)
+{
+    ngx_int_t  rc;
+
+    ctx->authz_status = NGX_DONE;
+
+    rc = ngx_http_velro_jwt_reject(r, vlcf, ctx);
+
+    if (rc != NGX_DONE) {
+        ctx->authz_status = rc;
+    }
+
+    return rc;
 }
 
 
