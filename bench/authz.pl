@@ -48,6 +48,8 @@
 #   BENCH_ZIPF_THREADS (2), BENCH_USERS (10000), BENCH_GENERATIONS (100000)
 #   BENCH_INVAL_CHANGES (100) BENCH_INVAL_STREAK (20) BENCH_INVAL_TIMEOUT (3 s)
 #   BENCH_L1_SIZES ("8m 64m 200m") BENCH_L1_ENTRIES (1000000)
+#   BENCH_PERF=1        perf record the nginx workers during each path's
+#                       first round: build/bench/authz.*/perf-PATH.txt
 #   BENCH_BACKEND_CPU   pin PostgreSQL and Redis to these CPUs (taskset
 #                       list, e.g. 1); default: not pinned
 # Output: stdout and build/bench/authz-results.txt; nginx prefixes, logs and
@@ -566,6 +568,24 @@ sub wrk_run {
         POSIX::_exit(127);
     }
     $WRK{$pid} = 1;
+
+    # BENCH_PERF=1: a flat profile of the workers in each path's first round
+    my $perf;
+    if ($ENV{BENCH_PERF} && $o{run} eq '1' && $o{secs} > 2) {
+        my $data = "$WORK/perf-$o{label}.data";
+        $perf = fork // die "bench: fork: $!\n";
+        if ($perf == 0) {
+            open STDIN, '<', '/dev/null';
+            open STDOUT, '>', "$data.log";
+            open STDERR, '>&', \*STDOUT;
+            { no warnings 'exec';
+              exec 'perf', 'record', '-F', '1999', '-o', $data, '-p',
+                   join(',', @{ $n->{wpids} }), '--', 'sleep', $o{secs} - 1; }
+            POSIX::_exit(127);
+        }
+        $WRK{$perf} = 1;
+    }
+
     while (waitpid($pid, WNOHANG) == 0) {
         $o{sample}->() if $o{sample};
         sleep 0.05;
@@ -573,6 +593,13 @@ sub wrk_run {
     my $st = $?;
     delete $WRK{$pid};
     my $elapsed = time - $start;
+    if ($perf) {
+        waitpid $perf, 0;
+        delete $WRK{$perf};
+        my $data = "$WORK/perf-$o{label}.data";
+        system("perf report -i $data --stdio --no-children --sort dso,symbol"
+             . " --percent-limit 0.3 > $WORK/perf-$o{label}.txt 2>/dev/null");
+    }
 
     my @t1 = times;
     my $m1 = busy_ticks();

@@ -117,6 +117,7 @@ static time_t              ngx_http_velro_authz_tag_ttl;
 static ngx_rbtree_t        ngx_http_velro_inflight_tree;
 static ngx_rbtree_node_t   ngx_http_velro_inflight_sentinel;
 static ngx_str_t           ngx_http_velro_authz_prefix;
+static EVP_MD             *ngx_http_velro_authz_sha256;
 
 
 /* deletes every key indexed in KEYS[1], then the index */
@@ -171,6 +172,9 @@ ngx_http_velro_authz_exit_process(ngx_cycle_t *cycle)
 {
     velro_cache_free(ngx_http_velro_authz_tags);
     ngx_http_velro_authz_tags = NULL;
+
+    EVP_MD_free(ngx_http_velro_authz_sha256);
+    ngx_http_velro_authz_sha256 = NULL;
 }
 
 
@@ -744,9 +748,16 @@ ngx_http_velro_authz_token_hash(ngx_http_velro_ctx_t *ctx)
         return;
     }
 
-    if (EVP_Digest(ctx->token.data, ctx->token.len, md, &mdlen,
-                   EVP_sha256(), NULL)
-        != 1)
+    /* fetched once: EVP_sha256() would look the digest up every call */
+
+    if (ngx_http_velro_authz_sha256 == NULL) {
+        ngx_http_velro_authz_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+    }
+
+    if (ngx_http_velro_authz_sha256 == NULL
+        || EVP_Digest(ctx->token.data, ctx->token.len, md, &mdlen,
+                      ngx_http_velro_authz_sha256, NULL)
+           != 1)
     {
         ngx_memzero(md, 16);
     }

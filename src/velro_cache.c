@@ -165,7 +165,9 @@ velro_cache_put(velro_cache_t *c, unsigned type, const void *key,
         velro_cache_unlink(c, (velro_cache_entry_t *) c->lru.prev);
     }
 
-    e = malloc(size);
+    /* size is what malloc() takes for this request, its overhead included */
+
+    e = malloc(sizeof(velro_cache_entry_t) + klen + vlen);
     if (e == NULL) {
         return -1;
     }
