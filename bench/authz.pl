@@ -12,11 +12,13 @@
 # (try_files, so the access phase runs), with an HS256 token: cheap to
 # verify, so what differs between paths is the authorization work.
 #
-#   off    the same file, no module directives (the same token is sent)
+#   off    the same file and the same regex location (which captures the
+#          id), no module directives (the same token is sent)
 #   l1     velro_authz on, one user and one generation repeated: after the
 #          first request, the token, the user and the decision are all L1
-#   l2     "velro_cache_ttl auth|ownership|team_access l1=0" and velro_redis:
-#          every request verifies its token and does one Redis MGET
+#   l2     "velro_cache_ttl ownership|team_access l1=0" and velro_redis:
+#          the token and the user come from L1, the decision from one
+#          Redis MGET per request
 #   l3     the same with no velro_redis: every request is an L3 subrequest,
 #          a PostgreSQL query through the worker's pool (pool=BENCH_PG_POOL);
 #          pg_stat_activity is sampled during the run (max of the client
@@ -50,6 +52,7 @@
 #   BENCH_L1_SIZES ("8m 64m 200m") BENCH_L1_ENTRIES (1000000)
 #   BENCH_PERF=1        perf record the nginx workers during each path's
 #                       first round: build/bench/authz.*/perf-PATH.txt
+#                       (BENCH_PERF=g: with call graphs, perf-PATH.data)
 #   BENCH_BACKEND_CPU   pin PostgreSQL and Redis to these CPUs (taskset
 #                       list, e.g. 1); default: not pinned
 # Output: stdout and build/bench/authz-results.txt; nginx prefixes, logs and
@@ -261,10 +264,10 @@ sub backend_ticks {     # pid => ticks: backends may come and go
 }
 
 sub ticks_delta {
-    my ($a, $b) = @_;
+    my ($t0, $t1) = @_;
     my $d = 0;
-    for my $p (keys %$b) {
-        $d += $b->{$p} - ($a->{$p} // 0);
+    for my $p (keys %$t1) {
+        $d += $t1->{$p} - ($t0->{$p} // 0);
     }
     return $d;
 }
@@ -349,9 +352,6 @@ http {
     keepalive_requests 100000000;
     keepalive_timeout 60s;
 
-    map \$uri \$gen {
-        ~^/(?:gen|chk|w)/(?<g>[^/]+)\$  \$g;
-    }
 $o{http}
 $o{servers}
 }
@@ -367,7 +367,8 @@ sub backends_conf {
     my $s = qq{    velro_pg "$PG_CONNINFO application_name=velro-bench-$o{name}" pool=$POOL;\n};
     $s .= "    velro_redis 127.0.0.1:$REDIS_PORT;\n" if $o{redis};
     if ($o{l1off}) {
-        $s .= "    velro_cache_ttl $_ l1=0;\n" for qw(auth ownership team_access);
+        # the token and the user stay in L1: the decision comes from L2/L3
+        $s .= "    velro_cache_ttl $_ l1=0;\n" for qw(ownership team_access);
     }
     return $s . ($o{extra} // '');
 }
@@ -390,15 +391,15 @@ EOF
         listen 127.0.0.1:$o{port}$rp;
         root $WORK/html;
 $log
-        location /gen/ {
+        location ~ ^/gen/(?<gen>[^/]+)\$ {
 $common        }
 
-        location /chk/ {
+        location ~ ^/chk/(?<gen>[^/]+)\$ {
 $common            add_header X-Authz "\$velro_authz_cache \$velro_role \$velro_authz_decision" always;
             add_header X-Pid \$pid always;
         }
 
-        location /w/ {
+        location ~ ^/w/(?<gen>[^/]+)\$ {
 $common            velro_authz_action write;
             add_header X-Pid \$pid always;
         }
@@ -420,7 +421,8 @@ sub off_server {
         listen 127.0.0.1:$o{port}$rp;
         root $WORK/html;
 $log
-        location /gen/ {
+        # the same regex location, without the module's directives
+        location ~ ^/gen/(?<gen>[^/]+)\$ {
             try_files /bench.txt =404;
         }
     }
@@ -579,7 +581,9 @@ sub wrk_run {
             open STDOUT, '>', "$data.log";
             open STDERR, '>&', \*STDOUT;
             { no warnings 'exec';
-              exec 'perf', 'record', '-F', '1999', '-o', $data, '-p',
+              exec 'perf', 'record', '-F', '1999', '-o', $data,
+                   $ENV{BENCH_PERF} eq 'g' ? ('--call-graph', 'dwarf,16384') : (),
+                   '-p',
                    join(',', @{ $n->{wpids} }), '--', 'sleep', $o{secs} - 1; }
             POSIX::_exit(127);
         }
@@ -664,15 +668,22 @@ my ($CPU_MODEL) = (slurp('/proc/cpuinfo') // '') =~ /^model name\s*:\s*(.*)$/m;
 my $NCPU = `getconf _NPROCESSORS_ONLN` + 0;
 
 say "velro authz bench: ", scalar(gmtime), " UTC, $NGINX_VERSION";
+{
+    require Digest::MD5;
+    open my $fh, '<', $MODULE or die;
+    binmode $fh;
+    my $md5 = Digest::MD5->new->addfile($fh)->hexdigest;
+    say "  module $MODULE (", scalar(gmtime((stat $MODULE)[9])),
+        " UTC, md5 ", substr($md5, 0, 12), "), a copy loaded";
+}
 say "  ", ($CPU_MODEL // 'unknown CPU'), ", $NCPU CPUs; paths: ",
     join(' ', grep { $PATH{$_} } qw(off l1 l2 l3 zipf inval mem));
 
 # how busy the machine is before we start
 {
-    my $a = busy_ticks();
+    my $t0 = busy_ticks();
     sleep 1;
-    my $b = busy_ticks();
-    my $pct = 100 * ($b - $a) / $HZ;
+    my $pct = 100 * (busy_ticks() - $t0) / $HZ;
     say sprintf("  load average %s; busy before start: %.0f%% of one CPU",
                 join(' ', (split ' ', slurp('/proc/loadavg'))[0 .. 2]), $pct);
     warn_say "other processes are using the CPUs: expect noisy numbers"
@@ -758,23 +769,23 @@ sub phase_tiers {
     my @servers_a;
     push @servers_a, off_server(port => $port{off});
     push @servers_a, authz_server(port => $port{l1}) if $PATH{l1};
-    my $a = nginx_prefix(name => 'l1', workers => 1, affinity => '01',
+    my $pa = nginx_prefix(name => 'l1', workers => 1, affinity => '01',
                          http => backends_conf(name => 'l1', redis => 1),
                          servers => join('', @servers_a));
-    $inst{off} = $inst{l1} = nginx_start('l1', $a, 1);
+    $inst{off} = $inst{l1} = nginx_start('l1', $pa, 1);
 
     if ($PATH{l2}) {
-        my $b = nginx_prefix(name => 'l2', workers => 1, affinity => '01',
+        my $pb = nginx_prefix(name => 'l2', workers => 1, affinity => '01',
                              http => backends_conf(name => 'l2', redis => 1,
                                                    l1off => 1),
                              servers => authz_server(port => $port{l2}));
-        $inst{l2} = nginx_start('l2', $b, 1);
+        $inst{l2} = nginx_start('l2', $pb, 1);
     }
     if ($PATH{l3}) {
-        my $c = nginx_prefix(name => 'l3', workers => 1, affinity => '01',
+        my $pc = nginx_prefix(name => 'l3', workers => 1, affinity => '01',
                              http => backends_conf(name => 'l3', l1off => 1),
                              servers => authz_server(port => $port{l3}));
-        $inst{l3} = nginx_start('l3', $c, 1);
+        $inst{l3} = nginx_start('l3', $pc, 1);
     }
 
     say "";
@@ -783,7 +794,7 @@ sub phase_tiers {
     say "  GET /gen/UUID (a 3-byte static file), HS256 token; $RUNS rounds x "
       . scalar(@TIERS) . " paths, interleaved";
     say "  user 1 on generation 1 (role $PAIR_ROLE);"
-      . " l2/l3 with velro_cache_ttl auth|ownership|team_access l1=0,"
+      . " l2/l3 with velro_cache_ttl ownership|team_access l1=0,"
       . " l3 without velro_redis";
 
     # the module must run where it is on, and not where it is off; and
@@ -855,6 +866,7 @@ sub phase_tiers {
     printf STDERR "%40s\r", '' if -t STDERR;
 
     my (%m, %bad, %each, %crash);
+    my ($maxo) = sort { $b <=> $a } map { $_->{ocpu} } @res;
     for my $r (@res) {
         push @{ $m{$r->{label}}{$_} }, $r->{$_}
             for qw(rps p50 p99 cpr ncpu bcpu wcpu ocpu);
@@ -893,6 +905,10 @@ sub phase_tiers {
     say "(CPU $WRK_CPU), the rest of the machine (softirq, this script);"
       . " in % of one CPU.";
 
+    if (($maxo // 0) > 20) {
+        warn_say sprintf("other processes used the CPUs during some runs"
+                       . " (other CPU%% up to %.0f): noisy figures", $maxo);
+    }
     if ($med{l1}) {
         my $r = $med{l1}{rps} / $off;
         $SUMMARY{l1} = sprintf("L1 hit: %.3f of off req/s (cpu/req %.3f),"

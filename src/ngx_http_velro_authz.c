@@ -92,7 +92,8 @@ static void ngx_http_velro_authz_inflight_done(ngx_http_velro_ctx_t *ctx,
 static ngx_int_t ngx_http_velro_authz_decide(ngx_http_request_t *r,
     ngx_http_velro_loc_conf_t *vlcf, ngx_http_velro_ctx_t *ctx);
 static ngx_int_t ngx_http_velro_authz_refuse(ngx_http_request_t *r,
-    ngx_http_velro_loc_conf_t *vlcf, ngx_http_velro_ctx_t *ctx);
+    ngx_http_velro_loc_conf_t *vlcf, ngx_http_velro_ctx_t *ctx,
+    ngx_int_t status);
 static void ngx_http_velro_authz_wake(ngx_event_t *ev);
 static void ngx_http_velro_authz_post_wake(ngx_http_request_t *r,
     ngx_http_velro_ctx_t *ctx);
@@ -1449,6 +1450,7 @@ ngx_http_velro_authz_decide(ngx_http_request_t *r,
     ngx_http_velro_loc_conf_t *vlcf, ngx_http_velro_ctx_t *ctx)
 {
     u_char           uid[VELRO_UUID_LEN], gid[VELRO_UUID_LEN];
+    ngx_int_t        status;
     ngx_uint_t       monitor;
     velro_user_rc_e  urc;
 
@@ -1476,8 +1478,8 @@ ngx_http_velro_authz_decide(ngx_http_request_t *r,
                 return NGX_OK;
             }
 
-            ctx->status = NGX_HTTP_UNAUTHORIZED;
-            return ngx_http_velro_authz_refuse(r, vlcf, ctx);
+            return ngx_http_velro_authz_refuse(r, vlcf, ctx,
+                                               NGX_HTTP_UNAUTHORIZED);
         }
     }
 
@@ -1514,7 +1516,7 @@ ngx_http_velro_authz_decide(ngx_http_request_t *r,
             return NGX_OK;
         }
 
-        ctx->status = vlcf->deny_status;
+        status = vlcf->deny_status;
         break;
 
     default: /* NGX_HTTP_VELRO_DECISION_ERROR */
@@ -1528,12 +1530,12 @@ ngx_http_velro_authz_decide(ngx_http_request_t *r,
             return NGX_OK;
         }
 
-        ctx->status = NGX_HTTP_SERVICE_UNAVAILABLE;
+        status = NGX_HTTP_SERVICE_UNAVAILABLE;
         ctx->detail = "no authorization decision possible";
         break;
     }
 
-    return ngx_http_velro_authz_refuse(r, vlcf, ctx);
+    return ngx_http_velro_authz_refuse(r, vlcf, ctx, status);
 }
 
 
@@ -1545,13 +1547,16 @@ ngx_http_velro_authz_decide(ngx_http_request_t *r,
 
 static ngx_int_t
 ngx_http_velro_authz_refuse(ngx_http_request_t *r,
-    ngx_http_velro_loc_conf_t *vlcf, ngx_http_velro_ctx_t *ctx)
+    ngx_http_velro_loc_conf_t *vlcf, ngx_http_velro_ctx_t *ctx,
+    ngx_int_t status)
 {
     ngx_int_t  rc;
 
     ctx->authz_status = NGX_DONE;
 
-    rc = ngx_http_velro_jwt_reject(r, vlcf, ctx);
+    /* ctx->status stays the token's: $velro_user_id still has a value */
+
+    rc = ngx_http_velro_jwt_reject(r, vlcf, ctx, status);
 
     if (rc != NGX_DONE) {
         ctx->authz_status = rc;

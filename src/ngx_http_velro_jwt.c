@@ -436,11 +436,12 @@ ngx_http_velro_jwt_fail(ngx_http_request_t *r, ngx_http_velro_ctx_t *ctx,
 
 ngx_int_t
 ngx_http_velro_jwt_reject(ngx_http_request_t *r,
-    ngx_http_velro_loc_conf_t *vlcf, ngx_http_velro_ctx_t *ctx)
+    ngx_http_velro_loc_conf_t *vlcf, ngx_http_velro_ctx_t *ctx,
+    ngx_int_t status)
 {
     u_char                    *p;
     size_t                     len;
-    ngx_int_t                  rc, status;
+    ngx_int_t                  rc;
     ngx_str_t                  type;
     ngx_uint_t                 i;
     const char                *error, *desc;
@@ -448,8 +449,6 @@ ngx_http_velro_jwt_reject(ngx_http_request_t *r,
     ngx_http_err_page_t       *ep;
     ngx_http_complex_value_t   cv;
     ngx_http_core_loc_conf_t  *clcf;
-
-    status = ctx->status;
 
     if (status == NGX_HTTP_UNAUTHORIZED) {
         if (ctx->user_desc) {

@@ -486,7 +486,7 @@ ngx_http_velro_check(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
 
     default:
-        return ngx_http_velro_jwt_reject(r, vlcf, ctx);
+        return ngx_http_velro_jwt_reject(r, vlcf, ctx, ctx->status);
     }
 }
 

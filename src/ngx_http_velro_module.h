@@ -178,7 +178,8 @@ ngx_int_t ngx_http_velro_jwt_authenticate(ngx_http_request_t *r,
     ngx_http_velro_loc_conf_t *vlcf, ngx_http_velro_ctx_t *ctx,
     ngx_uint_t may_fetch);
 ngx_int_t ngx_http_velro_jwt_reject(ngx_http_request_t *r,
-    ngx_http_velro_loc_conf_t *vlcf, ngx_http_velro_ctx_t *ctx);
+    ngx_http_velro_loc_conf_t *vlcf, ngx_http_velro_ctx_t *ctx,
+    ngx_int_t status);
 ngx_int_t ngx_http_velro_jwt_init_policy(ngx_conf_t *cf,
     ngx_http_velro_loc_conf_t *vlcf);
 ngx_int_t ngx_http_velro_jwt_decode(ngx_http_request_t *r,

@@ -288,3 +288,15 @@ Velro::Authz::location(extra => '        add_header X-Project $velro_authz_proje
 --- request eval: "GET /gen/" . Velro::Authz::id('gen_team')
 --- response_headers eval
 "X-Authz: L3 admin allow\nX-Project: " . Velro::Authz::id('proj_team')
+
+
+
+=== TEST 23: a refused request still names its user in $velro_user_id
+--- http_config eval: Velro::Authz::http_config()
+--- config eval
+Velro::Authz::location(extra => '        add_header X-User $velro_user_id always;')
+--- more_headers eval: Velro::Authz::bearer('outsider')
+--- request eval: "PUT /gen/" . Velro::Authz::id('gen_public')
+--- error_code: 403
+--- response_headers eval
+"X-User: " . Velro::Authz::id('outsider') . "\nX-Authz: L3 viewer deny"
