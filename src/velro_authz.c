@@ -20,6 +20,13 @@ static int velro_user_parse(json_t *j, const unsigned char *user,
 static int velro_access_parse(json_t *j, const unsigned char *user,
     const unsigned char *resource, velro_access_t *a, const char **err);
 static json_t *velro_json_load(const char *buf, size_t len);
+static int velro_access_fast(const char *buf, size_t len,
+    const unsigned char *user, const unsigned char *resource,
+    velro_access_t *a);
+static int velro_fast_lit(const char **p, const char *end, const char *lit);
+static int velro_fast_uuid(const char **p, const char *end,
+    unsigned char *id);
+static int velro_fast_bool(const char **p, const char *end, uint8_t *out);
 static int velro_json_flag(json_t *o, const char *name, uint8_t *out);
 
 
@@ -535,6 +542,137 @@ velro_user_from_json(const char *buf, size_t len, const unsigned char *user,
 }
 
 
+/*
+ * The layout velro_access_json() writes, read without a JSON parser: L2
+ * hits read it on every request.  Anything else (another writer's
+ * spacing or member order) goes to jansson.
+ */
+
+static int
+velro_fast_lit(const char **p, const char *end, const char *lit)
+{
+    size_t  n;
+
+    n = strlen(lit);
+
+    if ((size_t) (end - *p) < n || memcmp(*p, lit, n) != 0) {
+        return -1;
+    }
+
+    *p += n;
+
+    return 0;
+}
+
+
+static int
+velro_fast_uuid(const char **p, const char *end, unsigned char *id)
+{
+    if (end - *p < VELRO_UUID_LEN + 2 || **p != '"'
+        || (*p)[VELRO_UUID_LEN + 1] != '"'
+        || velro_uuid_parse((const unsigned char *) *p + 1, VELRO_UUID_LEN,
+                            id)
+           != 0)
+    {
+        return -1;
+    }
+
+    *p += VELRO_UUID_LEN + 2;
+
+    return 0;
+}
+
+
+static int
+velro_fast_bool(const char **p, const char *end, uint8_t *out)
+{
+    if (velro_fast_lit(p, end, "true") == 0) {
+        *out = 1;
+        return 0;
+    }
+
+    if (velro_fast_lit(p, end, "false") == 0) {
+        *out = 0;
+        return 0;
+    }
+
+    return -1;
+}
+
+
+static int
+velro_access_fast(const char *buf, size_t len, const unsigned char *user,
+    const unsigned char *resource, velro_access_t *a)
+{
+    size_t          i, n;
+    const char     *p, *end;
+    unsigned char   id[16];
+
+    p = buf;
+    end = buf + len;
+
+    memset(a, 0, sizeof(velro_access_t));
+
+    if (velro_fast_lit(&p, end, "{\"user_id\":") != 0
+        || velro_fast_uuid(&p, end, id) != 0
+        || memcmp(id, user, 16) != 0
+        || velro_fast_lit(&p, end, ",\"generation_id\":") != 0
+        || velro_fast_uuid(&p, end, id) != 0
+        || memcmp(id, resource, 16) != 0
+        || velro_fast_lit(&p, end, ",\"project_id\":") != 0)
+    {
+        return -1;
+    }
+
+    if (velro_fast_lit(&p, end, "null") != 0) {
+        if (velro_fast_uuid(&p, end, a->project) != 0) {
+            return -1;
+        }
+
+        a->has_project = 1;
+    }
+
+    if (velro_fast_lit(&p, end, ",\"effective_role\":") != 0) {
+        return -1;
+    }
+
+    if (velro_fast_lit(&p, end, "null") != 0) {
+
+        for (i = 1; i < sizeof(velro_roles) / sizeof(velro_roles[0]); i++) {
+            n = strlen(velro_roles[i]);
+
+            if ((size_t) (end - p) > n + 1 && p[0] == '"'
+                && memcmp(p + 1, velro_roles[i], n) == 0 && p[n + 1] == '"')
+            {
+                a->role = (uint8_t) i;
+                p += n + 2;
+                break;
+            }
+        }
+
+        if (a->role == VELRO_ROLE_NONE) {
+            return -1;
+        }
+    }
+
+    if (velro_fast_lit(&p, end, ",\"has_direct_access\":") != 0
+        || velro_fast_bool(&p, end, &a->direct) != 0
+        || velro_fast_lit(&p, end, ",\"has_team_access\":") != 0
+        || velro_fast_bool(&p, end, &a->team) != 0
+        || velro_fast_lit(&p, end, ",\"has_public_access\":") != 0
+        || velro_fast_bool(&p, end, &a->public_access) != 0
+        || velro_fast_lit(&p, end, "}") != 0
+        || p != end)
+    {
+        return -1;
+    }
+
+    a->exists = 1;
+
+    return 0;
+}
+
+
 int
 velro_access_from_json(const char *buf, size_t len,
     const unsigned char *user, const unsigned char *resource,
@@ -542,6 +680,15 @@ velro_access_from_json(const char *buf, size_t len,
 {
     int      rc;
     json_t  *j;
+
+    if (resource && len == 4 && memcmp(buf, "null", 4) == 0) {
+        memset(a, 0, sizeof(velro_access_t));
+        return 0;
+    }
+
+    if (resource && velro_access_fast(buf, len, user, resource, a) == 0) {
+        return 0;
+    }
 
     j = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, NULL);
 
