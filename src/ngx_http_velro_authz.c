@@ -72,6 +72,8 @@ static ngx_int_t ngx_http_velro_authz_start(ngx_http_request_t *r,
 static ngx_int_t ngx_http_velro_authz_next(ngx_http_request_t *r,
     ngx_http_velro_loc_conf_t *vlcf, ngx_http_velro_ctx_t *ctx);
 static ngx_uint_t ngx_http_velro_authz_known(ngx_http_velro_ctx_t *ctx);
+static void ngx_http_velro_authz_own_values(ngx_http_request_t *r,
+    ngx_http_complex_value_t *cv);
 static ngx_int_t ngx_http_velro_authz_action(ngx_http_request_t *r,
     ngx_http_velro_loc_conf_t *vlcf, ngx_http_velro_ctx_t *ctx);
 static void ngx_http_velro_authz_l1_get(ngx_http_velro_main_conf_t *vmcf,
@@ -278,6 +280,8 @@ ngx_http_velro_authz_start(ngx_http_request_t *r,
     }
 
     if (vlcf->resource) {
+        ngx_http_velro_authz_own_values(r, vlcf->resource);
+
         if (ngx_http_complex_value(r, vlcf->resource, &value) != NGX_OK) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
@@ -342,6 +346,38 @@ ngx_http_velro_authz_next(ngx_http_request_t *r,
 }
 
 
+/*
+ * A subrequest shares its parent's variable values: a value cached for
+ * another request (say a map of $uri, by an SSI include or a batch item
+ * before this one) would name the wrong resource.  What a handler computes
+ * is computed again for this request; regex captures are set by its own
+ * location match and stay.
+ */
+
+static void
+ngx_http_velro_authz_own_values(ngx_http_request_t *r,
+    ngx_http_complex_value_t *cv)
+{
+    ngx_uint_t                 *index;
+    ngx_http_variable_t        *v;
+    ngx_http_core_main_conf_t  *cmcf;
+
+    if (r == r->main || cv->flushes == NULL) {
+        return;
+    }
+
+    cmcf = ngx_http_get_module_main_conf(r, ngx_http_core_module);
+    v = cmcf->variables.elts;
+
+    for (index = cv->flushes; *index != (ngx_uint_t) -1; index++) {
+        if (v[*index].get_handler) {
+            r->variables[*index].valid = 0;
+            r->variables[*index].not_found = 0;
+        }
+    }
+}
+
+
 /* all a decision needs is known: a refused user needs no access row */
 
 static ngx_uint_t
@@ -385,6 +421,8 @@ ngx_http_velro_authz_action(ngx_http_request_t *r,
 
         return NGX_OK;
     }
+
+    ngx_http_velro_authz_own_values(r, vlcf->action_value);
 
     if (ngx_http_complex_value(r, vlcf->action_value, &value) != NGX_OK) {
         return NGX_ERROR;

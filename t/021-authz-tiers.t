@@ -366,3 +366,25 @@ my $g = Velro::Authz::id('gen_team_open');
  "GET " . main::gen('gen_team')]
 --- response_headers eval
 ["X-Authz: L3 editor allow", "X-Authz: L1 editor allow", "", "X-Authz: L3 editor allow"]
+
+
+
+=== TEST 20: SSI includes of different generations: each its own decision
+--- init: Velro::Authz::fresh()
+--- http_config eval: Velro::Authz::http_config()
+--- config eval
+Velro::Authz::location() . <<'CONF'
+    location = /page {
+        velro_jwt off;
+        ssi on;
+        default_type text/html;
+        return 200 '<!--# include virtual="/gen/$arg_a" -->|<!--# include virtual="/gen/$arg_b" -->|<!--# include virtual="/gen/$arg_a" -->';
+    }
+CONF
+--- more_headers eval: Velro::Authz::bearer('outsider')
+--- request eval
+"GET /page?a=" . Velro::Authz::id('gen_public') . "&b=" . Velro::Authz::id('gen_private')
+--- response_body
+ok
+|{"error":"access_denied","error_description":"access to this resource is denied"}
+|ok
