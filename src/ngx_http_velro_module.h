@@ -110,10 +110,14 @@ typedef struct {
     ngx_http_complex_value_t     *action_value;
     ngx_str_t                     fallback;
     ngx_uint_t                    deny_status;
+
+    ngx_uint_t                    batch_max;    /* 0: not a batch location */
+    size_t                        batch_max_response;
 } ngx_http_velro_loc_conf_t;
 
 
 typedef struct ngx_http_velro_inflight_s  ngx_http_velro_inflight_t;
+typedef struct ngx_http_velro_batch_ctx_s  ngx_http_velro_batch_ctx_t;
 
 
 typedef struct {
@@ -152,6 +156,8 @@ typedef struct {
     ngx_http_velro_redis_cmd_t   *redis_cmd;
     ngx_http_velro_inflight_t    *inflight;
     ngx_queue_t                   inflight_link;
+
+    ngx_http_velro_batch_ctx_t   *batch;        /* a batch request's items */
 
     unsigned                      has_user:1;
     unsigned                      has_access:1;
@@ -210,6 +216,12 @@ void ngx_http_velro_authz_exit_process(ngx_cycle_t *cycle);
 char *ngx_http_velro_authz_merge(ngx_conf_t *cf,
     ngx_http_velro_loc_conf_t *prev, ngx_http_velro_loc_conf_t *conf);
 void ngx_http_velro_authz_invalidate(ngx_str_t *payload);
+
+char *ngx_http_velro_batch(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+ngx_int_t ngx_http_velro_batch_is_item(ngx_http_request_t *r);
+ngx_int_t ngx_http_velro_batch_rewrite(ngx_http_request_t *r);
+ngx_int_t ngx_http_velro_batch_access(ngx_http_request_t *r,
+    ngx_http_handler_pt own);
 void ngx_http_velro_authz_flush(void);
 
 

@@ -1,0 +1,198 @@
+# velro_batch: items run as subrequests with the batch's credentials, each
+# checked as if it had come alone; answers in request order; dependencies;
+# bad input; the security rules, each with its attack.
+
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Velro::Authz;
+use Test::Nginx::Socket 'no_plan';
+use JSON::PP;
+
+Velro::Authz::start();
+
+sub gen { "/gen/" . Velro::Authz::id($_[0]) }
+
+sub batch {
+    my (@items) = @_;
+    return "POST /batch\n" . JSON::PP->new->canonical->encode(\@items);
+}
+
+our $Config = Velro::Authz::location() . <<'CONF';
+    location = /batch {
+        velro_jwt on;
+        velro_jwt_key_file $TEST_NGINX_KEYS/jwks.json;
+        velro_batch max=5;
+    }
+
+    location /pub/ {
+        default_type application/json;
+        return 200 '{"uri":"$uri","args":"$args"}';
+    }
+
+    location = /text {
+        default_type text/plain;
+        return 200 "plain text\n";
+    }
+
+    location = /secret {
+        internal;
+        alias $TEST_NGINX_KEYS/../lib/Velro/secret.txt;
+    }
+
+    location = /denied {
+        deny all;
+        alias $TEST_NGINX_KEYS/../lib/Velro/ok.txt;
+    }
+
+    location = /show {
+        default_type application/json;
+        return 200 '{"type":"$http_content_type","length":"$http_content_length","auth":"$http_x_auth"}';
+    }
+
+    location = /send {
+        proxy_set_header X-Auth $http_authorization;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/show;
+    }
+CONF
+
+no_shuffle();
+run_tests();
+
+__DATA__
+
+=== TEST 1: two public items, JSON and text, in request order
+--- http_config eval: Velro::Authz::http_config()
+--- config eval: $::Config
+--- more_headers eval: Velro::Authz::bearer('editor')
+--- request eval
+main::batch({ endpoint => "/pub/a?x=1", id => "a" },
+            { endpoint => "/text", id => "b" })
+--- response_body_like eval
+qr/^\[\{"id":"a","status":200,"headers":\{.*\},"body":\{"uri":"\/pub\/a","args":"x=1"\}\},\{"id":"b","status":200,"headers":\{.*\},"body":"plain text\\n"\}\]$/
+
+
+
+=== TEST 2: protected items are authorized as if sent alone
+--- http_config eval: Velro::Authz::http_config()
+--- config eval: $::Config
+--- more_headers eval: Velro::Authz::bearer('editor')
+--- request eval
+main::batch({ endpoint => main::gen('gen_team'), id => "read" },
+            { endpoint => main::gen('gen_team'), method => "DELETE", id => "delete" },
+            { endpoint => main::gen('gen_unknown'), id => "unknown" },
+            { endpoint => main::gen('gen_team'), method => "PUT", id => "write" })
+--- response_body_like eval
+qr/"id":"read","status":200.*"id":"delete","status":403.*"id":"unknown","status":403.*"id":"write","status":200/s
+
+
+
+=== TEST 3: the batch request needs a token; items carry it
+--- http_config eval: Velro::Authz::http_config()
+--- config eval: $::Config
+--- request eval: main::batch({ endpoint => "/pub/a" })
+--- error_code: 401
+
+
+
+=== TEST 4: a failed dependency: 424 without running
+--- http_config eval: Velro::Authz::http_config()
+--- config eval: $::Config
+--- more_headers eval: Velro::Authz::bearer('viewer')
+--- request eval
+main::batch({ endpoint => main::gen('gen_team'), method => "PUT", id => "w" },
+            { endpoint => "/pub/after", id => "after", depends_on => ["w"] },
+            { endpoint => "/pub/free", id => "free" })
+--- response_body_like eval
+qr/"id":"w","status":403.*"id":"after","status":424.*"id":"free","status":200/s
+
+
+
+=== TEST 5: internal locations are not reachable through a batch
+--- http_config eval: Velro::Authz::http_config()
+--- config eval: $::Config
+--- more_headers eval: Velro::Authz::bearer('viewer')
+--- request eval: main::batch({ endpoint => "/secret", id => "s" })
+--- response_body_like eval
+qr/"id":"s","status":404/
+--- response_body_unlike eval
+qr/"body":"[^{]/
+
+
+
+=== TEST 6: access modules apply to items (deny all)
+--- http_config eval: Velro::Authz::http_config()
+--- config eval: $::Config
+--- more_headers eval: Velro::Authz::bearer('viewer')
+--- request eval: main::batch({ endpoint => "/denied", id => "d" })
+--- response_body_like eval
+qr/"id":"d","status":403/
+--- response_body_unlike eval
+qr/"body":"ok/
+
+
+
+=== TEST 7: an item cannot set Authorization
+--- http_config eval: Velro::Authz::http_config()
+--- config eval: $::Config
+--- more_headers eval: Velro::Authz::bearer('viewer')
+--- request eval
+main::batch({ endpoint => "/pub/a" },
+            { endpoint => "/pub/b", headers => { Authorization => "Bearer x" } })
+--- error_code: 400
+--- response_body_like eval
+qr/"item":1/
+
+
+
+=== TEST 8: no escaping the server
+--- http_config eval: Velro::Authz::http_config()
+--- config eval: $::Config
+--- more_headers eval: Velro::Authz::bearer('viewer')
+--- request eval
+[main::batch({ endpoint => "/pub/../secret" }),
+ main::batch({ endpoint => "/pub/%2e%2e/secret" }),
+ main::batch({ endpoint => "http://example.com/" }),
+ main::batch({ endpoint => "/pub/a\r\nX: y" }),
+ main::batch({ endpoint => "/batch" })]
+--- error_code eval: [400, 400, 400, 400, 400]
+
+
+
+=== TEST 9: more than max items: 413
+--- http_config eval: Velro::Authz::http_config()
+--- config eval: $::Config
+--- more_headers eval: Velro::Authz::bearer('viewer')
+--- request eval: main::batch(map { { endpoint => "/pub/$_" } } 1 .. 6)
+--- error_code: 413
+
+
+
+=== TEST 10: bad JSON and a non-array
+--- http_config eval: Velro::Authz::http_config()
+--- config eval: $::Config
+--- more_headers eval: Velro::Authz::bearer('viewer')
+--- request eval: ["POST /batch\n[{\"endpoint\":", "POST /batch\n{\"endpoint\":\"/pub/a\"}", "POST /batch\n[{\"method\":\"GET\"}]"]
+--- error_code eval: [400, 400, 400]
+
+
+
+=== TEST 11: a JSON body goes out as application/json with its length
+--- http_config eval: Velro::Authz::http_config()
+--- config eval: $::Config
+--- more_headers eval: Velro::Authz::bearer('viewer')
+--- request eval
+main::batch({ endpoint => "/send", method => "POST", body => { a => [1, 2] }, id => "p" })
+--- response_body_like eval
+qr/"id":"p","status":200,.*"body":\{"type":"application\/json","length":"11","auth":"Bearer /
+
+
+
+=== TEST 12: only POST
+--- http_config eval: Velro::Authz::http_config()
+--- config eval: $::Config
+--- more_headers eval: Velro::Authz::bearer('viewer')
+--- request
+GET /batch
+--- error_code: 405
