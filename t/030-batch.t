@@ -10,9 +10,11 @@ use Velro::Authz;
 use Test::Nginx::Socket 'no_plan';
 use JSON::PP;
 
-Velro::Authz::start();
+Velro::Authz::start(sql => 1);
 
 sub gen { "/gen/" . Velro::Authz::id($_[0]) }
+
+sub q { my $s = shift; $s =~ s/([^A-Za-z0-9_.~-])/sprintf("%%%02X", ord $1)/ge; $s }
 
 sub batch {
     my (@items) = @_;
@@ -23,7 +25,7 @@ our $Config = Velro::Authz::location() . <<'CONF';
     location = /batch {
         velro_jwt on;
         velro_jwt_key_file $TEST_NGINX_KEYS/jwks.json;
-        velro_batch max=5;
+        velro_batch max=5 max_response=1k;
     }
 
     location /pub/ {
@@ -49,6 +51,10 @@ our $Config = Velro::Authz::location() . <<'CONF';
     location = /show {
         default_type application/json;
         return 200 '{"type":"$http_content_type","length":"$http_content_length","auth":"$http_x_auth"}';
+    }
+
+    location = /big {
+        alias $TEST_NGINX_KEYS/jwks.json;
     }
 
     location = /send {
@@ -196,3 +202,44 @@ qr/"id":"p","status":200,.*"body":\{"type":"application\/json","length":"11","au
 --- request
 GET /batch
 --- error_code: 405
+
+
+
+=== TEST 13: a dependent item runs after its dependency (it sees its effect)
+--- http_config eval: Velro::Authz::http_config()
+--- config eval: $::Config
+--- more_headers eval: Velro::Authz::bearer('owner')
+--- request eval
+my $g = '44444444-0000-4000-8000-0000000000bb';
+my $u = Velro::Authz::id('owner');
+my $p = Velro::Authz::id('proj_team');
+main::batch(
+    { endpoint => "/sql?q=" . main::q("INSERT INTO generations (id, user_id, project_id, status) VALUES ('$g', '$u', '$p', 'completed')"),
+      id => "create" },
+    { endpoint => "/gen/$g", id => "read", depends_on => ["create"] },
+    { endpoint => "/sql?q=" . main::q("DELETE FROM generations WHERE id = '$g'"),
+      id => "drop", depends_on => ["read"] })
+--- response_body_like eval
+qr/"id":"create","status":200.*"id":"read","status":200.*"body":"ok\\n".*"id":"drop","status":200/s
+
+
+
+=== TEST 14: an answer beyond max_response: an error entry, the batch answers
+--- http_config eval: Velro::Authz::http_config()
+--- config eval: $::Config
+--- more_headers eval: Velro::Authz::bearer('viewer')
+--- request eval
+main::batch({ endpoint => "/big", id => "big" }, { endpoint => "/pub/small", id => "small" })
+--- response_body_like eval
+qr/"id":"big","status":500,.*"body":\{"error":"response_too_large"\}.*"id":"small","status":200/s
+
+
+
+=== TEST 15: HEAD items answer headers only
+--- http_config eval: Velro::Authz::http_config()
+--- config eval: $::Config
+--- more_headers eval: Velro::Authz::bearer('viewer')
+--- request eval
+main::batch({ endpoint => "/text", method => "HEAD", id => "h" })
+--- response_body_like eval
+qr/^\[\{"id":"h","status":200,"headers":\{"Content-Type":"text\/plain"[^}]*\},"body":""\}\]$/
