@@ -1020,6 +1020,10 @@ ngx_http_velro_batch_header_filter(ngx_http_request_t *r)
     ngx_http_velro_batch_item_t  *it;
 
     if (r == r->main) {
+        if (ngx_http_velro_warm_header(r) == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+
         return ngx_http_next_header_filter(r);
     }
 
@@ -1124,6 +1128,10 @@ ngx_http_velro_batch_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
     ngx_http_velro_batch_item_t  *it;
 
     if (r == r->main) {
+        if (in && ngx_http_velro_warm_body(r, in) == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+
         return ngx_http_next_body_filter(r, in);
     }
 

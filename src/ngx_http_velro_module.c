@@ -206,6 +206,20 @@ static ngx_command_t  ngx_http_velro_commands[] = {
       0,
       NULL },
 
+    { ngx_string("velro_warm_on_login"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_velro_loc_conf_t, warm_on_login),
+      NULL },
+
+    { ngx_string("velro_warm_limit"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_velro_loc_conf_t, warm_limit),
+      NULL },
+
     { ngx_string("velro_batch"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE12,
       ngx_http_velro_batch,
@@ -1112,6 +1126,8 @@ ngx_http_velro_create_loc_conf(ngx_conf_t *cf)
     vlcf->resource = NGX_CONF_UNSET_PTR;
     vlcf->action = NGX_CONF_UNSET_UINT;
     vlcf->deny_status = NGX_CONF_UNSET_UINT;
+    vlcf->warm_on_login = NGX_CONF_UNSET;
+    vlcf->warm_limit = NGX_CONF_UNSET_UINT;
 
     return vlcf;
 }
