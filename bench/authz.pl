@@ -590,6 +590,7 @@ sub wrk_run {
     my @cmd = ('wrk', "-t$o{threads}", "-c$o{conns}", "-d$o{secs}s",
                '--latency');
     push @cmd, '-H', "Authorization: Bearer $o{token}" if $o{token};
+    push @cmd, '-H', $_ for @{ $o{headers} || [] };
     push @cmd, '-s', $o{script} if $o{script};
     push @cmd, $o{url};
     push @cmd, '--', @{ $o{args} } if $o{args};
@@ -1037,6 +1038,7 @@ sub lat_rounds {
                         n => $n, url => "http://127.0.0.1:$o{port}$v->{path}",
                         secs => $secs, conns => $c, threads => 1,
                         cpu => $WRK_CPU, token => $v->{token},
+                        headers => $v->{headers},
                         script => $v->{script}, args => $v->{args});
         if ($v->{after}) {
             my $x = $v->{after}->($r);
@@ -1374,6 +1376,26 @@ EOF
         }
     }
 
+    # the login answer alone, on an idle worker: curl's time_total (the
+    # answer has a Content-Length: complete without waiting for the close),
+    # 20 logins each, 50 ms apart
+    if (grep { -x "$_/curl" } split /:/, $ENV{PATH}) {
+        my %t;
+        for my $i (1 .. 20) {
+            for my $loc ('/login-nowarm', '/login') {
+                my $v = `curl -s -o /dev/null --http1.1 -w '%{time_starttransfer} %{time_total}' http://127.0.0.1:$port$loc`;
+                my ($st, $tt) = split ' ', $v;
+                push @{ $t{$loc} }, $tt * 1e6 if defined $tt;
+                sleep 0.05;
+            }
+        }
+        say sprintf("  idle worker, one login at a time (curl, new connection,"
+                  . " 20 each, 50 ms apart): answer time median %.0f us"
+                  . " without warming, %.0f us with",
+                    median(@{ $t{'/login-nowarm'} || [] }),
+                    median(@{ $t{'/login'} || [] }));
+    }
+
     my $xact = sub {
         my ($l) = Velro::Backends::psql("SELECT xact_commit FROM"
             . " pg_stat_database WHERE datname = 'velro'") =~ /(\d+)/;
@@ -1381,8 +1403,7 @@ EOF
     };
     my $x0;
     my %variant = map {
-        my $key = $_;
-        ($key => sub {
+        ($_ => sub {
             my ($r) = @_;
             my $x1 = $xact->();
             my $d = defined $x0 ? ($x1 - $x0) / ($r->{n} || 1) : undef;
@@ -1397,7 +1418,15 @@ EOF
         variants => [
             { key => 'nowarm', path => '/login-nowarm', after => $variant{nowarm} },
             { key => 'warm', path => '/login', after => $variant{warm} },
+            { key => 'nowarm-c', path => '/login-nowarm', after => $variant{nowarm},
+              headers => [ 'Connection: close' ] },
+            { key => 'warm-c', path => '/login', after => $variant{warm},
+              headers => [ 'Connection: close' ] },
         ]);
+    say "  -c: \"Connection: close\", a new connection per login: the"
+      . " latency of the login answer itself";
+    say "  (sent before the warm subrequest ends), without the wait a"
+      . " keepalive connection's next request has.";
     say "  (pg xact/: per request; the stats are sent by PostgreSQL"
       . " every 0.5 s or so, an approximation.)";
 
@@ -1409,20 +1438,25 @@ EOF
 
     my @parts;
     my $okall = $warm_ok && !$fails;
-    for my $c (@LAT_CONNS) {
-        my $w = $med->{warm}{$c};
-        my $o = $med->{nowarm}{$c};
-        my $d = $w->{p50} - $o->{p50};
-        $okall = 0 if $d >= 1000;
-        say sprintf("  -c%d: p50 warm - nowarm = %s - %s = %+.0f us;"
-                  . " p99 %s / %s us; req/s %.0f / %.0f; cpu/req %.1f / %.1f us",
-                    $c, fmt_us($w->{p50}), fmt_us($o->{p50}), $d,
-                    fmt_us($w->{p99}), fmt_us($o->{p99}), $w->{rps},
-                    $o->{rps}, $w->{cpr}, $o->{cpr});
-        push @parts, sprintf("-c%d %+.0f us (%s/%s)", $c, $d,
-                             fmt_us($w->{p50}), fmt_us($o->{p50}));
+    for my $sfx ('', '-c') {
+        for my $c (@LAT_CONNS) {
+            my $w = $med->{"warm$sfx"}{$c};
+            my $o = $med->{"nowarm$sfx"}{$c};
+            my $d = $w->{p50} - $o->{p50};
+            $okall = 0 if $d >= 1000;
+            say sprintf("  %s -c%d: p50 warm - nowarm = %s - %s = %+.0f us;"
+                      . " p99 %s / %s us; req/s %.0f / %.0f; cpu/req %.1f / %.1f us",
+                        $sfx ? 'close    ' : 'keepalive', $c, fmt_us($w->{p50}),
+                        fmt_us($o->{p50}), $d, fmt_us($w->{p99}),
+                        fmt_us($o->{p99}), $w->{rps}, $o->{rps}, $w->{cpr},
+                        $o->{cpr});
+            push @parts, sprintf("%s -c%d %+.0f us (%s/%s)",
+                                 $sfx ? 'close' : 'keepalive', $c, $d,
+                                 fmt_us($w->{p50}), fmt_us($o->{p50}));
+        }
     }
-    $SUMMARY{login} = "Login warming: p50 warm - nowarm " . join(', ', @parts)
+    $SUMMARY{login} = "Login warming (limit $WARM_LIMIT): p50 warm - nowarm "
+        . join(', ', @parts)
         . "  (target < 1 ms: " . ($okall ? 'met' : 'MISSED') . ")"
         . ($warm_ok ? '' : ' [warming not verified]');
     say "";

@@ -152,6 +152,28 @@ qr/"item":1/
 
 
 
+=== TEST 7b: nor Cookie, Host or hop-by-hop headers
+--- http_config eval: Velro::Authz::http_config()
+--- config eval: $::Config
+--- more_headers eval: Velro::Authz::bearer('viewer')
+--- request eval
+[main::batch({ endpoint => "/pub/a", headers => { Cookie => "s=1" } }),
+ main::batch({ endpoint => "/pub/a", headers => { Host => "evil" } }),
+ main::batch({ endpoint => "/pub/a", headers => { Connection => "close" } }),
+ main::batch({ endpoint => "/pub/a", headers => { "Transfer-Encoding" => "chunked" } }),
+ main::batch({ endpoint => "/pub/a", headers => { "X-A" => "b\r\nHost: evil" } }),
+ main::batch({ endpoint => "/pub/a", id => "a\0b" }),
+ main::batch({ endpoint => "/pub/a", method => "GET", body => { a => 1 } }),
+ main::batch({ endpoint => "/pub/a", method => "TRACE" }),
+ main::batch({ endpoint => "/send", method => "POST",
+               body => [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]] }),
+ main::batch({ endpoint => "/pub/a", id => "x" }, { endpoint => "/pub/b", id => "x" }),
+ main::batch({ endpoint => "/pub/a", id => "x", depends_on => ["y"] }, { endpoint => "/pub/b", id => "y", depends_on => ["x"] }),
+ main::batch({ endpoint => "/pub/a", depends_on => ["nobody"] })]
+--- error_code eval: [400, 400, 400, 400, 400, 400, 400, 400, 400, 400, 400, 400]
+
+
+
 === TEST 8: no escaping the server
 --- http_config eval: Velro::Authz::http_config()
 --- config eval: $::Config
@@ -159,10 +181,13 @@ qr/"item":1/
 --- request eval
 [main::batch({ endpoint => "/pub/../secret" }),
  main::batch({ endpoint => "/pub/%2e%2e/secret" }),
+ main::batch({ endpoint => "/pub/.%2E/secret" }),
+ main::batch({ endpoint => "//example.com/x" }),
+ main::batch({ endpoint => "/pub/a%00b" }),
  main::batch({ endpoint => "http://example.com/" }),
  main::batch({ endpoint => "/pub/a\r\nX: y" }),
  main::batch({ endpoint => "/batch" })]
---- error_code eval: [400, 400, 400, 400, 400]
+--- error_code eval: [400, 400, 400, 400, 400, 400, 400, 400]
 
 
 
