@@ -1423,10 +1423,10 @@ EOF
             { key => 'warm-c', path => '/login', after => $variant{warm},
               headers => [ 'Connection: close' ] },
         ]);
-    say "  -c: \"Connection: close\", a new connection per login: the"
-      . " latency of the login answer itself";
-    say "  (sent before the warm subrequest ends), without the wait a"
-      . " keepalive connection's next request has.";
+    say "  -c: \"Connection: close\", a new connection per login: no login"
+      . " waits behind the previous one's warm";
+    say "  subrequest on a keepalive connection; the worker's CPU (and"
+      . " PostgreSQL's) is still shared with the warms.";
     say "  (pg xact/: per request; the stats are sent by PostgreSQL"
       . " every 0.5 s or so, an approximation.)";
 

@@ -208,9 +208,9 @@ arguments' case and order do not matter
  "GET /l3?resource=&user=11111111-0000-4000-8000-000000000008",
  "GET /l3?resource=44444444-0000-4000-8000-0000000000FF&x=1&user=11111111-0000-4000-8000-0000000000FF"]
 --- response_body eval
-[q{{"user":{"id":"11111111-0000-4000-8000-000000000001","status":"active","tokens_valid_after":null},"access":{"user_id":"11111111-0000-4000-8000-000000000001","generation_id":"44444444-0000-4000-8000-000000000001","project_id":"33333333-0000-4000-8000-000000000001","effective_role":"owner","has_direct_access":true,"has_team_access":true,"has_public_access":false}}},
- q{{"user":{"id":"11111111-0000-4000-8000-000000000008","status":"active","tokens_valid_after":1893456000},"access":null}},
- q{{"user":null,"access":null}}]
+[q{{"user":{"id":"11111111-0000-4000-8000-000000000001","status":"active","tokens_valid_after":null},"access":{"user_id":"11111111-0000-4000-8000-000000000001","generation_id":"44444444-0000-4000-8000-000000000001","project_id":"33333333-0000-4000-8000-000000000001","effective_role":"owner","has_direct_access":true,"has_team_access":true,"has_public_access":false},"project":{"id":"33333333-0000-4000-8000-000000000001","team_id":"22222222-0000-4000-8000-000000000001","visibility":"team"}}},
+ q{{"user":{"id":"11111111-0000-4000-8000-000000000008","status":"active","tokens_valid_after":1893456000},"access":null,"project":null}},
+ q{{"user":null,"access":null,"project":null}}]
 --- error_log eval
 qr/velro: L3 query user=11111111-0000-4000-8000-0000000000(01|08|FF) resource=(44444444-0000-4000-8000-0000000000(01|FF)|NULL)$/
 --- no_error_log
@@ -224,7 +224,7 @@ qr/velro: L3 query user=11111111-0000-4000-8000-0000000000(01|08|FF) resource=(4
 --- request
 GET /l3?user=11111111-0000-4000-8000-000000000008&resource=
 --- response_body chomp
-{"user":{"id":"11111111-0000-4000-8000-000000000008","status":"active","tokens_valid_after":1893456000},"access":null}
+{"user":{"id":"11111111-0000-4000-8000-000000000008","status":"active","tokens_valid_after":1893456000},"access":null,"project":null}
 --- error_log
 velro: L3 query user=11111111-0000-4000-8000-000000000008 resource=NULL
 velro: postgres query sent on #
