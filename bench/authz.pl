@@ -84,8 +84,8 @@
 # Output: stdout and build/bench/authz-results.txt; nginx prefixes, logs and
 # raw wrk output stay in build/bench/authz.* until the next run.  PostgreSQL
 # and Redis are throwaway instances (t/lib/Velro/Backends.pm) on free ports;
-# everything started is stopped on exit, Ctrl-C included.  About 9 minutes
-# with the defaults (batch and login: 2 minutes each).
+# everything started is stopped on exit, Ctrl-C included.  About 11 minutes
+# with the defaults (batch 2 of them, login 4).
 
 use strict;
 use warnings;
