@@ -211,6 +211,7 @@ char *ngx_http_velro_authz_merge(ngx_conf_t *cf,
     ngx_http_velro_loc_conf_t *prev, ngx_http_velro_loc_conf_t *conf);
 void ngx_http_velro_authz_invalidate(ngx_str_t *payload);
 void ngx_http_velro_authz_flush(void);
+ngx_int_t ngx_http_velro_authz_probe_captures(ngx_conf_t *cf);
 
 
 extern ngx_module_t  ngx_http_velro_module;
