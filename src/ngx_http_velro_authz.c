@@ -121,6 +121,7 @@ static ngx_rbtree_t        ngx_http_velro_inflight_tree;
 static ngx_rbtree_node_t   ngx_http_velro_inflight_sentinel;
 static ngx_str_t           ngx_http_velro_authz_prefix;
 static EVP_MD             *ngx_http_velro_authz_sha256;
+static ngx_http_get_variable_pt  ngx_http_velro_capture_handler;
 
 
 /* deletes every key indexed in KEYS[1], then the index */
@@ -370,7 +371,15 @@ ngx_http_velro_authz_own_values(ngx_http_request_t *r,
     v = cmcf->variables.elts;
 
     for (index = cv->flushes; *index != (ngx_uint_t) -1; index++) {
-        if (v[*index].get_handler) {
+
+        /*
+         * Regex captures get their value from this request's own location
+         * match: their handler only says "not found".
+         */
+
+        if (v[*index].get_handler
+            && v[*index].get_handler != ngx_http_velro_capture_handler)
+        {
             r->variables[*index].valid = 0;
             r->variables[*index].not_found = 0;
         }
@@ -1790,4 +1799,43 @@ ngx_http_velro_authz_projects(ngx_http_velro_main_conf_t *vmcf,
     }
 
     json_decref(j);
+
+
+/*
+ * The handler nginx gives a regex's named capture (its value comes from
+ * the match, the handler only says "not found"): learned from a capture of
+ * our own, since nginx does not export it.
+ */
+
+ngx_int_t
+ngx_http_velro_authz_probe_captures(ngx_conf_t *cf)
+{
+#if (NGX_PCRE)
+    u_char                errstr[NGX_MAX_CONF_ERRSTR];
+    ngx_str_t             name;
+    ngx_regex_compile_t   rc;
+    ngx_http_variable_t  *v;
+
+    ngx_memzero(&rc, sizeof(ngx_regex_compile_t));
+
+    ngx_str_set(&rc.pattern, "(?<velro_capture_probe>)");
+    rc.pool = cf->pool;
+    rc.err.len = NGX_MAX_CONF_ERRSTR;
+    rc.err.data = errstr;
+
+    if (ngx_http_regex_compile(cf, &rc) == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_str_set(&name, "velro_capture_probe");
+
+    v = ngx_http_add_variable(cf, &name, NGX_HTTP_VAR_CHANGEABLE);
+    if (v == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_velro_capture_handler = v->get_handler;
+#endif
+
+    return NGX_OK;
 }

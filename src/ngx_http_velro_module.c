@@ -1002,6 +1002,10 @@ ngx_http_velro_cache_ttl(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 static ngx_int_t
 ngx_http_velro_preconfiguration(ngx_conf_t *cf)
 {
+    if (ngx_http_velro_authz_probe_captures(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     return ngx_http_velro_add_variables(cf);
 }
 

@@ -239,6 +239,7 @@ ngx_int_t ngx_http_velro_batch_rewrite(ngx_http_request_t *r);
 ngx_int_t ngx_http_velro_batch_access(ngx_http_request_t *r,
     ngx_http_handler_pt own);
 void ngx_http_velro_authz_flush(void);
+ngx_int_t ngx_http_velro_authz_probe_captures(ngx_conf_t *cf);
 
 
 extern ngx_module_t  ngx_http_velro_module;

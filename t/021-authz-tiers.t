@@ -388,3 +388,37 @@ CONF
 ok
 |{"error":"access_denied","error_description":"access to this resource is denied"}
 |ok
+
+
+
+=== TEST 21: the same with the resource from a regex capture
+--- init: Velro::Authz::fresh()
+--- http_config eval: Velro::Authz::http_config()
+--- config
+    location ~ ^/cap/(?<cap>[^/]+)$ {
+        velro_jwt on;
+        velro_jwt_key_file $TEST_NGINX_KEYS/jwks.json;
+        velro_authz on;
+        velro_authz_resource $cap;
+        velro_authz_fallback /_l3;
+        alias $TEST_NGINX_KEYS/../lib/Velro/ok.txt;
+    }
+
+    location = /_l3 {
+        internal;
+        velro_authz_pg;
+    }
+
+    location = /page {
+        velro_jwt off;
+        ssi on;
+        default_type text/html;
+        return 200 '<!--# include virtual="/cap/$arg_a" -->|<!--# include virtual="/cap/$arg_b" -->|<!--# include virtual="/cap/$arg_a" -->';
+    }
+--- more_headers eval: Velro::Authz::bearer('outsider')
+--- request eval
+"GET /page?a=" . Velro::Authz::id('gen_public') . "&b=" . Velro::Authz::id('gen_private')
+--- response_body
+ok
+|{"error":"access_denied","error_description":"access to this resource is denied"}
+|ok
