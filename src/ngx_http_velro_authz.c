@@ -1799,6 +1799,7 @@ ngx_http_velro_authz_projects(ngx_http_velro_main_conf_t *vmcf,
     }
 
     json_decref(j);
+}
 
 
 /*
