@@ -25,7 +25,8 @@ DEBIAN_PACKAGES := nginx-core nginx-dev libssl-dev libjansson-dev \
 	libhiredis-dev libpq-dev libtest-base-perl libcrypt-jwt-perl \
 	libtext-diff-perl libipc-run3-perl libtest-longstring-perl \
 	liblist-moreutils-perl curl procps openssl \
-	redis-server redis-tools postgresql postgresql-client
+	redis-server redis-tools postgresql postgresql-client \
+	nodejs
 
 # the real Test::Nginx when installed, else the compatible runner in t/lib
 TEST_PERL5LIB := $(CURDIR)/t/lib$(shell perl -MTest::Nginx::Socket -e1 \

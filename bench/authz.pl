@@ -37,10 +37,30 @@
 #          answers in a row, from both workers, show it)
 #   mem    bench/l1_memory.c: the heap the L1 cache really uses, against
 #          its configured size, once full of authorization-sized entries
+#   batch  latency at low concurrency (wrk -t1 -c1 and -c8:
+#          BENCH_LAT_CONNECTIONS), one nginx worker on CPU 0: ONE L1-hit
+#          GET /gen/UUID (the l1 path's request) against ONE POST /batch
+#          (velro_batch max=20, same server) of BENCH_BATCH_ITEMS items,
+#          each that same GET, same token (bench/post.lua sends the body);
+#          p50/p99/avg, requests/s and items/s, ratio batch p50 / single
+#          p50.  The resource is a map of $uri there: the regex location's
+#          named capture $gen came out empty in batch items (checked on a
+#          second server configured as the l1 path, and reported)
+#   login  the same method: GET /login proxied (upstream keepalive) to a
+#          stand-in auth endpoint in the same nginx that answers
+#          {"access_token":TOKEN} (return 200, user 1's HS256 token
+#          inlined), with velro_warm_on_login on (each login: the token
+#          verified, a background L3 warm subrequest, velro_l3_warm in
+#          PostgreSQL, then L1 and Redis writes) against the same location
+#          with it off; p50 difference, PostgreSQL transactions per login.
+#          /_l3 there has subrequest_output_buffer_size for the warm
+#          answer.  The warm subrequest belongs to the login's connection:
+#          with keepalive nginx reads the next request once it is done, so
+#          wrk's latencies include what it delays
 #
 # Environment:
-#   BENCH_PATHS         "off l1 l2 l3 zipf inval mem" (any subset; off is
-#                       added when l1, l2 or l3 is there)
+#   BENCH_PATHS         "off l1 l2 l3 batch login zipf inval mem" (any
+#                       subset; off is added when l1, l2 or l3 is there)
 #   BENCH_RUNS (3) BENCH_SECONDS (10) BENCH_CONNECTIONS (32)
 #   BENCH_THREADS (1)   wrk threads for off/l1/l2/l3
 #   BENCH_PG_POOL (8)   velro_pg pool=N (per worker)
@@ -50,6 +70,12 @@
 #   BENCH_ZIPF_THREADS (2), BENCH_USERS (10000), BENCH_GENERATIONS (100000)
 #   BENCH_INVAL_CHANGES (100) BENCH_INVAL_STREAK (20) BENCH_INVAL_TIMEOUT (3 s)
 #   BENCH_L1_SIZES ("8m 64m 200m") BENCH_L1_ENTRIES (1000000)
+#   BENCH_LAT_CONNECTIONS ("1 8")  wrk -c of the batch and login paths
+#                       (-t1, BENCH_RUNS rounds of BENCH_SECONDS)
+#   BENCH_BATCH_ITEMS (10)  items per batch (1..20)
+#   BENCH_WARM_LIMIT (100)  velro_warm_limit of the login path
+#   BENCH_LOG_LEVEL (warn)  nginx error_log level (info: the module's
+#                       decisions; slows everything down)
 #   BENCH_PERF=1        perf record the nginx workers during each path's
 #                       first round: build/bench/authz.*/perf-PATH.txt
 #                       (BENCH_PERF=g: with call graphs, perf-PATH.data)
@@ -58,8 +84,8 @@
 # Output: stdout and build/bench/authz-results.txt; nginx prefixes, logs and
 # raw wrk output stay in build/bench/authz.* until the next run.  PostgreSQL
 # and Redis are throwaway instances (t/lib/Velro/Backends.pm) on free ports;
-# everything started is stopped on exit, Ctrl-C included.  About 5 minutes
-# with the defaults.
+# everything started is stopped on exit, Ctrl-C included.  About 11 minutes
+# with the defaults (batch 2 of them, login 4).
 
 use strict;
 use warnings;
@@ -124,17 +150,26 @@ my $ITIMEOUT = env(BENCH_INVAL_TIMEOUT => 3);
 my @L1_SIZES = split ' ', env(BENCH_L1_SIZES => '8m 64m 200m');
 my $L1_ENTRIES = env(BENCH_L1_ENTRIES => 1000000);
 my $BACKEND_CPU = env(BENCH_BACKEND_CPU => '');
+my @LAT_CONNS = split ' ', env(BENCH_LAT_CONNECTIONS => '1 8');
+my $BATCH_ITEMS = env(BENCH_BATCH_ITEMS => 10);
+my $LOG_LEVEL = env(BENCH_LOG_LEVEL => 'warn');
+my $WARM_LIMIT = env(BENCH_WARM_LIMIT => 100);
 my $NGINX_CPU = 0;
 my $WRK_CPU = 1;
 
-my %PATH = map { $_ => 1 } split ' ', env(BENCH_PATHS => 'off l1 l2 l3 zipf inval mem');
-for (keys %PATH) {
-    /^(off|l1|l2|l3|zipf|inval|mem)$/
-        or die "bench: unknown path \"$_\" in BENCH_PATHS (off l1 l2 l3 zipf inval mem)\n";
+my @ALL_PATHS = qw(off l1 l2 l3 batch login zipf inval mem);
+my %PATH = map { $_ => 1 } split ' ', env(BENCH_PATHS => "@ALL_PATHS");
+for my $p (keys %PATH) {
+    grep { $_ eq $p } @ALL_PATHS
+        or die "bench: unknown path \"$p\" in BENCH_PATHS (@ALL_PATHS)\n";
 }
+$BATCH_ITEMS =~ /^\d+$/ && $BATCH_ITEMS >= 1 && $BATCH_ITEMS <= 20
+    or die "bench: BENCH_BATCH_ITEMS must be 1 to 20 (velro_batch max=20)\n";
+grep { !/^\d+$/ || $_ < 1 } @LAT_CONNS
+    and die "bench: BENCH_LAT_CONNECTIONS: connection counts, e.g. \"1 8\"\n";
 $PATH{off} = 1 if $PATH{l1} || $PATH{l2} || $PATH{l3};
 my @TIERS = grep { $PATH{$_} } qw(off l1 l2 l3);
-my $NEED_PG = grep { $PATH{$_} } qw(off l1 l2 l3 zipf inval);
+my $NEED_PG = grep { $PATH{$_} } qw(off l1 l2 l3 batch login zipf inval);
 
 if ($NUSERS < $NTEAMS * 4 || $NGENS % $NTEAMS) {
     die "bench: BENCH_USERS must be >= 4000, BENCH_GENERATIONS a multiple of 1000\n";
@@ -339,7 +374,7 @@ sub nginx_prefix {
 load_module $MODULE_COPY;
 
 worker_processes $o{workers};
-${aff}error_log logs/error.log warn;
+${aff}error_log logs/error.log $LOG_LEVEL;
 pid logs/nginx.pid;
 
 events {
@@ -374,15 +409,18 @@ sub backends_conf {
 }
 
 sub authz_server {
-    my (%o) = @_;       # port, reuseport, log
+    my (%o) = @_;       # port, reuseport, log, extra (more locations),
+                        # resource (default $gen), l3 (more /_l3 lines)
     my $rp = $o{reuseport} ? ' reuseport' : '';
+    my $res = $o{resource} // '$gen';
+    my $l3 = $o{l3} // '';
     my $log = $o{log} ? "        access_log $o{log};\n" : '';
     my $common = <<EOF;
             velro_jwt on;
             velro_jwt_key_file $KEYS/jwks.json;
             velro_jwt_algorithms HS256;
             velro_authz on;
-            velro_authz_resource \$gen;
+            velro_authz_resource $res;
             velro_authz_fallback /_l3;
             try_files /bench.txt =404;
 EOF
@@ -407,8 +445,8 @@ $common            velro_authz_action write;
         location = /_l3 {
             internal;
             velro_authz_pg;
-        }
-    }
+$l3        }
+@{[ $o{extra} // '' ]}    }
 EOF
 }
 
@@ -504,13 +542,17 @@ sub nginx_check_crash {
 # HTTP, one request per connection
 
 sub http {
-    my ($port, $path, %o) = @_;     # token, method, timeout
+    my ($port, $path, %o) = @_;     # token, method, timeout, body (JSON)
     my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
                                   Proto => 'tcp', Timeout => 5)
-        or return (0, {});
+        or return (0, {}, '');
     my $req = ($o{method} // 'GET') . " $path HTTP/1.0\r\nHost: bench\r\n";
     $req .= "Authorization: Bearer $o{token}\r\n" if $o{token};
-    syswrite $s, "$req\r\n";
+    if (defined $o{body}) {
+        $req .= "Content-Type: application/json\r\nContent-Length: "
+              . length($o{body}) . "\r\n";
+    }
+    syswrite $s, "$req\r\n" . ($o{body} // '');
     my $sel = IO::Select->new($s);
     my $buf = '';
     while ($sel->can_read($o{timeout} // 5)) {
@@ -520,11 +562,11 @@ sub http {
     close $s;
     my ($code) = $buf =~ m{^HTTP/1\.\d (\d{3})};
     my %h;
-    my ($head) = split /\r\n\r\n/, $buf, 2;
+    my ($head, $body) = split /\r\n\r\n/, $buf, 2;
     for (split /\r\n/, $head // '') {
         $h{lc $1} = $2 if /^([^:]+):\s*(.*)$/;
     }
-    return ($code // 0, \%h);
+    return ($code // 0, \%h, $body // '');
 }
 
 #----------------------------------------------------------------------------
@@ -548,6 +590,7 @@ sub wrk_run {
     my @cmd = ('wrk', "-t$o{threads}", "-c$o{conns}", "-d$o{secs}s",
                '--latency');
     push @cmd, '-H', "Authorization: Bearer $o{token}" if $o{token};
+    push @cmd, '-H', $_ for @{ $o{headers} || [] };
     push @cmd, '-s', $o{script} if $o{script};
     push @cmd, $o{url};
     push @cmd, '--', @{ $o{args} } if $o{args};
@@ -623,6 +666,7 @@ sub wrk_run {
     my %r = (label => $o{label}, run => $o{run}, secs => $o{secs});
     for (split /\n/, $text) {
         $r{p50} = us($1) if /^\s*50%\s+(\S+)/;
+        $r{avg} = us($1) if /^\s+Latency\s+([\d.]+[a-z]*)\s/;
         $r{p99} = us($1) if /^\s*99%\s+(\S+)/;
         $r{n} = $1 if /^\s*(\d+) requests in/;
         $r{rps} = $1 if /^Requests\/sec:\s+([\d.]+)/;
@@ -677,7 +721,7 @@ say "velro authz bench: ", scalar(gmtime), " UTC, $NGINX_VERSION";
         " UTC, md5 ", substr($md5, 0, 12), "), a copy loaded";
 }
 say "  ", ($CPU_MODEL // 'unknown CPU'), ", $NCPU CPUs; paths: ",
-    join(' ', grep { $PATH{$_} } qw(off l1 l2 l3 zipf inval mem));
+    join(' ', grep { $PATH{$_} } @ALL_PATHS);
 
 # how busy the machine is before we start
 {
@@ -715,7 +759,7 @@ if ($NEED_PG) {
     Velro::Backends::psql($sql, args => [
         '-v', "nusers=$NUSERS", '-v', "nteams=$NTEAMS",
         '-v', "nprojects=$NPROJECTS", '-v', "ngens=$NGENS" ]);
-    if (grep { $PATH{$_} } qw(off l1 l2 zipf inval)) {
+    if (grep { $PATH{$_} } qw(off l1 l2 batch login zipf inval)) {
         $REDIS_PORT = Velro::Backends::start_redis();
     }
     pin_backends();
@@ -973,6 +1017,456 @@ sub error_log_tail {
     return unless @l;
     say "  error log $n->{name} (" . scalar(@l) . " lines, warn and up), last lines:";
     say "    $_" for @l[($#l > 4 ? $#l - 4 : 0) .. $#l];
+}
+
+#----------------------------------------------------------------------------
+# batch and login: latency at low concurrency
+
+# Interleaved rounds on one nginx worker (CPU 0), wrk -t1 on CPU 1: each
+# round runs every connection count of BENCH_LAT_CONNECTIONS, and for each
+# every variant (so variants compared at one count are minutes apart at
+# most).  Variants: { key, path, token | script + args, between (a code
+# ref run after each of its runs: returns a hash of extra figures) }.
+# Returns { key => { conns => medians }, ... } and prints the table.
+sub lat_rounds {
+    my (%o) = @_;       # name, n (nginx), port, variants, items (key => n)
+    my $n = $o{n};
+    my @v = @{ $o{variants} };
+    my $run = sub {
+        my ($v, $c, $round, $secs) = @_;
+        my $r = wrk_run(label => "$o{name}-$v->{key}-c$c", run => $round,
+                        n => $n, url => "http://127.0.0.1:$o{port}$v->{path}",
+                        secs => $secs, conns => $c, threads => 1,
+                        cpu => $WRK_CPU, token => $v->{token},
+                        headers => $v->{headers},
+                        script => $v->{script}, args => $v->{args});
+        if ($v->{after}) {
+            my $x = $v->{after}->($r);
+            $r->{$_} = $x->{$_} for keys %$x;
+        }
+        return $r;
+    };
+    for my $v (@v) {
+        $run->($v, $LAT_CONNS[-1], 'warmup', 1);
+    }
+    my %res;            # key => conns => [ runs ]
+    for my $round (1 .. $RUNS) {
+        for my $c (@LAT_CONNS) {
+            for my $v (@v) {
+                printf STDERR "  %s round %d/%d: -c%d %-8s\r", $o{name},
+                    $round, $RUNS, $c, $v->{key} if -t STDERR;
+                push @{ $res{$v->{key}}{$c} }, $run->($v, $c, $round, $SECS);
+            }
+        }
+    }
+    printf STDERR "%50s\r", '' if -t STDERR;
+
+    my %med;
+    for my $v (@v) {
+        for my $c (@LAT_CONNS) {
+            my @r = @{ $res{$v->{key}}{$c} };
+            my %m;
+            for my $k (qw(rps p50 p99 avg cpr ncpu bcpu extra)) {
+                my @x = grep { defined } map { $_->{$k} } @r;
+                $m{$k} = median(@x) if @x;
+            }
+            $m{bad} = 0;
+            $m{bad} += $_->{bad} + $_->{err} for @r;
+            $m{crashed} = grep { $_->{crashed} } @r;
+            $m{each} = join ' ', map { sprintf '%.0f', $_->{p50} } @r;
+            $med{$v->{key}}{$c} = \%m;
+        }
+    }
+
+    say "";
+    say sprintf("%-8s %5s %7s %7s %7s %7s %7s %8s %6s %5s %5s %5s  %s",
+                'path', 'conns', 'req/s', 'items/s', 'p50', 'p99', 'avg',
+                'cpu/req', 'nginx', 'back-', 'non-', $o{extra_head} // '',
+                'p50 of each');
+    say sprintf("%-8s %5s %7s %7s %7s %7s %7s %8s %6s %5s %5s %5s  %s",
+                '', '', '', '', 'us', 'us', 'us', 'us', 'CPU%', 'ends%',
+                '2xx', $o{extra_unit} // '', 'run, us');
+    for my $c (@LAT_CONNS) {
+        for my $v (@v) {
+            my $m = $med{$v->{key}}{$c};
+            my $items = $v->{items} // 1;
+            say sprintf("%-8s %5d %7.0f %7.0f %7s %7s %7s %8.1f %6.0f %5.0f %5d %5s  %s%s",
+                        $v->{key}, $c, $m->{rps}, $m->{rps} * $items,
+                        fmt_us($m->{p50}), fmt_us($m->{p99}),
+                        fmt_us($m->{avg} // 0), $m->{cpr},
+                        $m->{ncpu}, $m->{bcpu}, $m->{bad},
+                        defined $m->{extra} ? sprintf('%.2f', $m->{extra}) : '',
+                        $m->{each}, $m->{crashed} ? '  CRASH' : '');
+        }
+    }
+    say "";
+    say "  Medians over $RUNS rounds of ${SECS}s (wrk -t1 on CPU $WRK_CPU,"
+      . " keepalive; p50/p99 as wrk --latency";
+    say "  reports them, per request; avg: wrk's mean latency).  cpu/req:"
+      . " the nginx worker's CPU time";
+    say "  per request (/proc); non-2xx: wrk's non-2xx/3xx answers and"
+      . " socket errors, all runs;";
+    say "  CPU%: the nginx worker, PostgreSQL + Redis (backends), in % of"
+      . " one CPU.";
+    return \%med;
+}
+
+sub phase_batch {
+    my %used;
+    my ($port, $rport);
+    do { $port = Velro::Backends::_free_port() } while $used{$port}++;
+    do { $rport = Velro::Backends::_free_port() } while $used{$rport}++;
+    my $items = $BATCH_ITEMS;
+    my $extra = <<EOF;
+
+        location = /batch {
+            velro_jwt on;
+            velro_jwt_key_file $KEYS/jwks.json;
+            velro_jwt_algorithms HS256;
+            velro_batch max=20;
+        }
+EOF
+    # The measured server names the resource with a map of $uri (as
+    # t/lib/Velro/Authz.pm does); the l1 path's server, with the regex
+    # location's named capture $gen, on another port is only checked: a
+    # batch item is a subrequest, and there $gen came out empty (every
+    # item denied) when this was written
+    my $map = <<'EOF';
+    map $uri $velro_bench_gen {
+        ~^/[a-z0-9]+/(?<g>[^/]+)$  $g;
+    }
+EOF
+    my $prefix = nginx_prefix(name => 'batch', workers => 1, affinity => '01',
+                              http => backends_conf(name => 'batch', redis => 1)
+                                    . $map,
+                              servers => authz_server(port => $port,
+                                                      resource => '$velro_bench_gen',
+                                                      extra => $extra)
+                                       . authz_server(port => $rport,
+                                                      extra => $extra));
+    my $n = nginx_start('batch', $prefix, 1);
+    my $tok = $TOKEN{pair};
+
+    my $body = sub {
+        my ($loc) = @_;
+        return '[' . join(',', map { qq({"endpoint":"/$loc/$PAIR_GEN","id":"$_"}) }
+                                   1 .. $items) . ']';
+    };
+    my $bodyf = "$WORK/batch-body.json";
+    open my $fh, '>', $bodyf or die;
+    print $fh $body->('gen');
+    close $fh;
+
+    say "";
+    say "Batch: one nginx worker on CPU $NGINX_CPU, L1 on (as path l1),"
+      . " user 1 on generation 1 (role $PAIR_ROLE), HS256;";
+    say "  single = GET /gen/UUID (\"Authorization: Bearer\", wrk -H);"
+      . " batch = POST /batch (velro_batch max=20,";
+    say "  same server, same token) of $items items"
+      . " [{\"endpoint\":\"/gen/UUID\",\"id\":\"1\"},...], each that same"
+      . " GET;";
+    say "  velro_authz_resource \$velro_bench_gen, a map of \$uri (not the"
+      . " regex location's capture \$gen: below).";
+    say "  (bench/post.lua, " . length($body->('gen')) . "-byte body);"
+      . " L1 warmed first.  items/s = batch req/s x $items.";
+
+    # warm L1, then check: 200s, and the items answered from L1
+    my ($c0) = http($port, "/gen/$PAIR_GEN", token => $tok);
+    my ($c1) = http($port, "/gen/$PAIR_GEN", token => $tok);
+    my ($c2, $h2) = http($port, "/chk/$PAIR_GEN", token => $tok);
+    my ($c3, undef, $b3) = http($port, '/batch', method => 'POST',
+                                token => $tok, body => $body->('chk'));
+    my ($c4) = http($port, '/batch', method => 'POST', body => $body->('gen'));
+    my $ok200 = () = $b3 =~ /"status":200/g;
+    my @tiers = $b3 =~ /"X-Authz":"([^"]*)"/gi;
+    my $l1 = grep { /^L1 / } @tiers;
+    say "  check: GET ${c0}/${c1}, /chk X-Authz \"" . ($h2->{'x-authz'} // '')
+      . "\"; batch of /chk items HTTP $c3, $ok200/$items items 200, "
+      . (@tiers ? "$l1/$items X-Authz L1 (\"$tiers[0]\")"
+                : "no X-Authz among the items' headers")
+      . "; no token: HTTP $c4";
+    if ($c1 != 200 || $c3 != 200 || $ok200 != $items || $c4 != 401) {
+        warn_say "batch: expected 200, a batch 200 with $items items 200,"
+               . " 401 without a token; got $c1, $c3 with $ok200, $c4; path"
+               . " skipped" . (nginx_check_crash($n) ? '; ' . nginx_check_crash($n) : '');
+        say "    batch answer: " . substr($b3, 0, 300);
+        error_log_tail($n);
+        nginx_stop($n);
+        return;
+    }
+    warn_say "batch: the items were not all answered by L1 (X-Authz: @tiers)"
+        if @tiers && $l1 != $items;
+
+    # the l1 path's server as it is (resource = the regex capture $gen)
+    http($rport, "/gen/$PAIR_GEN", token => $tok) for 1 .. 2;
+    my ($r1) = http($rport, "/gen/$PAIR_GEN", token => $tok);
+    my ($r2, undef, $rb) = http($rport, '/batch', method => 'POST',
+                                token => $tok, body => $body->('gen'));
+    my $rok = () = $rb =~ /"status":200/g;
+    my %rst;
+    $rst{$_}++ for $rb =~ /"status":(\d+)/g;
+    say "  the l1 path's server (velro_authz_resource \$gen, the regex"
+      . " capture): GET $r1, batch HTTP $r2, items "
+      . join(' ', map { "$rst{$_}x$_" } sort keys %rst);
+    warn_say "batch: with velro_authz_resource \$gen (a named capture of the"
+           . " regex location), $rok/$items batch items are allowed, the"
+           . " same GET alone $r1: the capture is empty in a batch item"
+           . " (\"resource id \\\"\\\" is not a UUID\" at info level);"
+           . " measured with a map of \$uri instead"
+        if $rok != $items && $r1 == 200;
+
+    my $med = lat_rounds(name => 'batch', n => $n, port => $port, variants => [
+        { key => 'single', path => "/gen/$PAIR_GEN", token => $tok },
+        { key => "batch$items", path => '/batch', items => $items,
+          script => "$TOP/bench/post.lua", args => [ $bodyf, $tok ] },
+    ]);
+
+    my ($ccheck, undef, $bcheck) = http($port, '/batch', method => 'POST',
+                                        token => $tok, body => $body->('chk'));
+    my @after = $bcheck =~ /"X-Authz":"([^"]*)"/gi;
+    my $after200 = () = $bcheck =~ /"status":200/g;
+    say "  after the runs: batch HTTP $ccheck, $after200/$items items 200"
+      . (@after ? ', items X-Authz: '
+                  . join(', ', sort keys %{{ map { $_ => 1 } @after }}) : '');
+
+    my @parts;
+    my $okall = 1;
+    for my $c (@LAT_CONNS) {
+        my $s = $med->{single}{$c};
+        my $b = $med->{"batch$items"}{$c};
+        my $ratio = $b->{p50} / $s->{p50};
+        $okall = 0 if $ratio > 1.5;
+        say sprintf("  -c%d: batch p50 / single p50 = %s / %s us = %.2f;"
+                  . " p99 %s / %s us; req/s %.0f / %.0f; items/s %.0f vs"
+                  . " %.0f (%.2fx); cpu/item %.1f vs %.1f us",
+                    $c, fmt_us($b->{p50}), fmt_us($s->{p50}), $ratio,
+                    fmt_us($b->{p99}), fmt_us($s->{p99}), $b->{rps},
+                    $s->{rps}, $b->{rps} * $items, $s->{rps},
+                    $b->{rps} * $items / $s->{rps}, $b->{cpr} / $items,
+                    $s->{cpr});
+        push @parts, sprintf("-c%d %.2f (%s/%s us)", $c, $ratio,
+                             fmt_us($b->{p50}), fmt_us($s->{p50}));
+    }
+    $SUMMARY{batch} = "Batch of $items L1-hit GETs: p50 batch / single "
+        . join(', ', @parts) . "  (target <= 1.5: "
+        . ($okall ? 'met' : 'MISSED') . ")";
+    say "";
+    say "  $SUMMARY{batch}";
+
+    if (my $c = nginx_check_crash($n)) {
+        warn_say "nginx batch: $c (see $n->{prefix}/logs/error.log)";
+    }
+    error_log_tail($n);
+    nginx_stop($n);
+}
+
+sub phase_login {
+    my %used;
+    my ($port, $aport);
+    do { $port = Velro::Backends::_free_port() } while $used{$port}++;
+    do { $aport = Velro::Backends::_free_port() } while $used{$aport}++;
+    my $tok = $TOKEN{pair};
+
+    # two generations of user 1 among the first the warm form returns:
+    # never requested in this nginx, so L1 answers only if warming filled it
+    my @warm_gens;
+    my $wj = eval {
+        Velro::Backends::psql("SELECT velro_l3_warm('$PAIR_USER', 2)")
+    } // '';
+    @warm_gens = $wj =~ /"generation_id":"([0-9a-f-]{36})"/g;
+    if (@warm_gens < 2) {
+        warn_say "login: velro_l3_warm('$PAIR_USER', 2) gave no two"
+               . " generations (" . substr($wj, 0, 120) . "): warming not"
+               . " checked";
+    }
+    Velro::Backends::redis_cli('FLUSHALL');
+
+    my $login = sub {
+        my ($warm) = @_;
+        my $onoff = $warm ? 'on' : 'off';
+        return <<EOF;
+            velro_warm_on_login $onoff;
+            velro_warm_limit $WARM_LIMIT;
+            velro_jwt_key_file $KEYS/jwks.json;
+            velro_jwt_algorithms HS256;
+            velro_authz_fallback /_l3;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_pass http://velro_bench_auth/token;
+EOF
+    };
+    my $extra = "\n        location = /login {\n" . $login->(1) . "        }\n\n"
+              . "        location = /login-nowarm {\n" . $login->(0) . "        }\n";
+    # the warm answer is ~260 bytes a row (26 KB for 100): more than the
+    # default subrequest_output_buffer_size (one page) takes
+    my $sbuf = int(($WARM_LIMIT * 512 + 1023) / 1024);
+    $sbuf = 64 if $sbuf < 64;
+    my $servers = authz_server(port => $port, extra => $extra,
+                               l3 => "            subrequest_output_buffer_size ${sbuf}k;\n")
+                . <<EOF;
+    upstream velro_bench_auth {
+        server 127.0.0.1:$aport;
+        keepalive 16;
+    }
+
+    # the stand-in auth endpoint: user 1's token, whatever is asked
+    server {
+        listen 127.0.0.1:$aport;
+
+        location = /token {
+            default_type application/json;
+            return 200 '{"access_token":"$tok","token_type":"Bearer"}';
+        }
+    }
+EOF
+    my $prefix = nginx_prefix(name => 'login', workers => 1, affinity => '01',
+                              http => backends_conf(name => 'login', redis => 1),
+                              servers => $servers);
+    my $n = nginx_start('login', $prefix, 1);
+
+    say "";
+    say "Login: one nginx worker on CPU $NGINX_CPU; GET /login proxied"
+      . " (HTTP/1.1, upstream keepalive 16) to a";
+    say "  stand-in auth server in the same nginx: return 200"
+      . " '{\"access_token\":\"TOKEN\",...}' (user 1's HS256";
+    say "  token).  warm = velro_warm_on_login on, velro_warm_limit"
+      . " $WARM_LIMIT, velro_authz_fallback /_l3";
+    say "  (velro_authz_pg: velro_l3_warm; subrequest_output_buffer_size"
+      . " ${sbuf}k there), L1 + Redis;";
+    say "  nowarm = the same location with velro_warm_on_login off.";
+    say "  Every warm login verifies the token and starts a warm subrequest:"
+      . " one PostgreSQL query, then";
+    say "  L1 and Redis writes (the same user each time: the writes"
+      . " overwrite).  pg xact/req: PostgreSQL";
+    say "  transactions committed (pg_stat_database, database velro) per"
+      . " login during the run.";
+
+    # check: both answer the token; nowarm warms nothing, warm does
+    my ($c1, undef, $b1) = http($port, '/login-nowarm');
+    sleep 0.3;
+    my ($d1, $h1) = @warm_gens ? http($port, "/chk/$warm_gens[1]", token => $tok)
+                               : (0, {});
+    my ($c2, undef, $b2) = http($port, '/login');
+    sleep 0.3;
+    my ($d2, $h2) = @warm_gens ? http($port, "/chk/$warm_gens[0]", token => $tok)
+                               : (0, {});
+    my $t1 = $h1->{'x-authz'} // '';
+    my $t2 = $h2->{'x-authz'} // '';
+    say "  check: /login-nowarm HTTP $c1, then a new generation: $d1 \"$t1\";"
+      . " /login HTTP $c2, then another: $d2 \"$t2\"";
+    if ($c1 != 200 || $c2 != 200 || $b1 !~ /access_token/ || $b2 !~ /access_token/) {
+        warn_say "login: expected HTTP 200 with the token from both, got $c1"
+               . " $c2; path skipped"
+               . (nginx_check_crash($n) ? '; ' . nginx_check_crash($n) : '');
+        error_log_tail($n);
+        nginx_stop($n);
+        return;
+    }
+    my $warm_ok = 1;
+    if (@warm_gens) {
+        if ($t1 =~ /^L[12] /) {
+            warn_say "login: without warming a new generation came from"
+                   . " \"$t1\", not L3: the warming check means nothing";
+        }
+        if ($t2 !~ /^L1 /) {
+            $warm_ok = 0;
+            warn_say "login: after a warm login the user's latest generation"
+                   . " was answered by \"$t2\", not L1: warming did not work;"
+                   . " the warm figures measure whatever it did";
+        }
+    }
+
+    # the login answer alone, on an idle worker: curl's time_total (the
+    # answer has a Content-Length: complete without waiting for the close),
+    # 20 logins each, 50 ms apart
+    if (grep { -x "$_/curl" } split /:/, $ENV{PATH}) {
+        my %t;
+        for my $i (1 .. 20) {
+            for my $loc ('/login-nowarm', '/login') {
+                my $v = `curl -s -o /dev/null --http1.1 -w '%{time_starttransfer} %{time_total}' http://127.0.0.1:$port$loc`;
+                my ($st, $tt) = split ' ', $v;
+                push @{ $t{$loc} }, $tt * 1e6 if defined $tt;
+                sleep 0.05;
+            }
+        }
+        say sprintf("  idle worker, one login at a time (curl, new connection,"
+                  . " 20 each, 50 ms apart): answer time median %.0f us"
+                  . " without warming, %.0f us with",
+                    median(@{ $t{'/login-nowarm'} || [] }),
+                    median(@{ $t{'/login'} || [] }));
+    }
+
+    my $xact = sub {
+        my ($l) = Velro::Backends::psql("SELECT xact_commit FROM"
+            . " pg_stat_database WHERE datname = 'velro'") =~ /(\d+)/;
+        return $l // 0;
+    };
+    my $x0;
+    my %variant = map {
+        ($_ => sub {
+            my ($r) = @_;
+            my $x1 = $xact->();
+            my $d = defined $x0 ? ($x1 - $x0) / ($r->{n} || 1) : undef;
+            $x0 = $xact->();
+            return { extra => $d };
+        })
+    } qw(warm nowarm);
+    $x0 = $xact->();
+
+    my $med = lat_rounds(name => 'login', n => $n, port => $port,
+        extra_head => 'pg', extra_unit => 'xact/',
+        variants => [
+            { key => 'nowarm', path => '/login-nowarm', after => $variant{nowarm} },
+            { key => 'warm', path => '/login', after => $variant{warm} },
+            { key => 'nowarm-c', path => '/login-nowarm', after => $variant{nowarm},
+              headers => [ 'Connection: close' ] },
+            { key => 'warm-c', path => '/login', after => $variant{warm},
+              headers => [ 'Connection: close' ] },
+        ]);
+    say "  -c: \"Connection: close\", a new connection per login: no login"
+      . " waits behind the previous one's warm";
+    say "  subrequest on a keepalive connection; the worker's CPU (and"
+      . " PostgreSQL's) is still shared with the warms.";
+    say "  (pg xact/: per request; the stats are sent by PostgreSQL"
+      . " every 0.5 s or so, an approximation.)";
+
+    my $fails = () = (slurp("$n->{prefix}/logs/error.log") // '')
+                     =~ /warming failed|no warming|warming not started/g;
+    say "  error log: $fails \"warming failed\" / \"no warming\" lines"
+        if $fails;
+    warn_say "login: $fails warmings failed or were not started" if $fails;
+
+    my @parts;
+    my $okall = $warm_ok && !$fails;
+    for my $sfx ('', '-c') {
+        for my $c (@LAT_CONNS) {
+            my $w = $med->{"warm$sfx"}{$c};
+            my $o = $med->{"nowarm$sfx"}{$c};
+            my $d = $w->{p50} - $o->{p50};
+            $okall = 0 if $d >= 1000;
+            say sprintf("  %s -c%d: p50 warm - nowarm = %s - %s = %+.0f us;"
+                      . " p99 %s / %s us; req/s %.0f / %.0f; cpu/req %.1f / %.1f us",
+                        $sfx ? 'close    ' : 'keepalive', $c, fmt_us($w->{p50}),
+                        fmt_us($o->{p50}), $d, fmt_us($w->{p99}),
+                        fmt_us($o->{p99}), $w->{rps}, $o->{rps}, $w->{cpr},
+                        $o->{cpr});
+            push @parts, sprintf("%s -c%d %+.0f us (%s/%s)",
+                                 $sfx ? 'close' : 'keepalive', $c, $d,
+                                 fmt_us($w->{p50}), fmt_us($o->{p50}));
+        }
+    }
+    $SUMMARY{login} = "Login warming (limit $WARM_LIMIT): p50 warm - nowarm "
+        . join(', ', @parts)
+        . "  (target < 1 ms: " . ($okall ? 'met' : 'MISSED') . ")"
+        . ($warm_ok ? '' : ' [warming not verified]');
+    say "";
+    say "  $SUMMARY{login}";
+
+    if (my $c = nginx_check_crash($n)) {
+        warn_say "nginx login: $c (see $n->{prefix}/logs/error.log)";
+    }
+    error_log_tail($n);
+    nginx_stop($n);
 }
 
 #----------------------------------------------------------------------------
@@ -1324,6 +1818,8 @@ sub phase_mem {
 my $T0 = time;
 
 phase_tiers() if @TIERS;
+phase_batch() if $PATH{batch};
+phase_login() if $PATH{login};
 phase_zipf() if $PATH{zipf};
 phase_inval() if $PATH{inval};
 phase_mem() if $PATH{mem};
@@ -1333,7 +1829,8 @@ stop_everything();
 say "";
 say "Summary (", sprintf('%.0f', time - $T0), " s, load average after: ",
     join(' ', (split ' ', slurp('/proc/loadavg'))[0 .. 2]), "):";
-for my $k (qw(l1 l2 l3 l3pg), (map { "zipf-$_" } @ZMODES), qw(inval mem)) {
+for my $k (qw(l1 l2 l3 l3pg batch login), (map { "zipf-$_" } @ZMODES),
+           qw(inval mem)) {
     say "  $SUMMARY{$k}" if $SUMMARY{$k};
 }
 say "  WARNING: $_" for @WARN;

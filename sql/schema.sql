@@ -15,6 +15,9 @@
 --                                                   runs exactly
 --                 SELECT velro_l3_lookup($1::uuid, $2::uuid)
 --                                                   and returns the text as is
+--               velro_l3_warm(user, limit)          the L3 warm form as json
+--                                                   (cache warming on login):
+--                 SELECT velro_l3_warm($1::uuid, $2::int)
 --   view        mv_user_authorization_context       materialized, for reporting
 --                                                   and cache warming only
 --   triggers    pg_notify('velro_invalidate', '{"kind":"...","id":"UUID"}')
@@ -102,6 +105,12 @@ CREATE INDEX IF NOT EXISTS generations_user_id_created_at_idx
 -- a project's generations: the MV's member branch, ON DELETE SET NULL
 CREATE INDEX IF NOT EXISTS generations_project_id_idx
     ON generations (project_id);
+-- a project's completed generations, newest first: velro_l3_warm's team
+-- branch reads the first N of each project of the user's teams from here,
+-- already in its order (created_at DESC, id), status included
+CREATE INDEX IF NOT EXISTS generations_project_id_created_at_idx
+    ON generations (project_id, created_at DESC, id)
+    WHERE status = 'completed';
 -- a team's projects: the MV's member branch, ON DELETE SET NULL from teams
 CREATE INDEX IF NOT EXISTS projects_team_id_idx
     ON projects (team_id);
@@ -212,8 +221,116 @@ BEGIN
                           FROM velro_user(p_user) u) AS "user",
                        (SELECT row_to_json(a)
                           FROM velro_authorize(p_user, p_resource) a
-                         WHERE p_resource IS NOT NULL) AS "access") r
+                         WHERE p_resource IS NOT NULL) AS "access",
+                       -- the seed's generation_access pattern: the
+                       -- project's visibility comes in the same round trip
+                       (SELECT row_to_json(pr)
+                          FROM (SELECT p.id, p.team_id, p.visibility
+                                  FROM generations g
+                                  JOIN projects p ON p.id = g.project_id
+                                 WHERE g.id = p_resource) pr) AS "project") r
     );
+END
+$fn$;
+
+------------------------------------------------------------------------------
+-- velro_l3_warm: the L3 warm form, cache warming on login
+------------------------------------------------------------------------------
+--
+--   {"user":USER,
+--    "access":[ROW,...],
+--    "projects":[{"id":"…","team_id":"…"|null,"visibility":"…"},...]}
+--
+-- on one line, no spaces (like velro_l3_lookup), where
+--
+--   USER      exactly velro_l3_lookup's "user": {"id":…,"status":…,
+--             "tokens_valid_after":EPOCH|null}
+--   "access"  the velro_authorize rows (velro_l3_lookup's "access" object,
+--             same keys in the same order) of the user's p_limit most recent
+--             generations among
+--               - the generations the user created (any status), and
+--               - the completed generations of the projects of the teams
+--                 the user is a member of,
+--             each once, ordered by created_at DESC, then id
+--   "projects" the distinct projects of those rows, ordered by id: what the
+--             project_vis cache entries need
+--
+-- An unknown user: {"user":null,"access":[],"projects":[]}. p_limit NULL
+-- means 100; it is taken into 0..1000 (the module sends 1..1000).
+--
+-- Cost: a primary-key probe for the user; the first p_limit rows of
+-- generations_user_id_created_at_idx; for each project of each of the
+-- user's teams (team_members_user_id_idx, projects_team_id_idx) the first
+-- p_limit rows of generations_project_id_created_at_idx (partial, completed
+-- only, in the final order); then a top-N of those and one velro_authorize
+-- (three primary-key probes, inlined) per row kept. One statement, one
+-- snapshot: the rows and the projects agree with each other.
+
+CREATE OR REPLACE FUNCTION velro_l3_warm(p_user uuid, p_limit int)
+RETURNS json
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+AS $fn$
+DECLARE
+    v_limit     int := least(greatest(coalesce(p_limit, 100), 0), 1000);
+    v_user      json;
+    v_access    text;
+    v_projects  text;
+BEGIN
+    v_user := (SELECT row_to_json(u) FROM velro_user(p_user) u);
+
+    IF v_user IS NULL THEN
+        RETURN '{"user":null,"access":[],"projects":[]}'::json;
+    END IF;
+
+    WITH recent AS (
+        -- created by the user, any status
+        (SELECT g.id, g.created_at
+           FROM generations g
+          WHERE g.user_id = p_user
+          ORDER BY g.created_at DESC, g.id
+          LIMIT v_limit)
+        UNION
+        -- completed, in a project of one of the user's teams
+        SELECT t.id, t.created_at
+          FROM team_members tm
+          JOIN projects p ON p.team_id = tm.team_id
+         CROSS JOIN LATERAL (
+                SELECT g.id, g.created_at
+                  FROM generations g
+                 WHERE g.project_id = p.id
+                   AND g.status = 'completed'
+                 ORDER BY g.created_at DESC, g.id
+                 LIMIT v_limit) t
+         WHERE tm.user_id = p_user
+    ),
+    top AS (
+        SELECT r.id, r.created_at
+          FROM recent r
+         ORDER BY r.created_at DESC, r.id
+         LIMIT v_limit
+    ),
+    acc AS (
+        SELECT t.id, t.created_at, a.project_id, row_to_json(a)::text AS j
+          FROM top t
+         CROSS JOIN LATERAL velro_authorize(p_user, t.id) a
+    )
+    SELECT '[' || coalesce(string_agg(acc.j, ','
+                                      ORDER BY acc.created_at DESC, acc.id),
+                           '')
+               || ']',
+           (SELECT '[' || coalesce(string_agg(row_to_json(pp)::text, ','
+                                              ORDER BY pp.id), '')
+                       || ']'
+              FROM (SELECT p.id, p.team_id, p.visibility
+                      FROM projects p
+                     WHERE p.id IN (SELECT acc.project_id FROM acc)) pp)
+      INTO v_access, v_projects
+      FROM acc;
+
+    RETURN (SELECT row_to_json(r)
+              FROM (SELECT v_user            AS "user",
+                           v_access::json    AS "access",
+                           v_projects::json  AS "projects") r);
 END
 $fn$;
 

@@ -728,6 +728,27 @@ ngx_http_velro_authz_invalidate(ngx_str_t *payload)
     case VELRO_INVALIDATE_PROJECT:
         ngx_http_velro_authz_tag(NGX_HTTP_VELRO_TAG_PROJECT, id);
         idx = "idx:project:";
+
+        if (ngx_http_velro_l1()) {
+            key[0] = 'P';
+            ngx_memcpy(key + 1, id, 16);
+            (void) velro_cache_delete(ngx_http_velro_l1(), key, 17);
+        }
+
+        if (ngx_http_velro_redis_ready()) {
+            velro_uuid_format(id, text);
+
+            argv[0] = "DEL";
+            argvlen[0] = 3;
+            argv[1] = (char *) key;
+            argvlen[1] = ngx_sprintf(key, "%Vproject_vis:%*s",
+                                     &ngx_http_velro_authz_prefix,
+                                     (size_t) VELRO_UUID_LEN, text)
+                         - key;
+
+            (void) ngx_http_velro_redis_send(2, argv, argvlen);
+        }
+
         break;
 
     default: /* VELRO_INVALIDATE_TEAM */
@@ -1299,6 +1320,10 @@ ngx_http_velro_authz_l3_done(ngx_http_request_t *r, void *data, ngx_int_t rc)
     ngx_http_velro_authz_l1_put(vmcf, ctx, 1, 1);
     ngx_http_velro_authz_l2_put(vmcf, ctx);
 
+    if (ctx->has_resource && ctx->access.has_project) {
+        ngx_http_velro_authz_projects(vmcf, b->pos, b->last - b->pos);
+    }
+
     ngx_http_velro_authz_inflight_done(ctx, 1);
 
     return rc;
@@ -1630,6 +1655,15 @@ ngx_http_velro_authz_merge(ngx_conf_t *cf, ngx_http_velro_loc_conf_t *prev,
     }
 
     ngx_conf_merge_str_value(conf->fallback, prev->fallback, "");
+    ngx_conf_merge_value(conf->warm_on_login, prev->warm_on_login, 0);
+    ngx_conf_merge_uint_value(conf->warm_limit, prev->warm_limit, 100);
+
+    if (conf->warm_limit == 0 || conf->warm_limit > 1000) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"velro_warm_limit\" must be 1 to 1000");
+        return NGX_CONF_ERROR;
+    }
+
     ngx_conf_merge_uint_value(conf->deny_status, prev->deny_status,
                               NGX_HTTP_FORBIDDEN);
 
@@ -1655,6 +1689,116 @@ ngx_http_velro_authz_merge(ngx_conf_t *cf, ngx_http_velro_loc_conf_t *prev,
     }
 
     return NGX_CONF_OK;
+}
+
+
+/* what another part of the module learned (warming): into L1 and L2 */
+
+void
+ngx_http_velro_authz_store(ngx_http_velro_main_conf_t *vmcf,
+    ngx_http_velro_ctx_t *ctx, ngx_uint_t l2)
+{
+    ngx_http_velro_authz_l1_put(vmcf, ctx, 1, 1);
+
+    if (l2) {
+        ngx_http_velro_authz_l2_put(vmcf, ctx);
+    }
+}
+
+
+uint64_t
+ngx_http_velro_authz_sequence(void)
+{
+    return ngx_http_velro_authz_seq;
+}
+
+
+/*
+ * The seed's project_vis entries: the projects an L3 answer names
+ * ("project", or "projects" in the warm form), into L1 ('P' + id: the
+ * JSON) and into L2 (project_vis:{id}), with the project_vis TTLs.  A
+ * "project" invalidation removes them.
+ */
+
+void
+ngx_http_velro_authz_projects(ngx_http_velro_main_conf_t *vmcf,
+    const u_char *buf, size_t len)
+{
+    char         *text;
+    u_char        key[17], rkey[NGX_HTTP_VELRO_L2_KEY_MAX];
+    u_char        ttl[NGX_TIME_T_LEN], uuid[VELRO_UUID_LEN];
+    size_t        i, n, argvlen[5];
+    json_t       *j, *list, *p, *id;
+    const char   *argv[5];
+
+    j = json_loadb((const char *) buf, len, 0, NULL);
+    if (j == NULL) {
+        return;
+    }
+
+    list = json_object_get(j, "projects");
+
+    if (list == NULL) {
+        list = json_object_get(j, "project");
+    }
+
+    n = json_is_array(list) ? json_array_size(list)
+                            : (json_is_object(list) ? 1 : 0);
+
+    for (i = 0; i < n; i++) {
+        p = json_is_array(list) ? json_array_get(list, i) : list;
+        id = json_object_get(p, "id");
+
+        if (!json_is_string(id)
+            || velro_uuid_parse((const u_char *) json_string_value(id),
+                                json_string_length(id), key + 1)
+               != 0)
+        {
+            continue;
+        }
+
+        text = json_dumps(p, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        if (text == NULL) {
+            continue;
+        }
+
+        if (ngx_http_velro_l1() && vmcf->ttl_l1[NGX_HTTP_VELRO_PROJECT_VIS]) {
+            key[0] = 'P';
+            (void) velro_cache_put(ngx_http_velro_l1(),
+                           NGX_HTTP_VELRO_PROJECT_VIS, key, 17, text,
+                           ngx_strlen(text),
+                           ngx_current_msec
+                           + vmcf->ttl_l1[NGX_HTTP_VELRO_PROJECT_VIS] * 1000);
+        }
+
+        if (vmcf->redis && vmcf->ttl_l2[NGX_HTTP_VELRO_PROJECT_VIS]
+            && ngx_http_velro_redis_ready())
+        {
+            velro_uuid_format(key + 1, uuid);
+
+            argv[0] = "SET";
+            argvlen[0] = 3;
+            argv[1] = (char *) rkey;
+            argvlen[1] = ngx_sprintf(rkey, "%Vproject_vis:%*s",
+                                     &vmcf->redis->prefix,
+                                     (size_t) VELRO_UUID_LEN, uuid)
+                         - rkey;
+            argv[2] = text;
+            argvlen[2] = ngx_strlen(text);
+            argv[3] = "EX";
+            argvlen[3] = 2;
+            argv[4] = (char *) ttl;
+            argvlen[4] = ngx_sprintf(ttl, "%T",
+                                     vmcf->ttl_l2[NGX_HTTP_VELRO_PROJECT_VIS])
+                         - ttl;
+
+            (void) ngx_http_velro_redis_send(5, argv, argvlen);
+        }
+
+        free(text);
+    }
+
+    json_decref(j);
 }
 
 

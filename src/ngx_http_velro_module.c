@@ -206,6 +206,27 @@ static ngx_command_t  ngx_http_velro_commands[] = {
       0,
       NULL },
 
+    { ngx_string("velro_warm_on_login"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_velro_loc_conf_t, warm_on_login),
+      NULL },
+
+    { ngx_string("velro_warm_limit"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_velro_loc_conf_t, warm_limit),
+      NULL },
+
+    { ngx_string("velro_batch"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE12,
+      ngx_http_velro_batch,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("velro_redis"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
       ngx_http_velro_redis_directive,
@@ -285,14 +306,40 @@ ngx_http_velro_l1(void)
 
 /*
  * A subrequest of the module's own (a JWKS fetch, an L3 lookup): its answer
- * kept in memory, and the module's checks skipped for it.
+ * kept in memory, and the module's checks skipped for it.  It runs in the
+ * background, so that it finishes whatever its parent is (a batch item, a
+ * background subrequest itself, is never the connection's active request),
+ * and wakes its parent when done.
  */
+
+typedef struct {
+    ngx_http_post_subrequest_pt   handler;
+    void                         *data;
+} ngx_http_velro_sub_t;
+
+
+static ngx_int_t
+ngx_http_velro_subrequest_done(ngx_http_request_t *sr, void *data,
+    ngx_int_t rc)
+{
+    ngx_http_velro_sub_t  *s = data;
+
+    rc = s->handler(sr, s->data, rc);
+
+    if (ngx_http_post_request(sr->parent, NULL) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return rc;
+}
+
 
 ngx_http_request_t *
 ngx_http_velro_subrequest(ngx_http_request_t *r, ngx_str_t *uri,
     ngx_str_t *args, ngx_http_post_subrequest_pt handler, void *data)
 {
     ngx_http_request_t          *sr;
+    ngx_http_velro_sub_t        *s;
     ngx_http_velro_ctx_t        *sctx;
     ngx_http_post_subrequest_t  *ps;
 
@@ -301,12 +348,20 @@ ngx_http_velro_subrequest(ngx_http_request_t *r, ngx_str_t *uri,
         return NULL;
     }
 
-    ps->handler = handler;
-    ps->data = data;
+    s = ngx_palloc(r->pool, sizeof(ngx_http_velro_sub_t));
+    if (s == NULL) {
+        return NULL;
+    }
+
+    s->handler = handler;
+    s->data = data;
+
+    ps->handler = ngx_http_velro_subrequest_done;
+    ps->data = s;
 
     if (ngx_http_subrequest(r, uri, args, &sr, ps,
                             NGX_HTTP_SUBREQUEST_IN_MEMORY
-                            |NGX_HTTP_SUBREQUEST_WAITED)
+                            |NGX_HTTP_SUBREQUEST_BACKGROUND)
         != NGX_OK)
     {
         return NULL;
@@ -428,6 +483,16 @@ ngx_http_velro_subrequest_handler(ngx_http_request_t *r)
         return NGX_DECLINED;
     }
 
+    /* a batch item is checked as if it had come alone */
+
+    if (ngx_http_velro_batch_is_item(r)) {
+        rc = ngx_http_velro_batch_access(r, ngx_http_velro_access_handler);
+
+        if (rc != NGX_OK) {
+            return rc;
+        }
+    }
+
     rc = ngx_http_velro_check(r);
 
     /* NGX_OK would skip the rest of this phase (try_files, mirror) */
@@ -462,7 +527,12 @@ ngx_http_velro_check(ngx_http_request_t *r)
         }
     }
 
-    if (ctx->waiting) {
+    /* waiting for another's JWKS fetch, or for its own */
+
+    if (ctx->waiting
+        || (ctx->remote && ctx->remote->fetching
+            && ctx->remote->owner == ctx))
+    {
         return NGX_AGAIN;
     }
 
@@ -955,6 +1025,13 @@ ngx_http_velro_postconfiguration(ngx_conf_t *cf)
 
     *h = ngx_http_velro_access_handler;
 
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_REWRITE_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_velro_batch_rewrite;
+
     h = ngx_array_push(&cmcf->phases[NGX_HTTP_PRECONTENT_PHASE].handlers);
     if (h == NULL) {
         return NGX_ERROR;
@@ -1053,6 +1130,8 @@ ngx_http_velro_create_loc_conf(ngx_conf_t *cf)
     vlcf->resource = NGX_CONF_UNSET_PTR;
     vlcf->action = NGX_CONF_UNSET_UINT;
     vlcf->deny_status = NGX_CONF_UNSET_UINT;
+    vlcf->warm_on_login = NGX_CONF_UNSET;
+    vlcf->warm_limit = NGX_CONF_UNSET_UINT;
 
     return vlcf;
 }

@@ -110,10 +110,17 @@ typedef struct {
     ngx_http_complex_value_t     *action_value;
     ngx_str_t                     fallback;
     ngx_uint_t                    deny_status;
+
+    ngx_flag_t                    warm_on_login;
+    ngx_uint_t                    warm_limit;
+
+    ngx_uint_t                    batch_max;    /* 0: not a batch location */
+    size_t                        batch_max_response;
 } ngx_http_velro_loc_conf_t;
 
 
 typedef struct ngx_http_velro_inflight_s  ngx_http_velro_inflight_t;
+typedef struct ngx_http_velro_batch_ctx_s  ngx_http_velro_batch_ctx_t;
 
 
 typedef struct {
@@ -153,12 +160,20 @@ typedef struct {
     ngx_http_velro_inflight_t    *inflight;
     ngx_queue_t                   inflight_link;
 
+    ngx_http_velro_batch_ctx_t   *batch;        /* a batch request's items */
+
+    u_char                       *warm_buf;     /* a login answer's body */
+    size_t                        warm_len;
+
     unsigned                      has_user:1;
     unsigned                      has_access:1;
     unsigned                      has_resource:1;
     unsigned                      has_token_hash:1;
     unsigned                      inflight_leader:1;
     unsigned                      inflight_waiting:1;
+
+    unsigned                      warm_capture:1;
+    unsigned                      warm_started:1;
 
     unsigned                      from_l1:1;    /* token found in L1 */
     unsigned                      checked:1;
@@ -210,6 +225,19 @@ void ngx_http_velro_authz_exit_process(ngx_cycle_t *cycle);
 char *ngx_http_velro_authz_merge(ngx_conf_t *cf,
     ngx_http_velro_loc_conf_t *prev, ngx_http_velro_loc_conf_t *conf);
 void ngx_http_velro_authz_invalidate(ngx_str_t *payload);
+
+char *ngx_http_velro_batch(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+void ngx_http_velro_authz_store(ngx_http_velro_main_conf_t *vmcf,
+    ngx_http_velro_ctx_t *ctx, ngx_uint_t l2);
+uint64_t ngx_http_velro_authz_sequence(void);
+void ngx_http_velro_authz_projects(ngx_http_velro_main_conf_t *vmcf,
+    const u_char *buf, size_t len);
+ngx_int_t ngx_http_velro_warm_header(ngx_http_request_t *r);
+ngx_int_t ngx_http_velro_warm_body(ngx_http_request_t *r, ngx_chain_t *in);
+ngx_int_t ngx_http_velro_batch_is_item(ngx_http_request_t *r);
+ngx_int_t ngx_http_velro_batch_rewrite(ngx_http_request_t *r);
+ngx_int_t ngx_http_velro_batch_access(ngx_http_request_t *r,
+    ngx_http_handler_pt own);
 void ngx_http_velro_authz_flush(void);
 ngx_int_t ngx_http_velro_authz_probe_captures(ngx_conf_t *cf);
 

@@ -3,15 +3,27 @@
  * velro: L3, PostgreSQL through libpq's nonblocking API.
  *
  * Per worker: a pool of "pool" connections, all opened at worker start,
- * each with the statement velro_l3 prepared once; a FIFO of requests
+ * each with the statements velro_l3 and velro_l3_warm prepared once (in
+ * that order; a database without velro_l3_warm() only fails warm
+ * requests); a FIFO of requests
  * waiting for a free connection; and one more connection that LISTENs on
  * the invalidation channel.  Sockets are nginx connections registered
  * level-triggered; every wait has an nginx timer.  Nothing blocks: no
  * PQexec, no PQcancel, no PQgetResult before PQisBusy says it is there.
  *
- * A connection goes DOWN -> CONNECTING -> PREPARING (LISTEN_SENT for the
- * listener) -> IDLE <-> BUSY (LISTENING), and back to DOWN on any failure,
- * from where a timer reconnects it with an exponential backoff.
+ * A connection goes DOWN -> CONNECTING -> PREPARING -> PREPARING_WARM
+ * (LISTEN_SENT for the listener) -> IDLE <-> BUSY (LISTENING), and back to
+ * DOWN on any failure, from where a timer reconnects it with an
+ * exponential backoff.
+ *
+ * The content handler answers two forms of GET (INTERFACE.md, "L3
+ * contract"):
+ *
+ *   ?user=UUID[&resource=UUID]       SELECT velro_l3_lookup($1, $2)
+ *   ?user=UUID&warm=1[&limit=N]      SELECT velro_l3_warm($1, $2)
+ *
+ * the warm form (cache warming on login) with N in 1..1000, default 100,
+ * and no "resource".  Either answer is PostgreSQL's json text, verbatim.
  *
  * Requests never run from inside the connection code: their completion is
  * a posted event, so a request finalized (or a new one started) never
@@ -27,10 +39,11 @@
 #define NGX_HTTP_VELRO_PG_DOWN          0
 #define NGX_HTTP_VELRO_PG_CONNECTING    1
 #define NGX_HTTP_VELRO_PG_PREPARING     2
-#define NGX_HTTP_VELRO_PG_LISTEN_SENT   3
-#define NGX_HTTP_VELRO_PG_IDLE          4
-#define NGX_HTTP_VELRO_PG_BUSY          5
-#define NGX_HTTP_VELRO_PG_LISTENING     6
+#define NGX_HTTP_VELRO_PG_PREPARING_WARM  3
+#define NGX_HTTP_VELRO_PG_LISTEN_SENT   4
+#define NGX_HTTP_VELRO_PG_IDLE          5
+#define NGX_HTTP_VELRO_PG_BUSY          6
+#define NGX_HTTP_VELRO_PG_LISTENING     7
 
 #define NGX_HTTP_VELRO_PG_BACKOFF_MIN   100
 #define NGX_HTTP_VELRO_PG_BACKOFF_MAX   5000
@@ -40,6 +53,13 @@
 #define NGX_HTTP_VELRO_PG_STMT          "velro_l3"
 #define NGX_HTTP_VELRO_PG_SQL                                                 \
     "SELECT velro_l3_lookup($1::uuid, $2::uuid)"
+
+#define NGX_HTTP_VELRO_PG_WARM_STMT     "velro_l3_warm"
+#define NGX_HTTP_VELRO_PG_WARM_SQL                                            \
+    "SELECT velro_l3_warm($1::uuid, $2::int)"
+
+#define NGX_HTTP_VELRO_PG_WARM_LIMIT    100
+#define NGX_HTTP_VELRO_PG_WARM_MAX      1000
 
 #define NGX_HTTP_VELRO_UUID_LEN         36
 
@@ -66,6 +86,7 @@ struct ngx_http_velro_pg_conn_s {
     unsigned                      idle:1;       /* in pool->idle */
     unsigned                      up:1;         /* counted in pool->nup */
     unsigned                      flushing:1;   /* PQflush() returned 1 */
+    unsigned                      warm:1;       /* velro_l3_warm prepared */
 };
 
 
@@ -79,12 +100,14 @@ struct ngx_http_velro_pg_req_s {
     const char                   *values[2];
     u_char                        user[NGX_HTTP_VELRO_UUID_LEN + 1];
     u_char                        resource[NGX_HTTP_VELRO_UUID_LEN + 1];
+    u_char                        limit[NGX_INT_T_LEN + 1];
 
     ngx_uint_t                    status;
     ngx_str_t                     body;         /* of a 200 */
     const char                   *reason;       /* of a 503 */
 
     unsigned                      queued:1;
+    unsigned                      warm:1;       /* velro_l3_warm */
 };
 
 
@@ -110,6 +133,8 @@ struct ngx_http_velro_pg_s {
     unsigned                      down:1;       /* fail fast */
     unsigned                      failing:1;    /* a failure was logged */
     unsigned                      listen_failing:1;
+    unsigned                      warm_failing:1;  /* velro_l3_warm not
+                                                      prepared, logged */
 };
 
 
@@ -133,6 +158,8 @@ static ngx_int_t ngx_http_velro_pg_error(ngx_http_request_t *r,
 static void ngx_http_velro_pg_connect(ngx_http_velro_pg_conn_t *pc);
 static void ngx_http_velro_pg_poll(ngx_http_velro_pg_conn_t *pc);
 static void ngx_http_velro_pg_connected(ngx_http_velro_pg_conn_t *pc);
+static void ngx_http_velro_pg_prepare_warm(ngx_http_velro_pg_conn_t *pc);
+static void ngx_http_velro_pg_prepared_warm(ngx_http_velro_pg_conn_t *pc);
 static ngx_int_t ngx_http_velro_pg_socket(ngx_http_velro_pg_conn_t *pc);
 static void ngx_http_velro_pg_free_socket(ngx_http_velro_pg_conn_t *pc);
 static ngx_int_t ngx_http_velro_pg_want(ngx_http_velro_pg_conn_t *pc,
@@ -401,13 +428,14 @@ ngx_http_velro_authz_pg(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
-/* the content handler: the L3 contract */
+/* the content handler: the L3 contract, and its warm form */
 
 static ngx_int_t
 ngx_http_velro_pg_handler(ngx_http_request_t *r)
 {
-    ngx_int_t                 rc;
-    ngx_str_t                 user, resource;
+    ngx_int_t                 rc, limit;
+    ngx_str_t                 user, resource, arg;
+    ngx_uint_t                warm;
     ngx_table_elt_t          *h;
     ngx_http_cleanup_t       *cln;
     ngx_http_velro_pg_t      *pool;
@@ -453,8 +481,54 @@ ngx_http_velro_pg_handler(ngx_http_request_t *r)
                                        "user must be a UUID");
     }
 
+    warm = (ngx_http_arg(r, (u_char *) "warm", 4, &arg) == NGX_OK);
+    limit = NGX_HTTP_VELRO_PG_WARM_LIMIT;
+
     if (ngx_http_arg(r, (u_char *) "resource", 8, &resource) != NGX_OK) {
+        resource.data = NULL;
         resource.len = 0;
+    }
+
+    if (warm) {
+        if (resource.data) {
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "velro: L3 warm request with a \"resource\"");
+
+            return ngx_http_velro_pg_error(r, NGX_HTTP_BAD_REQUEST,
+                                           "invalid_request",
+                                           "warm takes no resource");
+        }
+
+        if (arg.len != 1 || arg.data[0] != '1') {
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "velro: L3 request with an invalid \"warm\"");
+
+            return ngx_http_velro_pg_error(r, NGX_HTTP_BAD_REQUEST,
+                                           "invalid_request",
+                                           "warm must be 1");
+        }
+
+        if (ngx_http_arg(r, (u_char *) "limit", 5, &arg) == NGX_OK) {
+            limit = ngx_atoi(arg.data, arg.len);
+
+            if (limit < 1 || limit > NGX_HTTP_VELRO_PG_WARM_MAX) {
+                ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                              "velro: L3 warm request with an invalid "
+                              "\"limit\"");
+
+                return ngx_http_velro_pg_error(r, NGX_HTTP_BAD_REQUEST,
+                                               "invalid_request",
+                                               "limit must be 1 to 1000");
+            }
+        }
+
+    } else if (ngx_http_arg(r, (u_char *) "limit", 5, &arg) == NGX_OK) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "velro: L3 request with a \"limit\" but no \"warm\"");
+
+        return ngx_http_velro_pg_error(r, NGX_HTTP_BAD_REQUEST,
+                                       "invalid_request",
+                                       "limit needs warm=1");
     }
 
     if (resource.len && ngx_http_velro_pg_uuid(&resource) != NGX_OK) {
@@ -488,7 +562,12 @@ ngx_http_velro_pg_handler(ngx_http_request_t *r)
     ngx_memcpy(pr->user, user.data, NGX_HTTP_VELRO_UUID_LEN);
     pr->values[0] = (const char *) pr->user;
 
-    if (resource.len) {
+    if (warm) {
+        pr->warm = 1;
+        *ngx_sprintf(pr->limit, "%i", limit) = '\0';
+        pr->values[1] = (const char *) pr->limit;
+
+    } else if (resource.len) {
         ngx_memcpy(pr->resource, resource.data, NGX_HTTP_VELRO_UUID_LEN);
         pr->values[1] = (const char *) pr->resource;
     }
@@ -579,9 +658,18 @@ ngx_http_velro_pg_start(ngx_http_velro_pg_t *pool, ngx_http_velro_pg_req_t *pr)
     ngx_queue_t               *q;
     ngx_http_velro_pg_conn_t  *pc;
 
-    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, pr->request->connection->log, 0,
-                   "velro: L3 query user=%s resource=%s", pr->user,
-                   pr->values[1] ? (char *) pr->resource : "NULL");
+#if (NGX_DEBUG)
+    if (pr->warm) {
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, pr->request->connection->log, 0,
+                       "velro: L3 warm query user=%s limit=%s", pr->user,
+                       pr->limit);
+
+    } else {
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, pr->request->connection->log, 0,
+                       "velro: L3 query user=%s resource=%s", pr->user,
+                       pr->values[1] ? (char *) pr->resource : "NULL");
+    }
+#endif
 
     while (!ngx_queue_empty(&pool->idle)) {
         q = ngx_queue_head(&pool->idle);
@@ -866,7 +954,10 @@ ngx_http_velro_pg_poll(ngx_http_velro_pg_conn_t *pc)
 }
 
 
-/* connected: prepare the statement, or LISTEN; the connect timer runs on */
+/*
+ * connected: prepare the statements, one after the other, or LISTEN; the
+ * connect timer runs on
+ */
 
 static void
 ngx_http_velro_pg_connected(ngx_http_velro_pg_conn_t *pc)
@@ -892,6 +983,72 @@ ngx_http_velro_pg_connected(ngx_http_velro_pg_conn_t *pc)
         ngx_http_velro_pg_fail(pc, NULL, 0);
         return;
     }
+}
+
+
+/* velro_l3 is prepared: now velro_l3_warm */
+
+static void
+ngx_http_velro_pg_prepare_warm(ngx_http_velro_pg_conn_t *pc)
+{
+    pc->state = NGX_HTTP_VELRO_PG_PREPARING_WARM;
+
+    if (!PQsendPrepare(pc->pg, NGX_HTTP_VELRO_PG_WARM_STMT,
+                       NGX_HTTP_VELRO_PG_WARM_SQL, 2, NULL)
+        || ngx_http_velro_pg_flush(pc) != NGX_OK)
+    {
+        ngx_http_velro_pg_fail(pc, NULL, 0);
+        return;
+    }
+}
+
+
+/*
+ * An error preparing velro_l3_warm (a database whose schema predates it)
+ * leaves the connection up for lookups; warm requests then run unprepared
+ * and fail, or succeed once the function is there.  Logged once until a
+ * connection prepares it.
+ */
+
+static void
+ngx_http_velro_pg_prepared_warm(ngx_http_velro_pg_conn_t *pc)
+{
+    size_t                len;
+    u_char                msg[512];
+    ngx_http_velro_pg_t  *pool;
+
+    pool = pc->pool;
+
+    if (pc->res && PQresultStatus(pc->res) == PGRES_COMMAND_OK) {
+        pc->warm = 1;
+
+        if (pool->warm_failing) {
+            pool->warm_failing = 0;
+
+            ngx_log_error(NGX_LOG_NOTICE, pool->log, 0,
+                          "velro: postgres statement \"velro_l3_warm\" "
+                          "prepared");
+        }
+
+    } else if (!pool->warm_failing) {
+        pool->warm_failing = 1;
+
+        len = ngx_http_velro_pg_message(pc->res
+                                        ? PQresultErrorMessage(pc->res)
+                                        : PQerrorMessage(pc->pg),
+                                        msg, sizeof(msg));
+
+        ngx_log_error(NGX_LOG_WARN, pool->log, 0,
+                      "velro: postgres statement \"velro_l3_warm\" not "
+                      "prepared: %*s; warm requests will fail", len, msg);
+    }
+
+    if (pc->res) {
+        PQclear(pc->res);
+        pc->res = NULL;
+    }
+
+    ngx_http_velro_pg_ready(pc);
 }
 
 
@@ -1128,6 +1285,7 @@ ngx_http_velro_pg_read(ngx_http_velro_pg_conn_t *pc)
     switch (pc->state) {
 
     case NGX_HTTP_VELRO_PG_PREPARING:
+    case NGX_HTTP_VELRO_PG_PREPARING_WARM:
     case NGX_HTTP_VELRO_PG_LISTEN_SENT:
     case NGX_HTTP_VELRO_PG_BUSY:
         ngx_http_velro_pg_results(pc);
@@ -1209,7 +1367,17 @@ ngx_http_velro_pg_complete(ngx_http_velro_pg_conn_t *pc)
         PQclear(pc->res);
         pc->res = NULL;
 
-        ngx_http_velro_pg_ready(pc);
+        ngx_http_velro_pg_prepare_warm(pc);
+        return;
+
+    case NGX_HTTP_VELRO_PG_PREPARING_WARM:
+
+        if (PQstatus(pc->pg) == CONNECTION_BAD) {
+            ngx_http_velro_pg_fail(pc, NULL, 0);
+            return;
+        }
+
+        ngx_http_velro_pg_prepared_warm(pc);
         return;
 
     case NGX_HTTP_VELRO_PG_LISTEN_SENT:
@@ -1485,9 +1653,27 @@ static ngx_int_t
 ngx_http_velro_pg_send(ngx_http_velro_pg_conn_t *pc,
     ngx_http_velro_pg_req_t *pr)
 {
-    if (!PQsendQueryPrepared(pc->pg, NGX_HTTP_VELRO_PG_STMT, 2, pr->values,
-                             NULL, NULL, 0))
-    {
+    int  ok;
+
+    if (!pr->warm) {
+        ok = PQsendQueryPrepared(pc->pg, NGX_HTTP_VELRO_PG_STMT, 2,
+                                 pr->values, NULL, NULL, 0);
+
+    } else if (pc->warm) {
+        ok = PQsendQueryPrepared(pc->pg, NGX_HTTP_VELRO_PG_WARM_STMT, 2,
+                                 pr->values, NULL, NULL, 0);
+
+    } else {
+        /*
+         * velro_l3_warm was not there when the connection came up: ask
+         * anyway, unprepared; the error, if any, fails this request only
+         */
+
+        ok = PQsendQueryParams(pc->pg, NGX_HTTP_VELRO_PG_WARM_SQL, 2, NULL,
+                               pr->values, NULL, NULL, 0);
+    }
+
+    if (!ok) {
         return NGX_ERROR;
     }
 
@@ -1641,6 +1827,7 @@ ngx_http_velro_pg_close(ngx_http_velro_pg_conn_t *pc)
     }
 
     pc->flushing = 0;
+    pc->warm = 0;
     pc->state = NGX_HTTP_VELRO_PG_DOWN;
 }
 
@@ -1654,7 +1841,8 @@ ngx_http_velro_pg_connecting(ngx_http_velro_pg_t *pool)
 
     for (i = 0; i < pool->nconns; i++) {
         if (pool->conns[i].state == NGX_HTTP_VELRO_PG_CONNECTING
-            || pool->conns[i].state == NGX_HTTP_VELRO_PG_PREPARING)
+            || pool->conns[i].state == NGX_HTTP_VELRO_PG_PREPARING
+            || pool->conns[i].state == NGX_HTTP_VELRO_PG_PREPARING_WARM)
         {
             return 1;
         }

@@ -754,3 +754,74 @@ done:
 
     return kind;
 }
+
+
+int
+velro_warm_parse(const char *buf, size_t len, const unsigned char *user,
+    velro_user_t *u, velro_warm_row_t *rows, size_t max_rows, size_t *nrows,
+    const char **err)
+{
+    int      rc;
+    size_t   i, n;
+    json_t  *j, *ja, *row;
+
+    *nrows = 0;
+    *err = NULL;
+
+    j = velro_json_load(buf, len);
+
+    if (j == NULL) {
+        *err = "not JSON";
+        return -1;
+    }
+
+    rc = -1;
+
+    if (!json_is_object(j)) {
+        *err = "not a JSON object";
+        goto done;
+    }
+
+    ja = json_object_get(j, "access");
+
+    if (!json_is_array(ja)) {
+        *err = "\"access\" is not an array";
+        goto done;
+    }
+
+    if (velro_user_parse(json_object_get(j, "user"), user, u, err) != 0) {
+        goto done;
+    }
+
+    n = 0;
+
+    for (i = 0; i < json_array_size(ja) && n < max_rows; i++) {
+        row = json_array_get(ja, i);
+
+        if (!json_is_object(row)
+            || velro_json_uuid(row, "generation_id", NULL,
+                               rows[n].generation, 0)
+               != 0
+            || velro_access_parse(row, user, rows[n].generation,
+                                  &rows[n].access, err)
+               != 0)
+        {
+            if (*err == NULL) {
+                *err = "an \"access\" row is malformed";
+            }
+
+            goto done;
+        }
+
+        n++;
+    }
+
+    *nrows = n;
+    rc = 0;
+
+done:
+
+    json_decref(j);
+
+    return rc;
+}

@@ -122,4 +122,18 @@ int velro_access_from_json(const char *buf, size_t len,
 
 int velro_invalidation_parse(const char *buf, size_t len, unsigned char *id);
 
+/*
+ * The warm form of the L3 answer: {"user":USER|null,"access":[ROW,...],
+ * "projects":[...]}.  Rows for another user are refused; at most max_rows
+ * rows are kept.  Returns 0, or -1 with a static message in *err.
+ */
+typedef struct {
+    unsigned char    generation[16];
+    velro_access_t   access;
+} velro_warm_row_t;
+
+int velro_warm_parse(const char *buf, size_t len, const unsigned char *user,
+    velro_user_t *u, velro_warm_row_t *rows, size_t max_rows, size_t *nrows,
+    const char **err);
+
 #endif /* _VELRO_AUTHZ_H_INCLUDED_ */

@@ -229,32 +229,33 @@ is(l3($ID{owner}, $ID{gen_team}),
  . qq("access":{"user_id":"$ID{owner}","generation_id":"$ID{gen_team}",)
  . qq("project_id":"$ID{proj_team}","effective_role":"owner",)
  . qq("has_direct_access":true,"has_team_access":true,)
- . qq("has_public_access":false}}),
+ . qq("has_public_access":false},)
+ . qq("project":{"id":"$ID{proj_team}","team_id":"$ID{team}","visibility":"team"}}),
    'velro_l3_lookup: exact text, compact, keys in contract order');
 
 is(l3($ID{outsider}, $ID{gen_noproject}),
    qq({"user":{"id":"$ID{outsider}","status":"active","tokens_valid_after":null},)
  . qq("access":{"user_id":"$ID{outsider}","generation_id":"$ID{gen_noproject}",)
  . qq("project_id":null,"effective_role":null,"has_direct_access":false,)
- . qq("has_team_access":false,"has_public_access":false}}),
+ . qq("has_team_access":false,"has_public_access":false},"project":null}),
    'velro_l3_lookup: no access, json nulls and false');
 
 is(l3($ID{revoked}, undef),
-   qq({"user":{"id":"$ID{revoked}","status":"active","tokens_valid_after":1893456000},"access":null}),
+   qq({"user":{"id":"$ID{revoked}","status":"active","tokens_valid_after":1893456000},"access":null,"project":null}),
    'velro_l3_lookup: no resource: access null; epoch a JSON number');
 is(l3($ID{owner}, $ID{gen_unknown}),
-   qq({"user":{"id":"$ID{owner}","status":"active","tokens_valid_after":null},"access":null}),
+   qq({"user":{"id":"$ID{owner}","status":"active","tokens_valid_after":null},"access":null,"project":null}),
    'velro_l3_lookup: unknown generation: access null');
-is(l3($ID{nobody}, undef), '{"user":null,"access":null}',
+is(l3($ID{nobody}, undef), '{"user":null,"access":null,"project":null}',
    'velro_l3_lookup: unknown user: user null');
 is(l3($ID{disabled}, undef),
-   qq({"user":{"id":"$ID{disabled}","status":"disabled","tokens_valid_after":null},"access":null}),
+   qq({"user":{"id":"$ID{disabled}","status":"disabled","tokens_valid_after":null},"access":null,"project":null}),
    'velro_l3_lookup: disabled');
 
 {
     my $json = JSON::PP->new;
     my $d = $json->decode(l3($ID{outsider}, $ID{gen_team_open}));
-    is_deeply([ sort keys %$d ], [qw(access user)], 'l3 json: top keys');
+    is_deeply([ sort keys %$d ], [qw(access project user)], 'l3 json: top keys');
     is_deeply([ sort keys %{ $d->{user} } ],
               [qw(id status tokens_valid_after)], 'l3 json: user keys');
     is_deeply([ sort keys %{ $d->{access} } ],
@@ -304,10 +305,189 @@ is(l3($ID{disabled}, undef),
             . qq("tokens_valid_after":null},"access":{"user_id":"$ID{outsider}",)
             . qq("generation_id":"$ID{gen_public}","project_id":"$ID{proj_public}",)
             . qq("effective_role":"viewer","has_direct_access":false,)
-            . qq("has_team_access":false,"has_public_access":true}});
+            . qq("has_team_access":false,"has_public_access":true},)
+            . qq("project":{"id":"$ID{proj_public}","team_id":"$ID{team}",)
+            . qq("visibility":"public"}});
     is(scalar @l, 16, 'prepared l3: 16 answers');
-    ok(!grep({ $l[$_] ne ($_ % 2 ? '{"user":null,"access":null}' : $pub) }
+    ok(!grep({ $l[$_] ne ($_ % 2 ? '{"user":null,"access":null,"project":null}' : $pub) }
              0 .. $#l), 'prepared l3: same answers on every execution');
+}
+
+#----------------------------------------------------------------------------
+# velro_l3_warm: the warm form of the L3 contract (cache warming on login)
+
+sub warm {
+    my ($u, $n) = @_;
+    my $a = defined $u ? "'$u'" : 'NULL';
+    my $b = defined $n ? $n : 'NULL';
+    return q1("SELECT velro_l3_warm($a, $b)");
+}
+
+# "access" as fixture generation names, in order
+sub warm_gens {
+    my ($d) = @_;
+    return join ' ', map { Velro::Fixture::name($_->{generation_id}) }
+                     @{ $d->{access} };
+}
+
+{
+    my $json = JSON::PP->new;
+
+    is(warm($ID{nobody}, 100), '{"user":null,"access":[],"projects":[]}',
+       'velro_l3_warm: unknown user: exact text');
+    is(warm(undef, 100), '{"user":null,"access":[],"projects":[]}',
+       'velro_l3_warm: NULL user');
+    is(warm($ID{outsider}, 100),
+       qq({"user":{"id":"$ID{outsider}","status":"active",)
+     . qq("tokens_valid_after":null},"access":[],"projects":[]}),
+       'velro_l3_warm: a member of a team without projects, nothing created');
+
+    # exact text: "user" as velro_l3_lookup, "access" rows as its "access"
+    is(warm($ID{editor}, 2),
+       qq({"user":{"id":"$ID{editor}","status":"active",)
+     . qq("tokens_valid_after":null},"access":[)
+     . qq({"user_id":"$ID{editor}","generation_id":"$ID{gen_private}",)
+     . qq("project_id":"$ID{proj_private}","effective_role":"editor",)
+     . qq("has_direct_access":false,"has_team_access":true,)
+     . qq("has_public_access":false},)
+     . qq({"user_id":"$ID{editor}","generation_id":"$ID{gen_team_open}",)
+     . qq("project_id":"$ID{proj_team_open}","effective_role":"editor",)
+     . qq("has_direct_access":false,"has_team_access":true,)
+     . qq("has_public_access":true}],"projects":[)
+     . qq({"id":"$ID{proj_team_open}","team_id":"$ID{team}",)
+     . qq("visibility":"team_open"},)
+     . qq({"id":"$ID{proj_private}","team_id":"$ID{team}",)
+     . qq("visibility":"private"}]}),
+       'velro_l3_warm: exact text, compact, keys in order');
+
+    my $d = $json->decode(warm($ID{owner}, 100));
+    is_deeply([ sort keys %$d ], [qw(access projects user)],
+              'warm json: top keys');
+    is_deeply($d->{user}, $json->decode(l3($ID{owner}, undef))->{user},
+              'warm json: "user" is velro_l3_lookup\'s');
+    {
+        (my $want = l3($ID{owner}, undef)) =~ s/^\{"user":(.*),"access":null,"project":null\}\z/$1/;
+        like(warm($ID{owner}, 1), qr/^\{"user":\Q$want\E,"access":\[/,
+             'warm: "user" is velro_l3_lookup\'s, byte for byte');
+    }
+
+    # owner created all but gen_editor, and is a viewer of team "team":
+    # every generation, own ones of any status, gen_editor (completed) too
+    is(warm_gens($d),
+       'gen_noproject gen_noteam gen_private gen_team_open gen_public_pending '
+       . 'gen_public gen_editor gen_team_failed gen_team_pending gen_team',
+       'warm owner: own (any status) and team ones, created_at desc');
+    is_deeply([ map { $_->{id} } @{ $d->{projects} } ],
+              [ map { $ID{$_} } qw(proj_team proj_public proj_team_open
+                                   proj_private proj_noteam) ],
+              'warm owner: the distinct projects, by id; no entry for NULL');
+    is_deeply($d->{projects}[4],
+              { id => $ID{proj_noteam}, team_id => undef,
+                visibility => 'public' }, 'warm: a project without team');
+
+    # each row is exactly velro_l3_lookup's "access" for that pair
+    my @bad;
+    for my $u (@Velro::Fixture::USERS) {
+        my $w = $json->decode(warm($ID{$u}, 1000));
+        for my $a (@{ $w->{access} }) {
+            my $l = $json->decode(l3($ID{$u}, $a->{generation_id}));
+            push @bad, "$u/" . Velro::Fixture::name($a->{generation_id})
+                unless JSON::PP->new->canonical->encode($a)
+                       eq JSON::PP->new->canonical->encode($l->{access});
+        }
+        my %seen;
+        push @bad, "$u: duplicates"
+            if grep { $seen{$_->{generation_id}}++ } @{ $w->{access} };
+        # what the rule says: created, or completed in a team project
+        my @want = grep {
+            my $e = Velro::Fixture::expect($u, $_);
+            $e && ($e->{direct} || $e->{team})
+        } @Velro::Fixture::GENERATIONS;
+        my @got = map { Velro::Fixture::name($_->{generation_id}) }
+                  @{ $w->{access} };
+        push @bad, "$u: got @got, want @want"
+            if join(' ', sort @got) ne join(' ', sort @want);
+        my %proj = map { defined $_->{project_id} ? ($_->{project_id} => 1)
+                                                  : () } @{ $w->{access} };
+        push @bad, "$u: projects"
+            if join(' ', map { $_->{id} } @{ $w->{projects} })
+               ne join(' ', sort keys %proj);
+    }
+    ok(!@bad, 'warm: every fixture user: rows equal velro_l3_lookup\'s, '
+              . 'no duplicates, the right set, the right projects')
+        or diag(join "\n", @bad);
+
+    # team members: completed generations only; a creator: own pending too
+    is(warm_gens($json->decode(warm($ID{tadmin}, 100))),
+       'gen_private gen_team_open gen_public gen_editor gen_team',
+       'warm team admin: completed team generations only, no project-less '
+       . 'or team-less ones');
+    is(warm_gens($json->decode(warm($ID{editor}, 100))),
+       'gen_private gen_team_open gen_public gen_editor gen_team',
+       'warm editor: own gen_editor once (created and team), others completed');
+
+    # the limit: the most recent ones
+    is(warm_gens($json->decode(warm($ID{owner}, 3))),
+       'gen_noproject gen_noteam gen_private', 'warm: limit 3');
+    is_deeply([ map { $_->{id} } @{ $json->decode(warm($ID{owner}, 3))->{projects} } ],
+              [ $ID{proj_private}, $ID{proj_noteam} ],
+              'warm: limit 3: only those rows\' projects');
+    is(warm_gens($json->decode(warm($ID{owner}, 1))), 'gen_noproject',
+       'warm: limit 1');
+    is(warm($ID{owner}, 0),
+       qq({"user":{"id":"$ID{owner}","status":"active",)
+     . qq("tokens_valid_after":null},"access":[],"projects":[]}),
+       'warm: limit 0: the user only');
+    is(scalar @{ $json->decode(warm($ID{owner}, -5))->{access} }, 0,
+       'warm: a negative limit is 0');
+    is(scalar @{ $json->decode(warm($ID{owner}, 'NULL'))->{access} }, 10,
+       'warm: limit NULL is 100');
+    is(q1(qq{SELECT json_array_length(velro_l3_warm('$ID{owner}', 100) -> 'access')}),
+       10, 'warm: json_array_length works on the answer');
+
+    # ordering: created_at desc, then id; dedupe across both branches;
+    # the team branch's pending generations are left out
+    my $out = $psql->(qq{
+        BEGIN;
+        UPDATE generations SET created_at = '2024-06-01Z'
+         WHERE id IN ('$ID{gen_team}', '$ID{gen_editor}', '$ID{gen_private}');
+        UPDATE generations SET created_at = '2024-07-01Z', status = 'pending'
+         WHERE id = '$ID{gen_team_open}';
+        SELECT velro_l3_warm('$ID{tadmin}', 100);
+        SELECT velro_l3_warm('$ID{editor}', 2);
+        SELECT velro_l3_warm('$ID{owner}', 4);
+        ROLLBACK;});
+    my @w = map { $json->decode($_) } grep { /^\{/ } split /\n/, $out;
+    is(warm_gens($w[0]), 'gen_team gen_editor gen_private gen_public',
+       'warm: same created_at: by id; a team generation no longer '
+       . 'completed: gone');
+    is(warm_gens($w[1]), 'gen_team gen_editor',
+       'warm: limit within a tie: lowest ids first');
+    is(warm_gens($w[2]),
+       'gen_team_open gen_team gen_editor gen_private',
+       'warm: own pending generation kept, newest first, the tie by id');
+    is(warm_gens($json->decode(warm($ID{tadmin}, 100))),
+       'gen_private gen_team_open gen_public gen_editor gen_team',
+       'warm: rolled back');
+
+    # many executions of one prepared statement, as the module runs it
+    my @exec;
+    for my $i (1 .. 8) {
+        push @exec, "EXECUTE w('$ID{tadmin}', '2');",
+                    "EXECUTE w('$ID{nobody}', '100');";
+    }
+    my @l = split /\n/, $psql->("PREPARE w(text, text) AS "
+                                . "SELECT velro_l3_warm(\$1::uuid, \$2::int);\n"
+                                . join("\n", @exec));
+    my $two = warm($ID{tadmin}, 2);
+    is(scalar @l, 16, 'prepared warm: 16 answers');
+    ok(!grep({ $l[$_] ne ($_ % 2 ? '{"user":null,"access":[],"projects":[]}'
+                                  : $two) } 0 .. $#l),
+       'prepared warm: same answers on every execution');
+    is(q1(q{SELECT p.provolatile::text || ' ' || l.lanname
+              FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
+             WHERE p.proname = 'velro_l3_warm'}), 's plpgsql',
+       'velro_l3_warm: a STABLE PL/pgSQL function');
 }
 
 #----------------------------------------------------------------------------
@@ -630,11 +810,73 @@ is(q1(q{SELECT (SELECT count(*) FROM users WHERE id::text LIKE '55555555-%')
     is(q1('SELECT count(*) FROM generations'), 10, 'bulk rows rolled back');
 }
 
+# velro_l3_warm's plan, through auto_explain (the query is inside
+# PL/pgSQL), with a bulk team: 40 projects of 500 generations, 1 in 5 not
+# completed, and 2000 generations of the user's own
+{
+    my $u = '66666666-0000-4000-8000-000000000001';
+    my $sql = qq{
+        BEGIN;
+        INSERT INTO users (id, email) VALUES ('$u', 'bulk\@example.com');
+        INSERT INTO teams (id, name)
+             VALUES ('77777777-0000-4000-8000-000000000001', 'bulk');
+        INSERT INTO team_members (team_id, user_id, role)
+             VALUES ('77777777-0000-4000-8000-000000000001', '$u', 'viewer');
+        INSERT INTO projects (id, team_id, visibility)
+             SELECT ('88888888-0000-4000-8000-' || lpad(i::text, 12, '0'))::uuid,
+                    '77777777-0000-4000-8000-000000000001', 'team'
+               FROM generate_series(1, 40) i;
+        INSERT INTO generations (user_id, project_id, status, created_at)
+             SELECT '$ID{owner}',
+                    ('88888888-0000-4000-8000-' || lpad((i % 40 + 1)::text, 12, '0'))::uuid,
+                    CASE WHEN i % 5 = 0 THEN 'pending' ELSE 'completed' END,
+                    '2024-01-01Z'::timestamptz + i * interval '1 second'
+               FROM generate_series(1, 20000) i;
+        INSERT INTO generations (user_id, status, created_at)
+             SELECT '$u', 'pending',
+                    '2023-01-01Z'::timestamptz + i * interval '1 second'
+               FROM generate_series(1, 2000) i;
+        ANALYZE;
+        LOAD 'auto_explain';
+        SET auto_explain.log_min_duration = 0;
+        SET auto_explain.log_nested_statements = on;
+        SET auto_explain.log_level = notice;
+        SELECT json_array_length(velro_l3_warm('$u', 50) -> 'access');
+        SELECT velro_l3_warm('$u', 3) -> 'access' -> 0 ->> 'generation_id'
+               = (SELECT id::text FROM generations
+                   WHERE status = 'completed' AND project_id IS NOT NULL
+                   ORDER BY created_at DESC, id LIMIT 1);
+        ROLLBACK;};
+    my @cmd = ("$Velro::Backends::PG{bindir}/psql", '-X', '-q', '-A', '-t',
+               '-v', 'ON_ERROR_STOP=1', '-h', $Velro::Backends::PG{sock},
+               '-p', $Velro::Backends::PG{port}, '-U', 'postgres',
+               '-d', 'velro', '-f', '-');
+    my ($st, $out, $err) = Velro::Backends::_pg_run(\@cmd, $sql);
+    is($st, 0, 'warm plan: psql ran') or diag($err);
+    is($out, "50\nt\n", 'warm plan: 50 rows, the newest first');
+    my ($plan) = grep { /velro_l3_warm|generations/ && /WITH recent/ }
+                 split /(?=NOTICE:)/, $err;
+    ok($plan, 'warm plan: auto_explain logged the query') or diag($err);
+    $plan //= '';
+    unlike($plan, qr/Seq Scan on generations/,
+           'warm plan: no Seq Scan on generations') or diag($plan);
+    like($plan, qr/Index (?:Only )?Scan using generations_project_id_created_at_idx/,
+         'warm plan: team generations from (project_id, created_at desc, id) '
+         . 'where completed') or diag($plan);
+    like($plan, qr/Index Scan using generations_user_id_created_at_idx/,
+         'warm plan: own generations from (user_id, created_at desc)')
+        or diag($plan);
+    unlike($plan, qr/Function Scan/, 'warm plan: velro_authorize inlined')
+        or diag($plan);
+    is(q1('SELECT count(*) FROM generations'), 10, 'warm bulk rows rolled back');
+}
+
 {
     my $idx = q1(q{SELECT string_agg(indexname, ' ' ORDER BY indexname)
                      FROM pg_indexes WHERE schemaname = 'public'});
     for my $i (qw(team_members_user_id_idx generations_user_id_created_at_idx
                   generations_project_id_idx projects_team_id_idx
+                  generations_project_id_created_at_idx
                   users_email_key)) {
         like($idx, qr/\b$i\b/, "index $i");
     }

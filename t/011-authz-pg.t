@@ -73,20 +73,28 @@ sub l3 {
     return $out;
 }
 
+sub warm {
+    my ($user, $limit) = @_;
+    my $out = Velro::Backends::psql("SELECT velro_l3_warm('$user', "
+                                    . ($limit // 100) . ")");
+    $out =~ s/\n\z//;
+    return $out;
+}
+
 sub uri {
     my ($user, $resource) = @_;
     return "/l3?user=$ID{$user}"
            . (defined $resource ? "&resource=$ID{$resource}" : '');
 }
 
-# Waits until nginx's connections are up: $pool with the statement
-# prepared, $listen LISTENing.
+# Waits until nginx's connections are up: $pool with the statements
+# prepared (velro_l3_warm is the last), $listen LISTENing.
 sub wait_ready {
     my ($pool, $listen) = @_;
     my $until = time + 30;
     while (time < $until) {
         my ($p, $l) = split /\|/, Velro::Backends::psql(
-            "SELECT count(*) FILTER (WHERE query LIKE 'SELECT velro_l3%'), "
+            "SELECT count(*) FILTER (WHERE query LIKE 'SELECT velro_l3_warm%'), "
           . "count(*) FILTER (WHERE query LIKE 'LISTEN%') "
           . "FROM pg_stat_activity WHERE application_name = 'nginx-velro' "
           . "AND state = 'idle'");
@@ -155,6 +163,9 @@ our @CASES = (
     ['nobody', undef],
 );
 
+our @WARM = qw(owner towner tadmin editor viewer outsider disabled revoked
+               unrevoked nobody);
+
 our $HTTP = <<'_EOC_';
     velro_pg "$TEST_NGINX_PG_CONNINFO" pool=4;
 _EOC_
@@ -197,9 +208,9 @@ arguments' case and order do not matter
  "GET /l3?resource=&user=11111111-0000-4000-8000-000000000008",
  "GET /l3?resource=44444444-0000-4000-8000-0000000000FF&x=1&user=11111111-0000-4000-8000-0000000000FF"]
 --- response_body eval
-[q{{"user":{"id":"11111111-0000-4000-8000-000000000001","status":"active","tokens_valid_after":null},"access":{"user_id":"11111111-0000-4000-8000-000000000001","generation_id":"44444444-0000-4000-8000-000000000001","project_id":"33333333-0000-4000-8000-000000000001","effective_role":"owner","has_direct_access":true,"has_team_access":true,"has_public_access":false}}},
- q{{"user":{"id":"11111111-0000-4000-8000-000000000008","status":"active","tokens_valid_after":1893456000},"access":null}},
- q{{"user":null,"access":null}}]
+[q{{"user":{"id":"11111111-0000-4000-8000-000000000001","status":"active","tokens_valid_after":null},"access":{"user_id":"11111111-0000-4000-8000-000000000001","generation_id":"44444444-0000-4000-8000-000000000001","project_id":"33333333-0000-4000-8000-000000000001","effective_role":"owner","has_direct_access":true,"has_team_access":true,"has_public_access":false},"project":{"id":"33333333-0000-4000-8000-000000000001","team_id":"22222222-0000-4000-8000-000000000001","visibility":"team"}}},
+ q{{"user":{"id":"11111111-0000-4000-8000-000000000008","status":"active","tokens_valid_after":1893456000},"access":null,"project":null}},
+ q{{"user":null,"access":null,"project":null}}]
 --- error_log eval
 qr/velro: L3 query user=11111111-0000-4000-8000-0000000000(01|08|FF) resource=(44444444-0000-4000-8000-0000000000(01|FF)|NULL)$/
 --- no_error_log
@@ -213,7 +224,7 @@ qr/velro: L3 query user=11111111-0000-4000-8000-0000000000(01|08|FF) resource=(4
 --- request
 GET /l3?user=11111111-0000-4000-8000-000000000008&resource=
 --- response_body chomp
-{"user":{"id":"11111111-0000-4000-8000-000000000008","status":"active","tokens_valid_after":1893456000},"access":null}
+{"user":{"id":"11111111-0000-4000-8000-000000000008","status":"active","tokens_valid_after":1893456000},"access":null,"project":null}
 --- error_log
 velro: L3 query user=11111111-0000-4000-8000-000000000008 resource=NULL
 velro: postgres query sent on #
@@ -833,3 +844,171 @@ invalid number of arguments in "velro_authz_pg" directive
 main::l3($::ID{owner})
 --- error_log
 velro: postgres LISTEN "other_chan"
+
+
+
+=== TEST 38: the warm form, every fixture user, exactly as PostgreSQL gives it
+--- http_config eval: $::HTTP
+--- config eval: $::L3
+--- request eval
+[map { "GET /l3?user=$::ID{$_}&warm=1" } @::WARM]
+--- error_code eval
+[(200) x @::WARM]
+--- response_headers eval
+[("Content-Type: application/json") x @::WARM]
+--- response_body eval
+[map { main::warm($::ID{$_}) } @::WARM]
+--- error_log eval
+qr/velro: L3 warm query user=11111111-0000-4000-8000-0000000000\w\w limit=100$/
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 39: the warm form: limit respected, arguments in any order, the
+answer written out for the unknown user
+--- http_config eval: $::HTTP
+--- config eval: $::L3
+--- request eval
+["GET /l3?user=$::ID{owner}&warm=1&limit=3",
+ "GET /l3?limit=1&warm=1&user=$::ID{owner}",
+ "GET /l3?warm=1&user=$::ID{tadmin}&limit=1000",
+ "GET /l3?user=$::ID{editor}&warm=1&limit=2&x=1",
+ "GET /l3?user=$::ID{nobody}&warm=1&limit=5"]
+--- response_body eval
+[main::warm($::ID{owner}, 3), main::warm($::ID{owner}, 1),
+ main::warm($::ID{tadmin}, 1000), main::warm($::ID{editor}, 2),
+ '{"user":null,"access":[],"projects":[]}']
+--- error_log eval
+qr/velro: L3 warm query user=11111111-0000-4000-8000-0000000000(01 limit=[13]|03 limit=1000|04 limit=2|ff limit=5)$/
+--- no_error_log
+[error]
+
+
+
+=== TEST 40: the warm form's limit counts rows
+--- http_config eval: $::HTTP
+--- config eval: $::L3
+--- request eval
+["GET /l3?user=$::ID{owner}&warm=1&limit=4",
+ "GET /l3?user=$::ID{owner}&warm=1"]
+--- response_body_like eval
+[qr/^\{"user":\{"id":"\Q$::ID{owner}\E"[^\[]*"access":\[(?:\{[^{}]*\},){3}\{[^{}]*\}\],"projects":\[/,
+ qr/^\{"user":\{"id":"\Q$::ID{owner}\E"[^\[]*"access":\[(?:\{[^{}]*\},){9}\{[^{}]*\}\],"projects":\[/]
+--- no_error_log
+[error]
+
+
+
+=== TEST 41: bad warm arguments: 400, and no query at all
+--- http_config eval: $::HTTP
+--- config eval: $::L3
+--- request eval
+my $u = $::ID{owner};
+["GET /l3?warm=1",
+ "GET /l3?warm=1&user=not-a-uuid",
+ "GET /l3?user=$u&warm=0",
+ "GET /l3?user=$u&warm=",
+ "GET /l3?user=$u&warm=yes",
+ "GET /l3?user=$u&warm=11",
+ "GET /l3?user=$u&warm=1&limit=0",
+ "GET /l3?user=$u&warm=1&limit=1001",
+ "GET /l3?user=$u&warm=1&limit=",
+ "GET /l3?user=$u&warm=1&limit=-1",
+ "GET /l3?user=$u&warm=1&limit=%2B5",
+ "GET /l3?user=$u&warm=1&limit=5x",
+ "GET /l3?user=$u&warm=1&limit=99999999999999999999999",
+ "GET /l3?user=$u&limit=5",
+ "GET /l3?user=$u&resource=$::ID{gen_team}&limit=5"]
+--- error_code eval
+[(400) x 15]
+--- response_headers eval
+[("Content-Type: application/json") x 15]
+--- response_body eval
+[('{"error":"invalid_request","error_description":"user must be a UUID"}') x 2,
+ ('{"error":"invalid_request","error_description":"warm must be 1"}') x 4,
+ ('{"error":"invalid_request","error_description":"limit must be 1 to 1000"}') x 7,
+ ('{"error":"invalid_request","error_description":"limit needs warm=1"}') x 2]
+--- no_error_log
+velro: L3 query
+velro: L3 warm query
+velro: postgres query
+
+
+
+=== TEST 42: warm and a resource together: 400 (an empty one too), no query
+--- http_config eval: $::HTTP
+--- config eval: $::L3
+--- request eval
+my $u = $::ID{owner};
+["GET /l3?user=$u&warm=1&resource=$::ID{gen_team}",
+ "GET /l3?resource=$::ID{gen_team}&user=$u&warm=1&limit=5",
+ "GET /l3?user=$u&warm=1&resource=",
+ "GET /l3?user=$u&warm=1&resource=not-a-uuid",
+ "GET /l3?user=$u&warm=0&resource=$::ID{gen_team}"]
+--- error_code eval
+[(400) x 5]
+--- response_body eval
+[('{"error":"invalid_request","error_description":"warm takes no resource"}') x 5]
+--- error_log
+velro: L3 warm request with a "resource"
+--- no_error_log
+velro: L3 query
+velro: L3 warm query
+velro: postgres query
+
+
+
+=== TEST 43: the warm form through the pool, one connection, in an SSI page
+with lookups in between: each statement answers its own form (pool=1)
+--- http_config
+    velro_pg "$TEST_NGINX_PG_CONNINFO" pool=1;
+--- config
+    location = /page.html {
+        ssi on;
+    }
+    location = /l3 {
+        velro_authz_pg;
+    }
+--- user_files eval
+[["page.html" => qq{[<!--# include virtual="/l3?user=$::ID{editor}&warm=1&limit=2" -->]\n}
+  . qq{[<!--# include virtual="} . main::uri('editor', 'gen_team') . qq{" -->]\n}
+  . qq{[<!--# include virtual="/l3?user=$::ID{viewer}&warm=1" -->]\n}]]
+--- request
+GET /page.html
+--- response_body eval
+"[" . main::warm($::ID{editor}, 2) . "]\n"
+. "[" . main::l3($::ID{editor}, $::ID{gen_team}) . "]\n"
+. "[" . main::warm($::ID{viewer}) . "]\n"
+--- no_error_log
+[error]
+[warn]
+
+
+
+=== TEST 44: a database without velro_l3_warm: a warning, lookups go on,
+warm requests fail with 503 (pool=1)
+--- http_config
+    velro_pg "$TEST_NGINX_PG_ALT" pool=1;
+--- config
+    location = /page.html {
+        ssi on;
+    }
+    location = /l3 {
+        velro_authz_pg;
+    }
+--- user_files eval
+[["page.html" => qq{[<!--# include virtual="/l3?user=$::ID{owner}&warm=1" -->]\n}
+  . qq{[<!--# include virtual="} . main::uri('owner', 'gen_team') . qq{" -->]\n}]]
+--- request
+GET /page.html
+--- response_body eval
+qq{[{"error":"temporarily_unavailable","error_description":"PostgreSQL query failed"}]\n}
+. qq{[{"u" : "$::ID{owner}", "r" : "$::ID{gen_team}"}]\n}
+--- error_log eval
+[qr/velro: postgres statement "velro_l3_warm" not prepared: ERROR: +function velro_l3_warm\(uuid, integer\) does not exist.*; warm requests will fail/,
+ qr/velro: postgres query failed: ERROR: +function velro_l3_warm\(uuid, integer\) does not exist/]
+--- no_error_log
+velro: postgres connection lost
+velro: postgres connection failed

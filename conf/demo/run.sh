@@ -10,6 +10,7 @@ MODULE=${2:-build/ngx_http_velro_module.so}
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 RUN=${VELRO_RUN_DIR:-$TOP/build/run}
 LISTEN=${VELRO_LISTEN:-127.0.0.1:8080}
+BACKEND=${VELRO_BACKEND:-127.0.0.1:8081}
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
 
 mkdir -p "$RUN/conf/keys" "$RUN/modules" "$RUN/logs" "$RUN/redis"
@@ -70,6 +71,7 @@ trap stop_backends EXIT
 trap 'exit 130' INT TERM
 
 sed -e "s|VELRO_LISTEN|$LISTEN|" -e "s|VELRO_PG_SOCK|$PGSOCK|" \
+    -e "s|VELRO_BACKEND|$BACKEND|" \
     -e "s|VELRO_REDIS_SOCK|$REDIS_SOCK|" \
     "$TOP/conf/demo/nginx.conf" > "$RUN/conf/nginx.conf"
 

@@ -3,12 +3,12 @@
 #   make fuzz [BUILD=build] [FUZZ_SECONDS=60] [FUZZ_CC=clang]
 #   make -f t/fuzz/fuzz.mk fuzz           (standalone, from the top)
 #
-# Builds $(BUILD)/fuzz/fuzz_jwt, fuzz_jwks and fuzz_authz, then runs each
-# for FUZZ_SECONDS on a copy of its seed corpus in $(BUILD)/fuzz/corpus/
-# (the committed t/fuzz/corpus/ never grows).  A crash, leak, timeout or
-# sanitizer report fails the make; the input is left in
-# $(BUILD)/fuzz/artifacts/.  "make fuzz-build" only builds; FUZZ_FLAGS
-# adds libFuzzer options (e.g. FUZZ_FLAGS=-jobs=2).
+# Builds $(BUILD)/fuzz/fuzz_jwt, fuzz_jwks, fuzz_authz and fuzz_batch, then
+# runs each for FUZZ_SECONDS on a copy of its seed corpus in
+# $(BUILD)/fuzz/corpus/ (the committed t/fuzz/corpus/ never grows).  A
+# crash, leak, timeout or sanitizer report fails the make; the input is
+# left in $(BUILD)/fuzz/artifacts/.  "make fuzz-build" only builds;
+# FUZZ_FLAGS adds libFuzzer options (e.g. FUZZ_FLAGS=-jobs=2).
 
 VELRO_FUZZ_DIR := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
 VELRO_FUZZ_SRC := $(VELRO_FUZZ_DIR)/../../src
@@ -27,12 +27,14 @@ VELRO_FUZZ_LIBS = -lssl -lcrypto -ljansson -lm
 
 VELRO_FUZZ_LIB_SRCS = $(VELRO_FUZZ_SRC)/velro_jwt.c \
                       $(VELRO_FUZZ_SRC)/velro_jwk.c \
-                      $(VELRO_FUZZ_SRC)/velro_authz.c
+                      $(VELRO_FUZZ_SRC)/velro_authz.c \
+                      $(VELRO_FUZZ_SRC)/velro_batch.c
 VELRO_FUZZ_DEPS = $(VELRO_FUZZ_LIB_SRCS) $(VELRO_FUZZ_SRC)/velro_jwt.h \
                   $(VELRO_FUZZ_SRC)/velro_jwk.h \
-                  $(VELRO_FUZZ_SRC)/velro_authz.h $(VELRO_FUZZ_DIR)/fuzz.mk
+                  $(VELRO_FUZZ_SRC)/velro_authz.h \
+                  $(VELRO_FUZZ_SRC)/velro_batch.h $(VELRO_FUZZ_DIR)/fuzz.mk
 
-VELRO_FUZZ_TARGETS = jwt jwks authz
+VELRO_FUZZ_TARGETS = jwt jwks authz batch
 
 .PHONY: fuzz fuzz-build $(VELRO_FUZZ_TARGETS:%=fuzz-run-%)
 
@@ -54,13 +56,14 @@ endef
 
 # libFuzzer's exit status fails the make.  "fuzz" runs the targets one
 # after the other in one recipe, so that even under -j two fuzzers never
-# share the cores; fuzz-run-jwt, fuzz-run-jwks and fuzz-run-authz run one
-# alone.
+# share the cores; fuzz-run-jwt, fuzz-run-jwks, fuzz-run-authz and
+# fuzz-run-batch run one alone.
 
 fuzz: fuzz-build
 	$(call velro_fuzz_run,jwt)
 	$(call velro_fuzz_run,jwks)
 	$(call velro_fuzz_run,authz)
+	$(call velro_fuzz_run,batch)
 
 fuzz-run-jwt: $(BUILD)/fuzz/fuzz_jwt
 	$(call velro_fuzz_run,jwt)
@@ -70,6 +73,9 @@ fuzz-run-jwks: $(BUILD)/fuzz/fuzz_jwks
 
 fuzz-run-authz: $(BUILD)/fuzz/fuzz_authz
 	$(call velro_fuzz_run,authz)
+
+fuzz-run-batch: $(BUILD)/fuzz/fuzz_batch
+	$(call velro_fuzz_run,batch)
 
 ifeq ($(firstword $(MAKEFILE_LIST)),$(lastword $(MAKEFILE_LIST)))
 .DEFAULT_GOAL := fuzz

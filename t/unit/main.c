@@ -3,7 +3,7 @@
  * velro unit tests: the TAP driver.  Run from the repository root, or set
  * VELRO_KEYS_DIR to the t/keys directory.  Arguments select groups:
  *
- *     velro_unit [jwt] [jwk] [cache] [authz]
+ *     velro_unit [jwt] [jwk] [cache] [authz] [batch]
  */
 
 
@@ -19,6 +19,7 @@
 static int wanted(int argc, char **argv, const char *name);
 
 void test_authz(void);                      /* test_authz.c */
+void test_batch(void);                      /* test_batch.c */
 
 
 static int
@@ -47,9 +48,10 @@ main(int argc, char **argv)
 
     for (i = 1; i < argc; i++) {
         if (strcmp(argv[i], "jwt") != 0 && strcmp(argv[i], "jwk") != 0
-            && strcmp(argv[i], "cache") != 0 && strcmp(argv[i], "authz") != 0)
+            && strcmp(argv[i], "cache") != 0 && strcmp(argv[i], "authz") != 0
+            && strcmp(argv[i], "batch") != 0)
         {
-            fprintf(stderr, "usage: %s [jwt] [jwk] [cache] [authz]\n",
+            fprintf(stderr, "usage: %s [jwt] [jwk] [cache] [authz] [batch]\n",
                     argv[0]);
             return 2;
         }
@@ -71,6 +73,10 @@ main(int argc, char **argv)
 
     if (wanted(argc, argv, "authz")) {
         test_authz();
+    }
+
+    if (wanted(argc, argv, "batch")) {
+        test_batch();
     }
 
     rc = tap_done();

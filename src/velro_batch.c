@@ -1,0 +1,1674 @@
+
+/*
+ * velro: request batching, pure C.
+ */
+
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <jansson.h>
+
+#include "velro_batch.h"
+
+
+#define VELRO_BATCH_RESPONSE_DEPTH  64      /* deeper JSON goes as a string */
+
+
+typedef struct {
+    char          *data;
+    size_t         len;
+    size_t         size;
+    int            failed;
+} velro_buf_t;
+
+
+static int velro_batch_fail(velro_batch_t *b, int status, long item,
+    const char *error);
+static int velro_batch_fail_item(velro_batch_t *b, size_t i,
+    const char *err);
+static int velro_batch_item(velro_batch_t *b, size_t i, json_t *o,
+    json_t *ids, json_t **deps, const char *self, size_t self_len);
+static const char *velro_batch_endpoint(velro_batch_item_t *item,
+    const char *s, size_t len, const char *self, size_t self_len);
+static size_t velro_batch_normalize(const char *s, size_t len, char *out);
+static const char *velro_batch_method(json_t *j, int *method);
+static const char *velro_batch_headers(velro_batch_item_t *item, json_t *o);
+static const char *velro_batch_header_name(const char *s, size_t len);
+static int velro_is_token(const char *s, size_t len);
+static const char *velro_batch_id(velro_batch_item_t *item, json_t *j);
+static int velro_batch_deps(velro_batch_t *b, size_t i, json_t *arr,
+    json_t *ids);
+static int velro_batch_cycle(velro_batch_t *b);
+static int velro_batch_sort(const velro_batch_t *b, size_t *out,
+    size_t *count);
+static int velro_hexval(unsigned char c);
+static size_t velro_utf8_len(const unsigned char *p, size_t n);
+static int velro_too_deep(json_t *j, int limit);
+static char *velro_strndup(const char *s, size_t len);
+static int velro_str(json_t *j, const char **s, size_t *len);
+
+static void velro_buf_add(velro_buf_t *buf, const void *p, size_t n);
+static void velro_buf_str(velro_buf_t *buf, const char *s);
+static void velro_json_string(velro_buf_t *buf, const char *s, size_t len);
+static void velro_json_chars(velro_buf_t *buf, const char *s, size_t len);
+static void velro_json_emit(velro_buf_t *buf, json_t *j);
+static void velro_json_real(velro_buf_t *buf, double d);
+static void velro_batch_result(velro_buf_t *buf, const velro_batch_item_t *item,
+    const velro_batch_result_t *r);
+
+
+static const char  *velro_batch_methods[] = {
+    "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"
+};
+
+
+static const char  *velro_batch_forbidden[] = {
+    "authorization", "cookie", "host", "connection", "keep-alive",
+    "proxy-authenticate", "proxy-authorization", "proxy-connection", "te",
+    "trailer", "transfer-encoding", "upgrade", "content-length", "expect"
+};
+
+
+static const char  *velro_batch_members[] = {
+    "endpoint", "method", "headers", "body", "id", "depends_on"
+};
+
+
+#define velro_nelts(a)  (sizeof(a) / sizeof((a)[0]))
+
+
+static int
+velro_batch_fail(velro_batch_t *b, int status, long item, const char *error)
+{
+    size_t  n;
+
+    b->status = status;
+    b->error_item = item;
+
+    n = strlen(error);
+
+    if (n >= sizeof(b->error)) {
+        n = sizeof(b->error) - 1;
+    }
+
+    memcpy(b->error, error, n);
+    b->error[n] = '\0';
+
+    return status;
+}
+
+
+/* the checks return an error text; "!text" is an internal error */
+
+static int
+velro_batch_fail_item(velro_batch_t *b, size_t i, const char *err)
+{
+    if (err[0] == '!') {
+        return velro_batch_fail(b, 500, (long) i, err + 1);
+    }
+
+    return velro_batch_fail(b, 400, (long) i, err);
+}
+
+
+int
+velro_batch_parse(velro_batch_t *b, const char *buf, size_t len,
+    size_t max_items, const char *self, size_t self_len)
+{
+    int            rc;
+    size_t         i, n;
+    json_t        *root, *ids, **deps;
+    json_error_t   err;
+
+    memset(b, 0, sizeof(velro_batch_t));
+    b->error_item = -1;
+
+    if (max_items == 0) {
+        max_items = VELRO_BATCH_DEFAULT_MAX;
+    }
+
+    root = json_loadb(buf, len,
+                      JSON_REJECT_DUPLICATES | JSON_DECODE_ANY
+                      | JSON_ALLOW_NUL, &err);
+
+    if (root == NULL) {
+        if (strncmp(err.text, "duplicate object key", 20) == 0) {
+            return velro_batch_fail(b, 400, -1, "duplicate key");
+        }
+
+        return velro_batch_fail(b, 400, -1, "invalid JSON");
+    }
+
+    if (!json_is_array(root)) {
+        json_decref(root);
+        return velro_batch_fail(b, 400, -1, "batch must be an array");
+    }
+
+    n = json_array_size(root);
+
+    if (n == 0) {
+        json_decref(root);
+        return velro_batch_fail(b, 400, -1, "empty batch");
+    }
+
+    if (n > max_items) {
+        json_decref(root);
+        return velro_batch_fail(b, 413, -1, "too many items");
+    }
+
+    ids = json_object();
+    deps = calloc(n, sizeof(json_t *));
+    b->items = calloc(n, sizeof(velro_batch_item_t));
+
+    if (ids == NULL || deps == NULL || b->items == NULL) {
+        rc = velro_batch_fail(b, 500, -1, "out of memory");
+        goto done;
+    }
+
+    b->nitems = n;
+
+    for (i = 0; i < n; i++) {
+        rc = velro_batch_item(b, i, json_array_get(root, i), ids, &deps[i],
+                              self, self_len);
+        if (rc != 0) {
+            goto done;
+        }
+    }
+
+    for (i = 0; i < n; i++) {
+        if (deps[i] == NULL) {
+            continue;
+        }
+
+        rc = velro_batch_deps(b, i, deps[i], ids);
+        if (rc != 0) {
+            goto done;
+        }
+    }
+
+    rc = velro_batch_cycle(b);
+
+done:
+
+    json_decref(ids);
+    json_decref(root);
+    free(deps);
+
+    if (rc != 0) {
+        velro_batch_free(b);
+    }
+
+    return rc;
+}
+
+
+void
+velro_batch_free(velro_batch_t *b)
+{
+    size_t               i, j;
+    velro_batch_item_t  *item;
+
+    if (b->items == NULL) {
+        b->nitems = 0;
+        return;
+    }
+
+    for (i = 0; i < b->nitems; i++) {
+        item = &b->items[i];
+
+        for (j = 0; j < item->nheaders; j++) {
+            free(item->headers[j].name);
+            free(item->headers[j].value);
+        }
+
+        free(item->headers);
+        free(item->id);
+        free(item->path);
+        free(item->args);
+        free(item->body);
+        free(item->deps);
+    }
+
+    free(b->items);
+    b->items = NULL;
+    b->nitems = 0;
+}
+
+
+/* the string value and length of j; 0 if j is not a string */
+
+static int
+velro_str(json_t *j, const char **s, size_t *len)
+{
+    if (!json_is_string(j)) {
+        return 0;
+    }
+
+    *s = json_string_value(j);
+    *len = json_string_length(j);
+
+    return 1;
+}
+
+
+static char *
+velro_strndup(const char *s, size_t len)
+{
+    char  *p;
+
+    p = malloc(len + 1);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    memcpy(p, s, len);
+    p[len] = '\0';
+
+    return p;
+}
+
+
+static int
+velro_batch_item(velro_batch_t *b, size_t i, json_t *o, json_t *ids,
+    json_t **deps, const char *self, size_t self_len)
+{
+    int                  known;
+    size_t               j, len, klen;
+    json_t              *v;
+    const char          *key, *s, *err;
+    velro_buf_t          buf;
+    velro_batch_item_t  *item;
+
+    item = &b->items[i];
+
+    if (!json_is_object(o)) {
+        return velro_batch_fail(b, 400, (long) i, "item must be an object");
+    }
+
+    if (velro_too_deep(o, VELRO_BATCH_MAX_DEPTH)) {
+        return velro_batch_fail(b, 400, (long) i, "item too deep");
+    }
+
+    json_object_keylen_foreach(o, key, klen, v) {
+        known = 0;
+
+        for (j = 0; j < velro_nelts(velro_batch_members); j++) {
+            if (klen == strlen(velro_batch_members[j])
+                && memcmp(key, velro_batch_members[j], klen) == 0)
+            {
+                known = 1;
+                break;
+            }
+        }
+
+        if (!known) {
+            return velro_batch_fail(b, 400, (long) i, "unknown member");
+        }
+    }
+
+    /* endpoint */
+
+    v = json_object_get(o, "endpoint");
+
+    if (v == NULL || json_is_null(v)) {
+        return velro_batch_fail(b, 400, (long) i, "endpoint required");
+    }
+
+    if (!velro_str(v, &s, &len)) {
+        return velro_batch_fail(b, 400, (long) i,
+                                "endpoint must be a string");
+    }
+
+    err = velro_batch_endpoint(item, s, len, self, self_len);
+    if (err) {
+        return velro_batch_fail_item(b, i, err);
+    }
+
+    /* method */
+
+    err = velro_batch_method(json_object_get(o, "method"), &item->method);
+    if (err) {
+        return velro_batch_fail(b, 400, (long) i, err);
+    }
+
+    /* headers */
+
+    err = velro_batch_headers(item, json_object_get(o, "headers"));
+    if (err) {
+        return velro_batch_fail_item(b, i, err);
+    }
+
+    /* body */
+
+    v = json_object_get(o, "body");
+
+    if (v != NULL && !json_is_null(v)) {
+
+        if (item->method == VELRO_BATCH_GET
+            || item->method == VELRO_BATCH_HEAD)
+        {
+            return velro_batch_fail(b, 400, (long) i,
+                                    "body not allowed with GET or HEAD");
+        }
+
+        memset(&buf, 0, sizeof(velro_buf_t));
+        velro_json_emit(&buf, v);
+        velro_buf_add(&buf, "", 1);
+
+        if (buf.failed) {
+            free(buf.data);
+            return velro_batch_fail(b, 500, (long) i, "out of memory");
+        }
+
+        item->body = buf.data;
+        item->body_len = buf.len - 1;
+    }
+
+    /* id */
+
+    err = velro_batch_id(item, json_object_get(o, "id"));
+    if (err) {
+        return velro_batch_fail_item(b, i, err);
+    }
+
+    if (item->id) {
+        len = strlen(item->id);
+
+        if (json_object_getn(ids, item->id, len) != NULL) {
+            return velro_batch_fail(b, 400, (long) i, "duplicate id");
+        }
+
+        if (json_object_setn_new(ids, item->id, len,
+                                 json_integer((json_int_t) i))
+            != 0)
+        {
+            return velro_batch_fail(b, 500, (long) i, "out of memory");
+        }
+    }
+
+    /* depends_on: resolved once every id is known */
+
+    v = json_object_get(o, "depends_on");
+
+    if (v != NULL && !json_is_null(v)) {
+
+        if (!json_is_array(v)) {
+            return velro_batch_fail(b, 400, (long) i,
+                                    "depends_on must be an array");
+        }
+
+        if (json_array_size(v) > b->nitems) {
+            return velro_batch_fail(b, 400, (long) i,
+                                    "too many dependencies");
+        }
+
+        for (j = 0; j < json_array_size(v); j++) {
+            if (!json_is_string(json_array_get(v, j))) {
+                return velro_batch_fail(b, 400, (long) i,
+                                        "dependency must be a string");
+            }
+        }
+
+        *deps = v;
+    }
+
+    return 0;
+}
+
+
+static int
+velro_hexval(unsigned char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+
+    c |= 0x20;
+
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+
+    return -1;
+}
+
+
+/*
+ * The length of the valid UTF-8 sequence at p (1 to 4), or 0.  Overlong
+ * forms, surrogates and code points above U+10FFFF are invalid.
+ */
+
+static size_t
+velro_utf8_len(const unsigned char *p, size_t n)
+{
+    size_t         need, i;
+    unsigned char  c, lo, hi;
+
+    c = p[0];
+
+    if (c < 0x80) {
+        return 1;
+    }
+
+    lo = 0x80;
+    hi = 0xbf;
+
+    if (c >= 0xc2 && c <= 0xdf) {
+        need = 1;
+
+    } else if (c >= 0xe0 && c <= 0xef) {
+        need = 2;
+
+        if (c == 0xe0) {
+            lo = 0xa0;
+
+        } else if (c == 0xed) {
+            hi = 0x9f;
+        }
+
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        need = 3;
+
+        if (c == 0xf0) {
+            lo = 0x90;
+
+        } else if (c == 0xf4) {
+            hi = 0x8f;
+        }
+
+    } else {
+        return 0;
+    }
+
+    if (n < need + 1) {
+        return 0;
+    }
+
+    if (p[1] < lo || p[1] > hi) {
+        return 0;
+    }
+
+    for (i = 2; i <= need; i++) {
+        if (p[i] < 0x80 || p[i] > 0xbf) {
+            return 0;
+        }
+    }
+
+    return need + 1;
+}
+
+
+/*
+ * The endpoint: "/path[?args]".  Returns an error text, or NULL with
+ * item->path and item->args set; "!..." is an internal error.
+ */
+
+static const char *
+velro_batch_endpoint(velro_batch_item_t *item, const char *s, size_t len,
+    const char *self, size_t self_len)
+{
+    int             hi, lo;
+    char           *norm, *snorm;
+    size_t          i, q, start, end, n, nlen, slen, u;
+    unsigned char   c, d, seg[3];
+
+    if (len == 0 || s[0] != '/') {
+        return "endpoint must start with /";
+    }
+
+    if (len > VELRO_BATCH_MAX_ENDPOINT) {
+        return "endpoint too long";
+    }
+
+    if (len > 1 && (s[1] == '/' || s[1] == '\\')) {
+        return "endpoint must not start with //";
+    }
+
+    q = len;
+
+    for (i = 0; i < len; i++) {
+        c = (unsigned char) s[i];
+
+        if (c <= 0x20 || c >= 0x7f || c == '\\' || c == '#') {
+            return "invalid character in endpoint";
+        }
+
+        if (c == '?' && q == len) {
+            q = i;
+        }
+    }
+
+    /* the path: percent-encoding, no encoded '/' or '\' or '%' */
+
+    for (i = 0; i < len; i++) {
+        if (s[i] != '%') {
+            continue;
+        }
+
+        if (i + 2 >= len
+            || (hi = velro_hexval((unsigned char) s[i + 1])) < 0
+            || (lo = velro_hexval((unsigned char) s[i + 2])) < 0)
+        {
+            return "bad percent-encoding in endpoint";
+        }
+
+        d = (unsigned char) (hi << 4 | lo);
+
+        if (d < 0x20 || d == 0x7f) {
+            return "invalid character in endpoint";
+        }
+
+        if (i < q) {
+            if (d == '/' || d == '\\') {
+                return "encoded slash in endpoint";
+            }
+
+            if (d == '%') {
+                return "encoded percent in endpoint path";
+            }
+        }
+
+        i += 2;
+    }
+
+    if (q >= 3) {
+        for (i = 0; i + 3 <= q; i++) {
+            if (memcmp(&s[i], "://", 3) == 0) {
+                return "absolute URL in endpoint";
+            }
+        }
+    }
+
+    /* the decoded path: valid UTF-8, no "." or ".." segment */
+
+    norm = malloc(q + 1);
+    if (norm == NULL) {
+        return "!out of memory";
+    }
+
+    nlen = velro_batch_normalize(s, q, norm);
+
+    for (i = 0; i < nlen; i += u) {
+        u = velro_utf8_len((unsigned char *) &norm[i], nlen - i);
+
+        if (u == 0) {
+            free(norm);
+            return "invalid UTF-8 in endpoint";
+        }
+    }
+
+    start = 0;
+
+    while (start < q) {
+
+        /* a segment of the raw path, decoded, up to a ';' */
+
+        start++;
+
+        for (end = start; end < q && s[end] != '/'; end++) {
+            /* void */
+        }
+
+        n = 0;
+
+        for (i = start; i < end && n < 3; i++) {
+            c = (unsigned char) s[i];
+
+            if (c == '%') {
+                c = (unsigned char) (velro_hexval((unsigned char) s[i + 1])
+                                     << 4
+                                     | velro_hexval((unsigned char) s[i + 2]));
+                i += 2;
+            }
+
+            if (c == ';') {
+                break;
+            }
+
+            seg[n++] = c;
+        }
+
+        if ((n == 1 && seg[0] == '.')
+            || (n == 2 && seg[0] == '.' && seg[1] == '.'))
+        {
+            free(norm);
+            return "dot segment in endpoint";
+        }
+
+        start = end;
+    }
+
+    /* the batch itself */
+
+    if (self != NULL && self_len > 0) {
+        snorm = malloc(self_len + 1);
+        if (snorm == NULL) {
+            free(norm);
+            return "!out of memory";
+        }
+
+        slen = velro_batch_normalize(self, self_len, snorm);
+
+        if ((nlen == slen && memcmp(norm, snorm, nlen) == 0)
+            || (nlen > slen && memcmp(norm, snorm, slen) == 0
+                && (norm[slen] == '/' || slen == 0)))
+        {
+            free(snorm);
+            free(norm);
+            return "endpoint targets the batch";
+        }
+
+        free(snorm);
+    }
+
+    free(norm);
+
+    item->path = velro_strndup(s, q);
+    if (item->path == NULL) {
+        return "!out of memory";
+    }
+
+    item->path_len = q;
+
+    if (q + 1 < len) {
+        item->args = velro_strndup(s + q + 1, len - q - 1);
+        if (item->args == NULL) {
+            return "!out of memory";
+        }
+
+        item->args_len = len - q - 1;
+    }
+
+    return NULL;
+}
+
+
+/*
+ * A path as nginx sees it for location matching: percent-decoded (a bad
+ * escape is copied as is), runs of '/' merged, no trailing '/' (except
+ * that "/" is ""); out has len + 1 bytes.
+ */
+
+static size_t
+velro_batch_normalize(const char *s, size_t len, char *out)
+{
+    int             hi, lo;
+    size_t          i, n;
+    unsigned char   c;
+
+    n = 0;
+
+    for (i = 0; i < len; i++) {
+        c = (unsigned char) s[i];
+
+        if (c == '%' && i + 2 < len
+            && (hi = velro_hexval((unsigned char) s[i + 1])) >= 0
+            && (lo = velro_hexval((unsigned char) s[i + 2])) >= 0)
+        {
+            c = (unsigned char) (hi << 4 | lo);
+            i += 2;
+        }
+
+        if (c == '/' && n > 0 && out[n - 1] == '/') {
+            continue;
+        }
+
+        out[n++] = (char) c;
+    }
+
+    while (n > 0 && out[n - 1] == '/') {
+        n--;
+    }
+
+    out[n] = '\0';
+
+    return n;
+}
+
+
+static const char *
+velro_batch_method(json_t *j, int *method)
+{
+    size_t       i, len;
+    const char  *s;
+
+    *method = VELRO_BATCH_GET;
+
+    if (j == NULL || json_is_null(j)) {
+        return NULL;
+    }
+
+    if (!velro_str(j, &s, &len)) {
+        return "method must be a string";
+    }
+
+    for (i = 0; i < velro_nelts(velro_batch_methods); i++) {
+        if (len == strlen(velro_batch_methods[i])
+            && strncasecmp(s, velro_batch_methods[i], len) == 0)
+        {
+            *method = (int) i;
+            return NULL;
+        }
+    }
+
+    return "unsupported method";
+}
+
+
+const char *
+velro_batch_method_name(int method)
+{
+    if (method < 0 || (size_t) method >= velro_nelts(velro_batch_methods)) {
+        return "";
+    }
+
+    return velro_batch_methods[method];
+}
+
+
+/* an RFC 7230 token */
+
+static int
+velro_is_token(const char *s, size_t len)
+{
+    size_t          i;
+    unsigned char   c;
+
+    if (len == 0) {
+        return 0;
+    }
+
+    for (i = 0; i < len; i++) {
+        c = (unsigned char) s[i];
+
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+            || (c >= '0' && c <= '9'))
+        {
+            continue;
+        }
+
+        if (c == 0 || strchr("!#$%&'*+-.^_`|~", c) == NULL) {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+/* a token that items may set, or an error */
+
+static const char *
+velro_batch_header_name(const char *s, size_t len)
+{
+    size_t  i, n;
+
+    if (len > VELRO_BATCH_MAX_HEADER_LEN) {
+        return "header too long";
+    }
+
+    if (!velro_is_token(s, len)) {
+        return "invalid header name";
+    }
+
+    for (i = 0; i < velro_nelts(velro_batch_forbidden); i++) {
+        n = strlen(velro_batch_forbidden[i]);
+
+        if (len == n && strncasecmp(s, velro_batch_forbidden[i], n) == 0) {
+            return "forbidden header";
+        }
+    }
+
+    if (len >= 8 && strncasecmp(s, "x-velro-", 8) == 0) {
+        return "forbidden header";
+    }
+
+    return NULL;
+}
+
+
+static const char *
+velro_batch_headers(velro_batch_item_t *item, json_t *o)
+{
+    size_t                 i, n, klen, len;
+    json_t                *v;
+    const char            *key, *s, *err;
+    unsigned char          c;
+    velro_batch_header_t  *h;
+
+    if (o == NULL || json_is_null(o)) {
+        return NULL;
+    }
+
+    if (!json_is_object(o)) {
+        return "headers must be an object";
+    }
+
+    n = json_object_size(o);
+
+    if (n > VELRO_BATCH_MAX_HEADERS) {
+        return "too many headers";
+    }
+
+    if (n == 0) {
+        return NULL;
+    }
+
+    item->headers = calloc(n, sizeof(velro_batch_header_t));
+    if (item->headers == NULL) {
+        return "!out of memory";
+    }
+
+    json_object_keylen_foreach(o, key, klen, v) {
+
+        err = velro_batch_header_name(key, klen);
+        if (err) {
+            return err;
+        }
+
+        if (!velro_str(v, &s, &len)) {
+            return "header value must be a string";
+        }
+
+        if (len > VELRO_BATCH_MAX_HEADER_LEN) {
+            return "header too long";
+        }
+
+        for (i = 0; i < len; i++) {
+            c = (unsigned char) s[i];
+
+            if ((c < 0x20 && c != '\t') || c == 0x7f) {
+                return "invalid header value";
+            }
+        }
+
+        for (i = 0; i < item->nheaders; i++) {
+            if (strlen(item->headers[i].name) == klen
+                && strncasecmp(item->headers[i].name, key, klen) == 0)
+            {
+                return "duplicate header";
+            }
+        }
+
+        h = &item->headers[item->nheaders];
+
+        h->name = velro_strndup(key, klen);
+        h->value = velro_strndup(s, len);
+
+        if (h->name == NULL || h->value == NULL) {
+            free(h->name);
+            free(h->value);
+            h->name = NULL;
+            h->value = NULL;
+            return "!out of memory";
+        }
+
+        item->nheaders++;
+    }
+
+    return NULL;
+}
+
+
+static const char *
+velro_batch_id(velro_batch_item_t *item, json_t *j)
+{
+    size_t          i, len;
+    const char     *s;
+    unsigned char   c;
+
+    if (j == NULL || json_is_null(j)) {
+        return NULL;
+    }
+
+    if (!velro_str(j, &s, &len)) {
+        return "id must be a string";
+    }
+
+    if (len == 0 || len > VELRO_BATCH_MAX_ID) {
+        return "invalid id";
+    }
+
+    for (i = 0; i < len; i++) {
+        c = (unsigned char) s[i];
+
+        if (c < 0x20 || c == 0x7f) {
+            return "invalid id";
+        }
+    }
+
+    item->id = velro_strndup(s, len);
+    if (item->id == NULL) {
+        return "!out of memory";
+    }
+
+    return NULL;
+}
+
+
+static int
+velro_batch_deps(velro_batch_t *b, size_t i, json_t *arr, json_t *ids)
+{
+    size_t               j, k, n, len, dep;
+    json_t              *v;
+    const char          *s;
+    velro_batch_item_t  *item;
+
+    item = &b->items[i];
+    n = json_array_size(arr);
+
+    if (n == 0) {
+        return 0;
+    }
+
+    item->deps = malloc(n * sizeof(size_t));
+    if (item->deps == NULL) {
+        return velro_batch_fail(b, 500, (long) i, "out of memory");
+    }
+
+    for (j = 0; j < n; j++) {
+        (void) velro_str(json_array_get(arr, j), &s, &len);
+
+        v = json_object_getn(ids, s, len);
+        if (v == NULL) {
+            return velro_batch_fail(b, 400, (long) i, "unknown dependency");
+        }
+
+        dep = (size_t) json_integer_value(v);
+
+        if (dep == i) {
+            return velro_batch_fail(b, 400, (long) i, "dependency cycle");
+        }
+
+        for (k = 0; k < item->ndeps; k++) {
+            if (item->deps[k] == dep) {
+                break;
+            }
+        }
+
+        if (k == item->ndeps) {
+            item->deps[item->ndeps++] = dep;
+        }
+    }
+
+    return 0;
+}
+
+
+int
+velro_batch_order(const velro_batch_t *b, size_t *out)
+{
+    size_t  n;
+
+    if (velro_batch_sort(b, out, &n) != 0 || n != b->nitems) {
+        return -1;
+    }
+
+    return 0;
+}
+
+
+/*
+ * Kahn's sort: out[0 .. *count) are the items that can run, each after
+ * its dependencies; fewer than b->nitems when there is a cycle.  Returns
+ * 0, or -1 when out of memory.
+ */
+
+static int
+velro_batch_sort(const velro_batch_t *b, size_t *out, size_t *count)
+{
+    size_t   i, j, k, n, head, tail, *pending, *start, *users, *fill;
+
+    n = b->nitems;
+
+    pending = calloc(n + 1, sizeof(size_t));
+    start = calloc(n + 1, sizeof(size_t));
+    fill = calloc(n + 1, sizeof(size_t));
+    users = NULL;
+
+    if (pending == NULL || start == NULL || fill == NULL) {
+        goto failed;
+    }
+
+    /* who waits for whom: users[start[d] .. start[d + 1]) wait for d */
+
+    for (i = 0; i < n; i++) {
+        pending[i] = b->items[i].ndeps;
+
+        for (j = 0; j < b->items[i].ndeps; j++) {
+            if (b->items[i].deps[j] >= n) {
+                goto failed;
+            }
+
+            start[b->items[i].deps[j] + 1]++;
+        }
+    }
+
+    for (i = 0; i < n; i++) {
+        start[i + 1] += start[i];
+    }
+
+    users = malloc((start[n] + 1) * sizeof(size_t));
+    if (users == NULL) {
+        goto failed;
+    }
+
+    for (i = 0; i < n; i++) {
+        for (j = 0; j < b->items[i].ndeps; j++) {
+            k = b->items[i].deps[j];
+            users[start[k] + fill[k]++] = i;
+        }
+    }
+
+    head = 0;
+    tail = 0;
+
+    for (i = 0; i < n; i++) {
+        if (pending[i] == 0) {
+            out[tail++] = i;
+        }
+    }
+
+    while (head < tail) {
+        k = out[head++];
+
+        for (j = start[k]; j < start[k + 1]; j++) {
+            if (--pending[users[j]] == 0) {
+                out[tail++] = users[j];
+            }
+        }
+    }
+
+    free(pending);
+    free(start);
+    free(fill);
+    free(users);
+
+    *count = tail;
+
+    return 0;
+
+failed:
+
+    free(pending);
+    free(start);
+    free(fill);
+    free(users);
+
+    return -1;
+}
+
+
+/*
+ * A cycle: 400 naming the lowest item index on one.  Items not ordered
+ * each wait for some item not ordered: following those from any of them
+ * comes back to an item on a cycle.
+ */
+
+static int
+velro_batch_cycle(velro_batch_t *b)
+{
+    int                  rc;
+    size_t               i, j, k, n, min, count, *order;
+    unsigned char       *done, *seen;
+    velro_batch_item_t  *item;
+
+    n = b->nitems;
+
+    order = malloc(n * sizeof(size_t));
+    done = calloc(n, 1);
+    seen = calloc(n, 1);
+
+    if (order == NULL || done == NULL || seen == NULL
+        || velro_batch_sort(b, order, &count) != 0)
+    {
+        rc = velro_batch_fail(b, 500, -1, "out of memory");
+        goto done;
+    }
+
+    rc = 0;
+
+    if (count == n) {
+        goto done;
+    }
+
+    for (i = 0; i < count; i++) {
+        done[order[i]] = 1;
+    }
+
+    for (k = 0; done[k]; k++) {
+        /* void */
+    }
+
+    while (!seen[k]) {
+        seen[k] = 1;
+        item = &b->items[k];
+
+        for (j = 0; j < item->ndeps && done[item->deps[j]]; j++) {
+            /* void */
+        }
+
+        k = item->deps[j];
+    }
+
+    /* k is on a cycle: go round it for the lowest index */
+
+    min = k;
+    i = k;
+
+    do {
+        item = &b->items[i];
+
+        for (j = 0; j < item->ndeps && done[item->deps[j]]; j++) {
+            /* void */
+        }
+
+        i = item->deps[j];
+
+        if (i < min) {
+            min = i;
+        }
+
+    } while (i != k);
+
+    rc = velro_batch_fail(b, 400, (long) min, "dependency cycle");
+
+done:
+
+    free(order);
+    free(done);
+    free(seen);
+
+    return rc;
+}
+
+
+/* 1 if j nests containers deeper than limit (a scalar is 0 deep) */
+
+static int
+velro_too_deep(json_t *j, int limit)
+{
+    size_t       i;
+    json_t      *v;
+    const char  *key;
+
+    if (!json_is_object(j) && !json_is_array(j)) {
+        return 0;
+    }
+
+    if (limit <= 0) {
+        return 1;
+    }
+
+    if (json_is_array(j)) {
+        json_array_foreach(j, i, v) {
+            if (velro_too_deep(v, limit - 1)) {
+                return 1;
+            }
+        }
+
+        return 0;
+    }
+
+    json_object_foreach(j, key, v) {
+        if (velro_too_deep(v, limit - 1)) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/* output */
+
+static void
+velro_buf_add(velro_buf_t *buf, const void *p, size_t n)
+{
+    char    *data;
+    size_t   size;
+
+    if (buf->failed) {
+        return;
+    }
+
+    if (buf->size - buf->len < n) {
+        size = buf->size ? buf->size : 256;
+
+        while (size - buf->len < n) {
+            if (size > ((size_t) -1) / 2) {
+                buf->failed = 1;
+                return;
+            }
+
+            size *= 2;
+        }
+
+        data = realloc(buf->data, size);
+        if (data == NULL) {
+            buf->failed = 1;
+            return;
+        }
+
+        buf->data = data;
+        buf->size = size;
+    }
+
+    memcpy(buf->data + buf->len, p, n);
+    buf->len += n;
+}
+
+
+static void
+velro_buf_str(velro_buf_t *buf, const char *s)
+{
+    velro_buf_add(buf, s, strlen(s));
+}
+
+
+static void
+velro_json_string(velro_buf_t *buf, const char *s, size_t len)
+{
+    velro_buf_add(buf, "\"", 1);
+    velro_json_chars(buf, s, len);
+    velro_buf_add(buf, "\"", 1);
+}
+
+
+/* the inside of a JSON string; each byte of invalid UTF-8 is U+FFFD */
+
+static void
+velro_json_chars(velro_buf_t *buf, const char *s, size_t len)
+{
+    char                  esc[8];
+    size_t                i, u, run;
+    unsigned char         c;
+    const unsigned char  *p;
+
+    static const char     hex[] = "0123456789abcdef";
+
+    p = (const unsigned char *) s;
+
+    i = 0;
+
+    while (i < len) {
+
+        /* a run of bytes that go as they are */
+
+        for (run = i; run < len; run += u) {
+            c = p[run];
+
+            if (c < 0x20 || c == '"' || c == '\\') {
+                break;
+            }
+
+            u = velro_utf8_len(&p[run], len - run);
+            if (u == 0) {
+                break;
+            }
+        }
+
+        velro_buf_add(buf, &p[i], run - i);
+        i = run;
+
+        if (i == len) {
+            break;
+        }
+
+        c = p[i];
+
+        switch (c) {
+
+        case '"':
+            velro_buf_add(buf, "\\\"", 2);
+            break;
+
+        case '\\':
+            velro_buf_add(buf, "\\\\", 2);
+            break;
+
+        case '\n':
+            velro_buf_add(buf, "\\n", 2);
+            break;
+
+        case '\r':
+            velro_buf_add(buf, "\\r", 2);
+            break;
+
+        case '\t':
+            velro_buf_add(buf, "\\t", 2);
+            break;
+
+        default:
+
+            if (c < 0x20) {
+                memcpy(esc, "\\u00", 4);
+                esc[4] = hex[c >> 4];
+                esc[5] = hex[c & 0xf];
+                velro_buf_add(buf, esc, 6);
+
+            } else {
+                velro_buf_add(buf, "\xef\xbf\xbd", 3);
+            }
+        }
+
+        i++;
+    }
+}
+
+
+/*
+ * The fewest significant digits that read back as d, written as
+ * JavaScript does: fixed notation for exponents -6 to 20 (".0" added when
+ * there is no fraction, so that a real stays a real), else 1.5e-7 style.
+ */
+
+static void
+velro_json_real(velro_buf_t *buf, double d)
+{
+    int     p, x, n, dec;
+    char    tmp[400], *e, *q;
+
+    for (p = 1; p < 17; p++) {
+        snprintf(tmp, sizeof(tmp), "%.*e", p - 1, d);
+
+        if (strtod(tmp, NULL) == d) {
+            break;
+        }
+    }
+
+    n = snprintf(tmp, sizeof(tmp), "%.*e", p - 1, d);
+
+    e = strchr(tmp, 'e');
+
+    if (n <= 0 || (size_t) n >= sizeof(tmp) || e == NULL) {
+        buf->failed = 1;
+        return;
+    }
+
+    x = atoi(e + 1);
+
+    if (x >= -6 && x < 21) {
+        dec = p - 1 - x;
+        n = snprintf(tmp, sizeof(tmp), "%.*f", dec > 0 ? dec : 0, d);
+
+        if (n <= 0 || (size_t) n >= sizeof(tmp) - 2) {
+            buf->failed = 1;
+            return;
+        }
+
+        if (strchr(tmp, '.') == NULL) {
+            memcpy(tmp + n, ".0", 3);
+        }
+
+        velro_buf_str(buf, tmp);
+        return;
+    }
+
+    /* "1.5e-07" is "1.5e-7" */
+
+    q = e + 2;
+
+    while (*q == '0' && q[1] != '\0') {
+        q++;
+    }
+
+    memmove(e + 2, q, strlen(q) + 1);
+
+    velro_buf_str(buf, tmp);
+}
+
+
+/* compact JSON; j is known not to be deeper than jansson allows */
+
+static void
+velro_json_emit(velro_buf_t *buf, json_t *j)
+{
+    char         tmp[32];
+    size_t       i, klen;
+    json_t      *v;
+    const char  *key;
+
+    switch (json_typeof(j)) {
+
+    case JSON_OBJECT:
+        velro_buf_add(buf, "{", 1);
+        i = 0;
+
+        json_object_keylen_foreach(j, key, klen, v) {
+            if (i++) {
+                velro_buf_add(buf, ",", 1);
+            }
+
+            velro_json_string(buf, key, klen);
+            velro_buf_add(buf, ":", 1);
+            velro_json_emit(buf, v);
+        }
+
+        velro_buf_add(buf, "}", 1);
+        break;
+
+    case JSON_ARRAY:
+        velro_buf_add(buf, "[", 1);
+
+        for (i = 0; i < json_array_size(j); i++) {
+            if (i) {
+                velro_buf_add(buf, ",", 1);
+            }
+
+            velro_json_emit(buf, json_array_get(j, i));
+        }
+
+        velro_buf_add(buf, "]", 1);
+        break;
+
+    case JSON_STRING:
+        velro_json_string(buf, json_string_value(j), json_string_length(j));
+        break;
+
+    case JSON_INTEGER:
+        snprintf(tmp, sizeof(tmp), "%" JSON_INTEGER_FORMAT,
+                 json_integer_value(j));
+        velro_buf_str(buf, tmp);
+        break;
+
+    case JSON_REAL:
+        velro_json_real(buf, json_real_value(j));
+        break;
+
+    case JSON_TRUE:
+        velro_buf_add(buf, "true", 4);
+        break;
+
+    case JSON_FALSE:
+        velro_buf_add(buf, "false", 5);
+        break;
+
+    default:
+        velro_buf_add(buf, "null", 4);
+    }
+}
+
+
+size_t
+velro_batch_error_json(const velro_batch_t *b, char *buf, size_t size)
+{
+    char         tmp[32];
+    size_t       n;
+    velro_buf_t  out;
+
+    memset(&out, 0, sizeof(velro_buf_t));
+
+    velro_buf_str(&out, "{\"error\":");
+    velro_json_string(&out, b->error, strnlen(b->error, sizeof(b->error)));
+
+    if (b->error_item >= 0) {
+        snprintf(tmp, sizeof(tmp), ",\"item\":%ld", b->error_item);
+        velro_buf_str(&out, tmp);
+    }
+
+    velro_buf_add(&out, "}", 1);
+
+    if (out.failed || out.len >= size) {
+        free(out.data);
+
+        if (size) {
+            buf[0] = '\0';
+        }
+
+        return 0;
+    }
+
+    memcpy(buf, out.data, out.len);
+    buf[out.len] = '\0';
+    n = out.len;
+
+    free(out.data);
+
+    return n;
+}
+
+
+static void
+velro_batch_result(velro_buf_t *buf, const velro_batch_item_t *item,
+    const velro_batch_result_t *r)
+{
+    char          tmp[32];
+    size_t        i, j, n;
+    json_t       *body;
+    const char   *name, *value;
+
+    velro_buf_str(buf, "{\"id\":");
+
+    if (item->id) {
+        velro_json_string(buf, item->id, strlen(item->id));
+
+    } else {
+        velro_buf_add(buf, "null", 4);
+    }
+
+    snprintf(tmp, sizeof(tmp), ",\"status\":%d", r->status);
+    velro_buf_str(buf, tmp);
+
+    /*
+     * headers: names that are tokens, a repeated name once, its values
+     * joined with ", "
+     */
+
+    velro_buf_str(buf, ",\"headers\":{");
+    n = 0;
+
+    for (i = 0; i < r->nheaders; i++) {
+        name = r->headers[i].name;
+
+        if (name == NULL || !velro_is_token(name, strlen(name))) {
+            continue;
+        }
+
+        for (j = 0; j < i; j++) {
+            if (r->headers[j].name
+                && strcasecmp(name, r->headers[j].name) == 0)
+            {
+                break;
+            }
+        }
+
+        if (j < i) {
+            continue;
+        }
+
+        if (n++) {
+            velro_buf_add(buf, ",", 1);
+        }
+
+        velro_json_string(buf, name, strlen(name));
+        velro_buf_add(buf, ":", 1);
+
+        /* the value: the JSON string of the joined values */
+
+        velro_buf_add(buf, "\"", 1);
+
+        for (j = i; j < r->nheaders; j++) {
+            if (j > i
+                && (r->headers[j].name == NULL
+                    || strcasecmp(name, r->headers[j].name) != 0))
+            {
+                continue;
+            }
+
+            if (j > i) {
+                velro_buf_add(buf, ", ", 2);
+            }
+
+            value = r->headers[j].value ? r->headers[j].value : "";
+            velro_json_chars(buf, value, strlen(value));
+        }
+
+        velro_buf_add(buf, "\"", 1);
+    }
+
+    velro_buf_str(buf, "},\"body\":");
+
+    if (r->error) {
+        velro_buf_str(buf, "{\"error\":");
+        velro_json_string(buf, r->error, strlen(r->error));
+        velro_buf_add(buf, "}", 1);
+
+    } else if (r->json && r->body_len > 0
+               && (body = json_loadb(r->body, r->body_len,
+                                     JSON_DECODE_ANY | JSON_REJECT_DUPLICATES
+                                     | JSON_ALLOW_NUL, NULL))
+                  != NULL)
+    {
+        if (velro_too_deep(body, VELRO_BATCH_RESPONSE_DEPTH)) {
+            velro_json_string(buf, r->body, r->body_len);
+
+        } else {
+            velro_json_emit(buf, body);
+        }
+
+        json_decref(body);
+
+    } else {
+        velro_json_string(buf, r->body ? r->body : "",
+                          r->body ? r->body_len : 0);
+    }
+
+    velro_buf_add(buf, "}", 1);
+}
+
+
+char *
+velro_batch_response(const velro_batch_t *b,
+    const velro_batch_result_t *results, size_t *len)
+{
+    size_t       i;
+    velro_buf_t  buf;
+
+    memset(&buf, 0, sizeof(velro_buf_t));
+
+    velro_buf_add(&buf, "[", 1);
+
+    for (i = 0; i < b->nitems; i++) {
+        if (i) {
+            velro_buf_add(&buf, ",", 1);
+        }
+
+        velro_batch_result(&buf, &b->items[i], &results[i]);
+    }
+
+    velro_buf_add(&buf, "]", 1);
+    velro_buf_add(&buf, "", 1);                /* a terminating NUL */
+
+    if (buf.failed) {
+        free(buf.data);
+        return NULL;
+    }
+
+    *len = buf.len - 1;
+
+    return buf.data;
+}
