@@ -96,9 +96,6 @@ static ngx_int_t ngx_http_velro_authz_decide(ngx_http_request_t *r,
 static ngx_int_t ngx_http_velro_authz_refuse(ngx_http_request_t *r,
     ngx_http_velro_loc_conf_t *vlcf, ngx_http_velro_ctx_t *ctx,
     ngx_int_t status);
-static void ngx_http_velro_authz_wake(ngx_event_t *ev);
-static void ngx_http_velro_authz_post_wake(ngx_http_request_t *r,
-    ngx_http_velro_ctx_t *ctx);
 static ngx_uint_t ngx_http_velro_authz_fresh(uint64_t seq,
     const u_char *user, const u_char *gen, const u_char *project);
 static void ngx_http_velro_authz_tag(u_char kind, const u_char *id);
@@ -1002,7 +999,7 @@ ngx_http_velro_authz_l2_reply(void *data, redisReply *reply)
 
 done:
 
-    ngx_http_velro_authz_post_wake(r, ctx);
+    ngx_post_event(&ctx->wake, &ngx_posted_events);
 }
 
 
@@ -1203,10 +1200,6 @@ ngx_http_velro_authz_l3(ngx_http_request_t *r,
     fl = ngx_http_velro_authz_inflight_find(id, hash);
 
     if (fl) {
-        ctx->wake.handler = ngx_http_velro_authz_wake;
-        ctx->wake.data = r;
-        ctx->wake.log = r->connection->log;
-
         ctx->inflight = fl;
         ctx->inflight_waiting = 1;
         ngx_queue_insert_tail(&fl->waiters, &ctx->inflight_link);
@@ -1344,7 +1337,6 @@ static void
 ngx_http_velro_authz_inflight_done(ngx_http_velro_ctx_t *ctx, ngx_uint_t ok)
 {
     ngx_queue_t                *q;
-    ngx_http_request_t         *wr;
     ngx_http_velro_ctx_t       *w;
     ngx_http_velro_inflight_t  *fl;
 
@@ -1391,8 +1383,7 @@ ngx_http_velro_authz_inflight_done(ngx_http_velro_ctx_t *ctx, ngx_uint_t ok)
             }
         }
 
-        wr = w->wake.data;
-        ngx_http_velro_authz_post_wake(wr, w);
+        ngx_post_event(&w->wake, &ngx_posted_events);
     }
 }
 
@@ -1481,37 +1472,6 @@ ngx_http_velro_authz_rbtree_insert(ngx_rbtree_node_t *temp,
     node->left = sentinel;
     node->right = sentinel;
     ngx_rbt_red(node);
-}
-
-
-static void
-ngx_http_velro_authz_post_wake(ngx_http_request_t *r,
-    ngx_http_velro_ctx_t *ctx)
-{
-    ctx->wake.handler = ngx_http_velro_authz_wake;
-    ctx->wake.data = r;
-    ctx->wake.log = r->connection->log;
-
-    ngx_post_event(&ctx->wake, &ngx_posted_events);
-}
-
-
-static void
-ngx_http_velro_authz_wake(ngx_event_t *ev)
-{
-    ngx_connection_t    *c;
-    ngx_http_request_t  *r;
-
-    r = ev->data;
-    c = r->connection;
-
-    ngx_http_set_log_request(c->log, r);
-
-    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, c->log, 0, "velro: authz wait over");
-
-    r->write_event_handler(r);
-
-    ngx_http_run_posted_requests(c);
 }
 
 

@@ -22,7 +22,6 @@ static void ngx_http_velro_jwks_remote_cleanup(void *data);
 static ngx_int_t ngx_http_velro_jwks_done(ngx_http_request_t *r, void *data,
     ngx_int_t rc);
 static void ngx_http_velro_jwks_wake_all(ngx_http_velro_jwks_remote_t *remote);
-static void ngx_http_velro_jwks_wake(ngx_event_t *ev);
 
 
 /* the per-worker state of one velro_jwt_key_request */
@@ -228,9 +227,6 @@ ngx_http_velro_jwks_fetch(ngx_http_request_t *r,
             return NGX_DECLINED;
         }
 
-        ctx->wake.handler = ngx_http_velro_jwks_wake;
-        ctx->wake.data = r;
-        ctx->wake.log = r->connection->log;
         ctx->waiting = 1;
 
         ngx_queue_insert_tail(&remote->waiters, &ctx->queue);
@@ -362,24 +358,4 @@ ngx_http_velro_jwks_wake_all(ngx_http_velro_jwks_remote_t *remote)
 
         ngx_post_event(&w->wake, &ngx_posted_events);
     }
-}
-
-
-static void
-ngx_http_velro_jwks_wake(ngx_event_t *ev)
-{
-    ngx_connection_t    *c;
-    ngx_http_request_t  *r;
-
-    r = ev->data;
-    c = r->connection;
-
-    ngx_http_set_log_request(c->log, r);
-
-    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, c->log, 0,
-                   "velro: JWKS wait over");
-
-    r->write_event_handler(r);
-
-    ngx_http_run_posted_requests(c);
 }

@@ -403,9 +403,39 @@ ngx_http_velro_get_ctx(ngx_http_request_t *r)
     cln->handler = ngx_http_velro_ctx_cleanup;
     cln->data = ctx;
 
+    /* whatever the request comes to wait for, this resumes it */
+
+    ctx->wake.handler = ngx_http_velro_wake;
+    ctx->wake.data = r;
+    ctx->wake.log = r->connection->log;
+
     ngx_http_set_ctx(r, ctx, ngx_http_velro_module);
 
     return ctx;
+}
+
+
+/*
+ * A request that waited for the module (a JWKS fetch, an L2 reply, another
+ * request's L3 lookup) goes on where it stopped.
+ */
+
+void
+ngx_http_velro_wake(ngx_event_t *ev)
+{
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
+
+    r = ev->data;
+    c = r->connection;
+
+    ngx_http_set_log_request(c->log, r);
+
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, c->log, 0, "velro: wait over");
+
+    r->write_event_handler(r);
+
+    ngx_http_run_posted_requests(c);
 }
 
 

@@ -185,6 +185,7 @@ typedef struct {
 
 
 ngx_http_velro_ctx_t *ngx_http_velro_get_ctx(ngx_http_request_t *r);
+void ngx_http_velro_wake(ngx_event_t *ev);
 ngx_http_request_t *ngx_http_velro_subrequest(ngx_http_request_t *r,
     ngx_str_t *uri, ngx_str_t *args, ngx_http_post_subrequest_pt handler,
     void *data);
