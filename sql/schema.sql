@@ -310,7 +310,17 @@ BEGIN
          LIMIT v_limit
     ),
     acc AS (
-        SELECT t.id, t.created_at, a.project_id, row_to_json(a)::text AS j
+        SELECT t.id, t.created_at, a.project_id,
+               '{"user_id":"' || a.user_id
+               || '","generation_id":"' || a.generation_id
+               || '","project_id":'
+               || coalesce('"' || a.project_id || '"', 'null')
+               || ',"effective_role":'
+               || coalesce('"' || a.effective_role || '"', 'null')
+               || ',"has_direct_access":' || a.has_direct_access
+               || ',"has_team_access":' || a.has_team_access
+               || ',"has_public_access":' || a.has_public_access
+               || '}' AS j
           FROM top t
          CROSS JOIN LATERAL velro_authorize(p_user, t.id) a
     )
@@ -322,15 +332,15 @@ BEGIN
                                               ORDER BY pp.id), '')
                        || ']'
               FROM (SELECT p.id, p.team_id, p.visibility
-                      FROM projects p
-                     WHERE p.id IN (SELECT acc.project_id FROM acc)) pp)
+                      FROM (SELECT DISTINCT acc.project_id
+                              FROM acc
+                             WHERE acc.project_id IS NOT NULL) ap
+                      JOIN projects p ON p.id = ap.project_id) pp)
       INTO v_access, v_projects
       FROM acc;
 
-    RETURN (SELECT row_to_json(r)
-              FROM (SELECT v_user            AS "user",
-                           v_access::json    AS "access",
-                           v_projects::json  AS "projects") r);
+    RETURN ('{"user":' || v_user::text || ',"access":' || v_access
+            || ',"projects":' || v_projects || '}')::json;
 END
 $fn$;
 

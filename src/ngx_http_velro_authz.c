@@ -132,6 +132,33 @@ static const char  ngx_http_velro_invalidate_script[] =
     "return #m";
 
 
+/*
+ * Cache warming's one L2 write: ARGV[1] is the index sets' TTL, then
+ * groups of six: key, value, TTL, and up to three index sets ("" for
+ * none) that get the key.  Each set gets all its members in one SADD.
+ */
+
+static const char  ngx_http_velro_warm_script[] =
+    "local s = {} "
+    "for i = 2, #ARGV, 6 do "
+    "redis.call('SET', ARGV[i], ARGV[i + 1], 'EX', ARGV[i + 2]) "
+    "for k = i + 3, i + 5 do "
+    "local x = ARGV[k] "
+    "if x ~= '' then "
+    "if s[x] == nil then s[x] = {} end "
+    "table.insert(s[x], ARGV[i]) "
+    "end "
+    "end "
+    "end "
+    "for x, m in pairs(s) do "
+    "for i = 1, #m, 500 do "
+    "redis.call('SADD', x, unpack(m, i, math.min(i + 499, #m))) "
+    "end "
+    "redis.call('EXPIRE', x, ARGV[1]) "
+    "end "
+    "return 0";
+
+
 static const char  *ngx_http_velro_actions[] = {
     "read", "write", "delete"
 };
@@ -1274,6 +1301,7 @@ ngx_http_velro_authz_l3_done(ngx_http_request_t *r, void *data, ngx_int_t rc)
     ngx_buf_t                   *b;
     ngx_int_t                    status;
     const char                  *err;
+    velro_project_t              project;
     ngx_http_velro_main_conf_t  *vmcf;
 
     if (!ctx->inflight_leader) {
@@ -1295,7 +1323,7 @@ ngx_http_velro_authz_l3_done(ngx_http_request_t *r, void *data, ngx_int_t rc)
 
     if (velro_l3_parse((char *) b->pos, b->last - b->pos, ctx->user_id,
                        ctx->has_resource ? ctx->resource_id : NULL,
-                       &ctx->user, &ctx->access, &err)
+                       &ctx->user, &ctx->access, &project, &err)
         != 0)
     {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
@@ -1313,8 +1341,8 @@ ngx_http_velro_authz_l3_done(ngx_http_request_t *r, void *data, ngx_int_t rc)
     ngx_http_velro_authz_l1_put(vmcf, ctx, 1, 1);
     ngx_http_velro_authz_l2_put(vmcf, ctx);
 
-    if (ctx->has_resource && ctx->access.has_project) {
-        ngx_http_velro_authz_projects(vmcf, b->pos, b->last - b->pos);
+    if (ctx->has_resource && project.valid) {
+        ngx_http_velro_authz_projects(vmcf, &project, 1, 1);
     }
 
     ngx_http_velro_authz_inflight_done(ctx, 1);
@@ -1682,83 +1710,283 @@ ngx_http_velro_authz_sequence(void)
 
 void
 ngx_http_velro_authz_projects(ngx_http_velro_main_conf_t *vmcf,
-    const u_char *buf, size_t len)
+    const velro_project_t *projects, size_t n, ngx_uint_t l2)
 {
-    char         *text;
     u_char        key[17], rkey[NGX_HTTP_VELRO_L2_KEY_MAX];
     u_char        ttl[NGX_TIME_T_LEN], uuid[VELRO_UUID_LEN];
-    size_t        i, n, argvlen[5];
-    json_t       *j, *list, *p, *id;
+    char          text[VELRO_PROJECT_JSON_MAX];
+    size_t        i, len, argvlen[5];
     const char   *argv[5];
 
-    j = json_loadb((const char *) buf, len, 0, NULL);
-    if (j == NULL) {
-        return;
-    }
-
-    list = json_object_get(j, "projects");
-
-    if (list == NULL) {
-        list = json_object_get(j, "project");
-    }
-
-    n = json_is_array(list) ? json_array_size(list)
-                            : (json_is_object(list) ? 1 : 0);
-
     for (i = 0; i < n; i++) {
-        p = json_is_array(list) ? json_array_get(list, i) : list;
-        id = json_object_get(p, "id");
 
-        if (!json_is_string(id)
-            || velro_uuid_parse((const u_char *) json_string_value(id),
-                                json_string_length(id), key + 1)
-               != 0)
-        {
-            continue;
-        }
+        len = velro_project_json(&projects[i], text);
 
-        text = json_dumps(p, JSON_COMPACT | JSON_PRESERVE_ORDER);
-        if (text == NULL) {
+        if (len == 0) {
             continue;
         }
 
         if (ngx_http_velro_l1() && vmcf->ttl_l1[NGX_HTTP_VELRO_PROJECT_VIS]) {
             key[0] = 'P';
+            ngx_memcpy(key + 1, projects[i].id, 16);
+
             (void) velro_cache_put(ngx_http_velro_l1(),
-                           NGX_HTTP_VELRO_PROJECT_VIS, key, 17, text,
-                           ngx_strlen(text),
+                           NGX_HTTP_VELRO_PROJECT_VIS, key, 17, text, len,
                            ngx_current_msec
                            + vmcf->ttl_l1[NGX_HTTP_VELRO_PROJECT_VIS] * 1000);
         }
 
-        if (vmcf->redis && vmcf->ttl_l2[NGX_HTTP_VELRO_PROJECT_VIS]
-            && ngx_http_velro_redis_ready())
+        if (!l2 || vmcf->redis == NULL
+            || vmcf->ttl_l2[NGX_HTTP_VELRO_PROJECT_VIS] == 0
+            || !ngx_http_velro_redis_ready())
         {
-            velro_uuid_format(key + 1, uuid);
-
-            argv[0] = "SET";
-            argvlen[0] = 3;
-            argv[1] = (char *) rkey;
-            argvlen[1] = ngx_sprintf(rkey, "%Vproject_vis:%*s",
-                                     &vmcf->redis->prefix,
-                                     (size_t) VELRO_UUID_LEN, uuid)
-                         - rkey;
-            argv[2] = text;
-            argvlen[2] = ngx_strlen(text);
-            argv[3] = "EX";
-            argvlen[3] = 2;
-            argv[4] = (char *) ttl;
-            argvlen[4] = ngx_sprintf(ttl, "%T",
-                                     vmcf->ttl_l2[NGX_HTTP_VELRO_PROJECT_VIS])
-                         - ttl;
-
-            (void) ngx_http_velro_redis_send(5, argv, argvlen);
+            continue;
         }
 
-        free(text);
+        velro_uuid_format(projects[i].id, uuid);
+
+        argv[0] = "SET";
+        argvlen[0] = 3;
+        argv[1] = (char *) rkey;
+        argvlen[1] = ngx_sprintf(rkey, "%Vproject_vis:%*s",
+                                 &vmcf->redis->prefix,
+                                 (size_t) VELRO_UUID_LEN, uuid)
+                     - rkey;
+        argv[2] = text;
+        argvlen[2] = len;
+        argv[3] = "EX";
+        argvlen[3] = 2;
+        argv[4] = (char *) ttl;
+        argvlen[4] = ngx_sprintf(ttl, "%T",
+                                 vmcf->ttl_l2[NGX_HTTP_VELRO_PROJECT_VIS])
+                     - ttl;
+
+        (void) ngx_http_velro_redis_send(5, argv, argvlen);
+    }
+}
+
+
+/*
+ * Cache warming: the user and every row into L1 as ngx_http_velro_authz_
+ * store() would put them, the projects too, and all of it into L2 with
+ * one EVAL (ngx_http_velro_warm_script) instead of a MULTI/EXEC group a
+ * row.  Rows that an invalidation overtook are left out of both.
+ */
+
+ngx_int_t
+ngx_http_velro_authz_warm_store(ngx_http_velro_main_conf_t *vmcf,
+    ngx_pool_t *pool, ngx_http_velro_ctx_t *ctx, velro_warm_row_t *rows,
+    size_t n, velro_project_t *projects, size_t np)
+{
+    u_char       *p, *ukey, *ikey, *text;
+    size_t        i, k, na, *argvlen, len;
+    time_t        t;
+    ngx_uint_t    type, user;
+    const char  **argv;
+
+    /* L1 */
+
+    ctx->has_user = 1;
+    ctx->has_resource = 0;
+    ctx->has_access = 0;
+
+    ngx_http_velro_authz_l1_put(vmcf, ctx, 1, 0);
+
+    ctx->has_user = 0;
+    ctx->has_resource = 1;
+    ctx->has_access = 1;
+
+    for (i = 0; i < n; i++) {
+        ngx_memcpy(ctx->resource_id, rows[i].generation, 16);
+        ctx->access = rows[i].access;
+
+        ngx_http_velro_authz_l1_put(vmcf, ctx, 0, 1);
     }
 
-    json_decref(j);
+    ngx_http_velro_authz_projects(vmcf, projects, np, 0);
+
+    /* L2 */
+
+    if (vmcf->redis == NULL || !ngx_http_velro_redis_ready()) {
+        return NGX_OK;
+    }
+
+    /* EVAL, script, 0, index TTL, then 6 per entry */
+
+    na = 4 + 6 * (1 + n + np);
+
+    argv = ngx_palloc(pool, na * sizeof(char *));
+    argvlen = ngx_palloc(pool, na * sizeof(size_t));
+
+    /* per entry: a key, its value, a TTL, and three index set names */
+
+    len = (1 + n + np) * (4 * NGX_HTTP_VELRO_L2_KEY_MAX
+                          + VELRO_ACCESS_JSON_MAX + NGX_TIME_T_LEN);
+
+    text = ngx_pnalloc(pool, len);
+
+    if (argv == NULL || argvlen == NULL || text == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = text;
+
+    argv[0] = "EVAL";
+    argvlen[0] = 4;
+    argv[1] = ngx_http_velro_warm_script;
+    argvlen[1] = sizeof(ngx_http_velro_warm_script) - 1;
+    argv[2] = "0";
+    argvlen[2] = 1;
+    argv[3] = (char *) p;
+    p = ngx_sprintf(p, "%T", ngx_http_velro_authz_max_ttl(vmcf, 1));
+    argvlen[3] = p - (u_char *) argv[3];
+
+    k = 4;
+
+#define ngx_http_velro_warm_arg(start)                                        \
+    argv[k] = (char *) (start);                                               \
+    argvlen[k] = p - (u_char *) (start);                                      \
+    k++
+
+    /* the user, under the login token's key */
+
+    user = vmcf->ttl_l2[NGX_HTTP_VELRO_AUTH]
+           && ngx_http_velro_authz_fresh(ctx->seq, ctx->user_id, NULL, NULL);
+
+    ikey = p;
+    p = ngx_sprintf(p, "%Vidx:user:", &vmcf->redis->prefix);
+    velro_uuid_format(ctx->user_id, p);
+    p += VELRO_UUID_LEN;
+
+    /* not an argument itself: the user's index set name, used below */
+
+    len = p - ikey;
+
+    if (user) {
+        ngx_http_velro_authz_token_hash(ctx);
+
+        ukey = p;
+        p += ngx_http_velro_authz_l2_key(vmcf, p, "auth:", ctx->user_id, 16,
+                                         ctx->token_hash, 32);
+        ngx_http_velro_warm_arg(ukey);
+
+        ukey = p;
+        p += velro_user_json(&ctx->user, ctx->user_id, (char *) p);
+        ngx_http_velro_warm_arg(ukey);
+
+        t = vmcf->ttl_l2[NGX_HTTP_VELRO_AUTH];
+
+        if (!ctx->user.exists || !ctx->user.active) {
+            t = ngx_min(t, NGX_HTTP_VELRO_NEGATIVE_TTL);
+        }
+
+        ukey = p;
+        p = ngx_sprintf(p, "%T", t);
+        ngx_http_velro_warm_arg(ukey);
+
+        argv[k] = (char *) ikey;
+        argvlen[k++] = len;
+        argv[k] = "";
+        argvlen[k++] = 0;
+        argv[k] = "";
+        argvlen[k++] = 0;
+    }
+
+    for (i = 0; i < n; i++) {
+        type = (rows[i].access.role == VELRO_ROLE_OWNER)
+               ? NGX_HTTP_VELRO_OWNERSHIP : NGX_HTTP_VELRO_TEAM_ACCESS;
+
+        if (vmcf->ttl_l2[type] == 0
+            || !ngx_http_velro_authz_fresh(ctx->seq, ctx->user_id,
+                                           rows[i].generation,
+                                           rows[i].access.has_project
+                                           ? rows[i].access.project : NULL))
+        {
+            continue;
+        }
+
+        ukey = p;
+        p += ngx_http_velro_authz_l2_key(vmcf, p,
+                                         type == NGX_HTTP_VELRO_OWNERSHIP
+                                         ? "ownership:" : "team_access:",
+                                         ctx->user_id, 16,
+                                         rows[i].generation, 16);
+        ngx_http_velro_warm_arg(ukey);
+
+        ukey = p;
+        p += velro_access_json(&rows[i].access, ctx->user_id,
+                               rows[i].generation, (char *) p);
+        ngx_http_velro_warm_arg(ukey);
+
+        t = vmcf->ttl_l2[type];
+
+        if (!rows[i].access.exists
+            || (rows[i].access.role == VELRO_ROLE_NONE
+                && !rows[i].access.public_access))
+        {
+            t = ngx_min(t, NGX_HTTP_VELRO_NEGATIVE_TTL);
+        }
+
+        ukey = p;
+        p = ngx_sprintf(p, "%T", t);
+        ngx_http_velro_warm_arg(ukey);
+
+        argv[k] = (char *) ikey;
+        argvlen[k++] = len;
+
+        ukey = p;
+        p = ngx_sprintf(p, "%Vidx:gen:", &vmcf->redis->prefix);
+        velro_uuid_format(rows[i].generation, p);
+        p += VELRO_UUID_LEN;
+        ngx_http_velro_warm_arg(ukey);
+
+        ukey = p;
+
+        if (rows[i].access.has_project) {
+            p = ngx_sprintf(p, "%Vidx:project:", &vmcf->redis->prefix);
+            velro_uuid_format(rows[i].access.project, p);
+            p += VELRO_UUID_LEN;
+        }
+
+        ngx_http_velro_warm_arg(ukey);
+    }
+
+    for (i = 0; i < np && vmcf->ttl_l2[NGX_HTTP_VELRO_PROJECT_VIS]; i++) {
+        ukey = p;
+        p = ngx_sprintf(p, "%Vproject_vis:", &vmcf->redis->prefix);
+        velro_uuid_format(projects[i].id, p);
+        p += VELRO_UUID_LEN;
+        ngx_http_velro_warm_arg(ukey);
+
+        ukey = p;
+        p += velro_project_json(&projects[i], (char *) p);
+        ngx_http_velro_warm_arg(ukey);
+
+        ukey = p;
+        p = ngx_sprintf(p, "%T", vmcf->ttl_l2[NGX_HTTP_VELRO_PROJECT_VIS]);
+        ngx_http_velro_warm_arg(ukey);
+
+        argv[k] = "";
+        argvlen[k++] = 0;
+        argv[k] = "";
+        argvlen[k++] = 0;
+        argv[k] = "";
+        argvlen[k++] = 0;
+    }
+
+#undef ngx_http_velro_warm_arg
+
+    /* text was sized for four keys an entry, where three at most are used */
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                   "velro: warm L2: %uz arguments, %uz bytes",
+                   k, (size_t) (p - text));
+
+    if (k == 4) {
+        return NGX_OK;
+    }
+
+    return ngx_http_velro_redis_send((int) k, argv, argvlen);
 }
 
 

@@ -1043,8 +1043,28 @@ ngx_http_velro_preconfiguration(ngx_conf_t *cf)
 static ngx_int_t
 ngx_http_velro_postconfiguration(ngx_conf_t *cf)
 {
-    ngx_http_handler_pt        *h;
-    ngx_http_core_main_conf_t  *cmcf;
+    ngx_uint_t                   i;
+    ngx_http_handler_pt         *h;
+    ngx_http_core_loc_conf_t   **loc;
+    ngx_http_core_main_conf_t   *cmcf;
+    ngx_http_velro_main_conf_t  *vmcf;
+
+    /*
+     * A velro_authz_pg location answers subrequests read into memory, the
+     * warm form's up to a few hundred KB: unless the location set
+     * subrequest_output_buffer_size (merged by now: the default is one
+     * page), it gets NGX_HTTP_VELRO_PG_OUTPUT_SIZE.
+     */
+
+    vmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_velro_module);
+    loc = vmcf->authz_pg_locs.elts;
+
+    for (i = 0; i < vmcf->authz_pg_locs.nelts; i++) {
+        if (loc[i]->subrequest_output_buffer_size == (size_t) ngx_pagesize) {
+            loc[i]->subrequest_output_buffer_size =
+                                                NGX_HTTP_VELRO_PG_OUTPUT_SIZE;
+        }
+    }
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
 

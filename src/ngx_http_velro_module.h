@@ -62,7 +62,16 @@ typedef struct {
     ngx_http_velro_redis_conf_t  *redis;        /* NULL: no L2 */
     ngx_http_velro_pg_conf_t     *pg;           /* NULL: no velro_pg */
     ngx_uint_t                    authz_pg;     /* velro_authz_pg used */
+    ngx_array_t                   authz_pg_locs;  /* their core loc confs */
 } ngx_http_velro_main_conf_t;
+
+
+/*
+ * The subrequest_output_buffer_size a velro_authz_pg location gets unless
+ * it sets one: the warm answer of velro_warm_limit 1000 (about 370 KB)
+ * must fit in memory.
+ */
+#define NGX_HTTP_VELRO_PG_OUTPUT_SIZE  (512 * 1024)
 
 
 /* a JWKS fetched through a subrequest, one state per worker */
@@ -232,7 +241,10 @@ void ngx_http_velro_authz_store(ngx_http_velro_main_conf_t *vmcf,
     ngx_http_velro_ctx_t *ctx, ngx_uint_t l2);
 uint64_t ngx_http_velro_authz_sequence(void);
 void ngx_http_velro_authz_projects(ngx_http_velro_main_conf_t *vmcf,
-    const u_char *buf, size_t len);
+    const velro_project_t *projects, size_t n, ngx_uint_t l2);
+ngx_int_t ngx_http_velro_authz_warm_store(ngx_http_velro_main_conf_t *vmcf,
+    ngx_pool_t *pool, ngx_http_velro_ctx_t *ctx, velro_warm_row_t *rows,
+    size_t n, velro_project_t *projects, size_t np);
 ngx_int_t ngx_http_velro_warm_header(ngx_http_request_t *r);
 ngx_int_t ngx_http_velro_warm_body(ngx_http_request_t *r, ngx_chain_t *in);
 ngx_int_t ngx_http_velro_batch_is_item(ngx_http_request_t *r);

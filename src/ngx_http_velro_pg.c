@@ -408,7 +408,7 @@ invalid:
 char *
 ngx_http_velro_authz_pg(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    ngx_http_core_loc_conf_t    *clcf;
+    ngx_http_core_loc_conf_t    *clcf, **loc;
     ngx_http_velro_main_conf_t  *vmcf;
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
@@ -423,6 +423,23 @@ ngx_http_velro_authz_pg(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     vmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_velro_module);
     vmcf->authz_pg = 1;
+
+    /* for the subrequest_output_buffer_size default, once merged */
+
+    if (vmcf->authz_pg_locs.elts == NULL
+        && ngx_array_init(&vmcf->authz_pg_locs, cf->pool, 4,
+                          sizeof(ngx_http_core_loc_conf_t *))
+           != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    loc = ngx_array_push(&vmcf->authz_pg_locs);
+    if (loc == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *loc = clcf;
 
     return NGX_CONF_OK;
 }

@@ -295,10 +295,11 @@ ngx_http_velro_warm_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
 {
     ngx_http_velro_warm_t  *w = data;
 
-    size_t                       i, n;
+    size_t                       n, np;
     ngx_buf_t                   *b;
     const char                  *err;
     velro_user_t                 user;
+    velro_project_t             *projects;
     velro_warm_row_t            *rows;
     ngx_http_velro_ctx_t         tmp;
     ngx_http_velro_main_conf_t  *vmcf;
@@ -322,13 +323,16 @@ ngx_http_velro_warm_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
     }
 
     rows = ngx_palloc(sr->pool, w->limit * sizeof(velro_warm_row_t));
-    if (rows == NULL) {
+    projects = ngx_palloc(sr->pool, w->limit * sizeof(velro_project_t));
+
+    if (rows == NULL || projects == NULL) {
         w->limit = 0;
         return rc;
     }
 
     if (velro_warm_parse((char *) b->pos, b->last - b->pos, w->user_id,
-                         &user, rows, w->limit, &n, &err)
+                         &user, rows, w->limit, &n, projects, w->limit, &np,
+                         &err)
         != 0)
     {
         ngx_log_error(NGX_LOG_WARN, sr->connection->log, 0,
@@ -349,22 +353,14 @@ ngx_http_velro_warm_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
     tmp.seq = w->seq;
     tmp.iat = w->iat;
     tmp.user = user;
-    tmp.has_user = 1;
 
-    ngx_http_velro_authz_store(vmcf, &tmp, 1);
-
-    tmp.has_user = 0;
-    tmp.has_resource = 1;
-    tmp.has_access = 1;
-
-    for (i = 0; i < n; i++) {
-        ngx_memcpy(tmp.resource_id, rows[i].generation, 16);
-        tmp.access = rows[i].access;
-
-        ngx_http_velro_authz_store(vmcf, &tmp, 1);
+    if (ngx_http_velro_authz_warm_store(vmcf, sr->pool, &tmp, rows, n,
+                                        projects, np)
+        != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_WARN, sr->connection->log, 0,
+                      "velro: warming: the L2 write failed");
     }
-
-    ngx_http_velro_authz_projects(vmcf, b->pos, b->last - b->pos);
 
     ngx_log_error(NGX_LOG_INFO, sr->connection->log, 0,
                   "velro: warmed the caches: a user and %uz generations", n);

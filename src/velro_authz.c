@@ -23,6 +23,16 @@ static json_t *velro_json_load(const char *buf, size_t len);
 static int velro_access_fast(const char *buf, size_t len,
     const unsigned char *user, const unsigned char *resource,
     velro_access_t *a);
+static int velro_access_fast_at(const char **p, const char *end,
+    const unsigned char *user, const unsigned char *resource,
+    unsigned char *gen, velro_access_t *a);
+static int velro_project_parse(json_t *j, velro_project_t *pr);
+static int velro_project_fast_at(const char **p, const char *end,
+    velro_project_t *pr);
+static int velro_warm_fast(const char *buf, size_t len,
+    const unsigned char *user, velro_user_t *u, velro_warm_row_t *rows,
+    size_t max_rows, size_t *nrows, velro_project_t *projects,
+    size_t max_projects, size_t *nprojects);
 static int velro_fast_lit(const char **p, const char *end, const char *lit);
 static int velro_fast_uuid(const char **p, const char *end,
     unsigned char *id);
@@ -32,6 +42,11 @@ static int velro_json_flag(json_t *o, const char *name, uint8_t *out);
 
 static const char  *velro_roles[] = {
     "", "viewer", "editor", "admin", "owner"
+};
+
+
+static const char  *velro_visibilities[] = {
+    "private", "team", "team_open", "public"
 };
 
 
@@ -400,7 +415,7 @@ velro_access_parse(json_t *j, const unsigned char *user,
 int
 velro_l3_parse(const char *buf, size_t len, const unsigned char *user,
     const unsigned char *resource, velro_user_t *u, velro_access_t *a,
-    const char **err)
+    velro_project_t *project, const char **err)
 {
     int      rc;
     json_t  *j, *ju, *ja;
@@ -431,6 +446,10 @@ velro_l3_parse(const char *buf, size_t len, const unsigned char *user,
         || velro_access_parse(ja, user, resource, a, err) != 0)
     {
         goto done;
+    }
+
+    if (project) {
+        (void) velro_project_parse(json_object_get(j, "project"), project);
     }
 
     rc = 0;
@@ -520,6 +539,79 @@ velro_access_json(const velro_access_t *a, const unsigned char *user,
 }
 
 
+/* a project entry; pr->valid says whether it is one */
+
+static int
+velro_project_parse(json_t *j, velro_project_t *pr)
+{
+    int          rc;
+    size_t       i;
+    json_t      *v;
+    const char  *s;
+
+    memset(pr, 0, sizeof(velro_project_t));
+
+    if (!json_is_object(j)
+        || velro_json_uuid(j, "id", NULL, pr->id, 0) != 0)
+    {
+        return -1;
+    }
+
+    rc = velro_json_uuid(j, "team_id", NULL, pr->team_id, 1);
+
+    if (rc < 0) {
+        return -1;
+    }
+
+    pr->has_team = (rc == 0);
+
+    v = json_object_get(j, "visibility");
+
+    if (!json_is_string(v)) {
+        return -1;
+    }
+
+    s = json_string_value(v);
+
+    for (i = 0; i < sizeof(velro_visibilities) / sizeof(char *); i++) {
+        if (strcmp(s, velro_visibilities[i]) == 0) {
+            pr->visibility = (uint8_t) i;
+            pr->valid = 1;
+            return 0;
+        }
+    }
+
+    return -1;
+}
+
+
+size_t
+velro_project_json(const velro_project_t *pr, char *buf)
+{
+    int            n;
+    unsigned char  id[VELRO_UUID_LEN], team[VELRO_UUID_LEN];
+
+    velro_uuid_format(pr->id, id);
+
+    if (pr->has_team) {
+        velro_uuid_format(pr->team_id, team);
+
+        n = snprintf(buf, VELRO_PROJECT_JSON_MAX,
+                     "{\"id\":\"%.36s\",\"team_id\":\"%.36s\","
+                     "\"visibility\":\"%s\"}",
+                     id, team, velro_visibilities[pr->visibility & 3]);
+
+    } else {
+        n = snprintf(buf, VELRO_PROJECT_JSON_MAX,
+                     "{\"id\":\"%.36s\",\"team_id\":null,"
+                     "\"visibility\":\"%s\"}",
+                     id, velro_visibilities[pr->visibility & 3]);
+    }
+
+    return (n > 0 && n < VELRO_PROJECT_JSON_MAX) ? (size_t) n : 0;
+}
+
+
 int
 velro_user_from_json(const char *buf, size_t len, const unsigned char *user,
     velro_user_t *u, const char **err)
@@ -604,12 +696,35 @@ static int
 velro_access_fast(const char *buf, size_t len, const unsigned char *user,
     const unsigned char *resource, velro_access_t *a)
 {
-    size_t          i, n;
-    const char     *p, *end;
-    unsigned char   id[16];
+    const char  *p;
 
     p = buf;
-    end = buf + len;
+
+    if (velro_access_fast_at(&p, buf + len, user, resource, NULL, a) != 0
+        || p != buf + len)
+    {
+        return -1;
+    }
+
+    return 0;
+}
+
+
+/*
+ * One row at *p, advanced past it: its generation must be resource, or,
+ * with resource NULL, is copied to gen.
+ */
+
+static int
+velro_access_fast_at(const char **pp, const char *end,
+    const unsigned char *user, const unsigned char *resource,
+    unsigned char *gen, velro_access_t *a)
+{
+    size_t          i, n;
+    const char     *p;
+    unsigned char   id[16];
+
+    p = *pp;
 
     memset(a, 0, sizeof(velro_access_t));
 
@@ -618,10 +733,14 @@ velro_access_fast(const char *buf, size_t len, const unsigned char *user,
         || memcmp(id, user, 16) != 0
         || velro_fast_lit(&p, end, ",\"generation_id\":") != 0
         || velro_fast_uuid(&p, end, id) != 0
-        || memcmp(id, resource, 16) != 0
+        || (resource && memcmp(id, resource, 16) != 0)
         || velro_fast_lit(&p, end, ",\"project_id\":") != 0)
     {
         return -1;
+    }
+
+    if (gen) {
+        memcpy(gen, id, 16);
     }
 
     if (velro_fast_lit(&p, end, "null") != 0) {
@@ -661,15 +780,64 @@ velro_access_fast(const char *buf, size_t len, const unsigned char *user,
         || velro_fast_bool(&p, end, &a->team) != 0
         || velro_fast_lit(&p, end, ",\"has_public_access\":") != 0
         || velro_fast_bool(&p, end, &a->public_access) != 0
-        || velro_fast_lit(&p, end, "}") != 0
-        || p != end)
+        || velro_fast_lit(&p, end, "}") != 0)
     {
         return -1;
     }
 
     a->exists = 1;
+    *pp = p;
 
     return 0;
+}
+
+
+/* {"id":UUID,"team_id":UUID|null,"visibility":"WORD"} at *p */
+
+static int
+velro_project_fast_at(const char **pp, const char *end, velro_project_t *pr)
+{
+    size_t       i, n;
+    const char  *p;
+
+    p = *pp;
+
+    memset(pr, 0, sizeof(velro_project_t));
+
+    if (velro_fast_lit(&p, end, "{\"id\":") != 0
+        || velro_fast_uuid(&p, end, pr->id) != 0
+        || velro_fast_lit(&p, end, ",\"team_id\":") != 0)
+    {
+        return -1;
+    }
+
+    if (velro_fast_lit(&p, end, "null") != 0) {
+        if (velro_fast_uuid(&p, end, pr->team_id) != 0) {
+            return -1;
+        }
+
+        pr->has_team = 1;
+    }
+
+    if (velro_fast_lit(&p, end, ",\"visibility\":") != 0) {
+        return -1;
+    }
+
+    for (i = 0; i < sizeof(velro_visibilities) / sizeof(char *); i++) {
+        n = strlen(velro_visibilities[i]);
+
+        if ((size_t) (end - p) > n + 2 && p[0] == '"'
+            && memcmp(p + 1, velro_visibilities[i], n) == 0
+            && p[n + 1] == '"' && p[n + 2] == '}')
+        {
+            pr->visibility = (uint8_t) i;
+            pr->valid = 1;
+            *pp = p + n + 3;
+            return 0;
+        }
+    }
+
+    return -1;
 }
 
 
@@ -756,17 +924,139 @@ done:
 }
 
 
+/*
+ * The warm answer in velro_l3_warm()'s own layout (no spaces, members in
+ * its order): -1 for anything else, which jansson then reads.  The user
+ * object ends at its first '}': it has no nested object, and a '}' inside
+ * one of its strings would leave the slice unterminated, so jansson, which
+ * checks the slice, refuses it.
+ */
+
+static int
+velro_warm_fast(const char *buf, size_t len, const unsigned char *user,
+    velro_user_t *u, velro_warm_row_t *rows, size_t max_rows, size_t *nrows,
+    velro_project_t *projects, size_t max_projects, size_t *nprojects)
+{
+    size_t            n;
+    const char       *p, *q, *end, *err;
+    velro_access_t    a;
+    velro_project_t   pr;
+    unsigned char     gen[16];
+
+    p = buf;
+    end = buf + len;
+
+    if (velro_fast_lit(&p, end, "{\"user\":") != 0) {
+        return -1;
+    }
+
+    if (velro_fast_lit(&p, end, "null") == 0) {
+        memset(u, 0, sizeof(velro_user_t));
+
+    } else {
+        q = memchr(p, '}', end - p);
+
+        if (q == NULL
+            || velro_user_from_json(p, q + 1 - p, user, u, &err) != 0
+            || !u->exists)
+        {
+            return -1;
+        }
+
+        p = q + 1;
+    }
+
+    if (velro_fast_lit(&p, end, ",\"access\":[") != 0) {
+        return -1;
+    }
+
+    n = 0;
+
+    if (velro_fast_lit(&p, end, "]") != 0) {
+
+        for ( ;; ) {
+            if (velro_access_fast_at(&p, end, user, NULL, gen, &a) != 0) {
+                return -1;
+            }
+
+            if (n < max_rows) {
+                memcpy(rows[n].generation, gen, 16);
+                rows[n].access = a;
+                n++;
+            }
+
+            if (velro_fast_lit(&p, end, "]") == 0) {
+                break;
+            }
+
+            if (velro_fast_lit(&p, end, ",") != 0) {
+                return -1;
+            }
+        }
+    }
+
+    *nrows = n;
+
+    if (velro_fast_lit(&p, end, ",\"projects\":[") != 0) {
+        return -1;
+    }
+
+    n = 0;
+
+    if (velro_fast_lit(&p, end, "]") != 0) {
+
+        for ( ;; ) {
+            if (velro_project_fast_at(&p, end, &pr) != 0) {
+                return -1;
+            }
+
+            if (n < max_projects) {
+                projects[n++] = pr;
+            }
+
+            if (velro_fast_lit(&p, end, "]") == 0) {
+                break;
+            }
+
+            if (velro_fast_lit(&p, end, ",") != 0) {
+                return -1;
+            }
+        }
+    }
+
+    *nprojects = n;
+
+    if (velro_fast_lit(&p, end, "}") != 0 || p != end) {
+        return -1;
+    }
+
+    return 0;
+}
+
+
 int
 velro_warm_parse(const char *buf, size_t len, const unsigned char *user,
     velro_user_t *u, velro_warm_row_t *rows, size_t max_rows, size_t *nrows,
+    velro_project_t *projects, size_t max_projects, size_t *nprojects,
     const char **err)
 {
     int      rc;
     size_t   i, n;
-    json_t  *j, *ja, *row;
+    json_t  *j, *ja, *jp, *row;
 
     *nrows = 0;
+    *nprojects = 0;
     *err = NULL;
+
+    if (velro_warm_fast(buf, len, user, u, rows, max_rows, nrows, projects,
+                        max_projects, nprojects)
+        == 0)
+    {
+        return 0;
+    }
+
+    *nrows = 0;
+    *nprojects = 0;
 
     j = velro_json_load(buf, len);
 
@@ -817,6 +1107,19 @@ velro_warm_parse(const char *buf, size_t len, const unsigned char *user,
     }
 
     *nrows = n;
+
+    /* projects are an extra: a malformed one is skipped */
+
+    jp = json_object_get(j, "projects");
+    n = 0;
+
+    for (i = 0; i < json_array_size(jp) && n < max_projects; i++) {
+        if (velro_project_parse(json_array_get(jp, i), &projects[n]) == 0) {
+            n++;
+        }
+    }
+
+    *nprojects = n;
     rc = 0;
 
 done:

@@ -85,13 +85,40 @@ const char *velro_role_name(velro_role_e role);   /* "" for none */
 const char *velro_user_description(velro_user_rc_e rc);
 
 /*
- * The L3 answer: {"user":USER|null,"access":ROW|null}.  The ids in it must
- * be the ones asked for (resource NULL: "access" must be null).
+ * A project an L3 answer names ("project" of the single form, "projects"
+ * of the warm form): {"id":UUID,"team_id":UUID|null,"visibility":WORD},
+ * the seed's project_vis entry.  velro_project_json() writes the L1 and
+ * L2 value (at most VELRO_PROJECT_JSON_MAX bytes).
+ */
+typedef enum {
+    VELRO_VIS_PRIVATE = 0,
+    VELRO_VIS_TEAM,
+    VELRO_VIS_TEAM_OPEN,
+    VELRO_VIS_PUBLIC
+} velro_visibility_e;
+
+typedef struct {
+    unsigned char    id[16];
+    unsigned char    team_id[16];
+    uint8_t          valid;
+    uint8_t          has_team;
+    uint8_t          visibility;            /* velro_visibility_e */
+} velro_project_t;
+
+#define VELRO_PROJECT_JSON_MAX  128
+
+size_t velro_project_json(const velro_project_t *p, char *buf);
+
+/*
+ * The L3 answer: {"user":USER|null,"access":ROW|null[,"project":PROJECT]}.
+ * The ids in it must be the ones asked for (resource NULL: "access" must
+ * be null).  A "project" that is missing or malformed leaves
+ * project->valid 0 (project may be NULL).
  * Returns 0, or -1 with a static message in *err.
  */
 int velro_l3_parse(const char *buf, size_t len, const unsigned char *user,
     const unsigned char *resource, velro_user_t *u, velro_access_t *a,
-    const char **err);
+    velro_project_t *project, const char **err);
 
 /*
  * L2 values are the L3 answer's parts: USER or null, ROW or null.
@@ -124,8 +151,11 @@ int velro_invalidation_parse(const char *buf, size_t len, unsigned char *id);
 
 /*
  * The warm form of the L3 answer: {"user":USER|null,"access":[ROW,...],
- * "projects":[...]}.  Rows for another user are refused; at most max_rows
- * rows are kept.  Returns 0, or -1 with a static message in *err.
+ * "projects":[PROJECT,...]}.  Rows for another user are refused; at most
+ * max_rows rows and max_projects projects are kept, malformed projects
+ * are skipped.  The layout velro_l3_warm() writes is read without
+ * building a JSON tree; any other goes to jansson.
+ * Returns 0, or -1 with a static message in *err.
  */
 typedef struct {
     unsigned char    generation[16];
@@ -134,6 +164,7 @@ typedef struct {
 
 int velro_warm_parse(const char *buf, size_t len, const unsigned char *user,
     velro_user_t *u, velro_warm_row_t *rows, size_t max_rows, size_t *nrows,
+    velro_project_t *projects, size_t max_projects, size_t *nprojects,
     const char **err);
 
 #endif /* _VELRO_AUTHZ_H_INCLUDED_ */

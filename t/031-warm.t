@@ -164,3 +164,25 @@ die "project_vis entry still there" unless $v eq '0';
 GET /t
 --- response_body
 checked
+
+
+
+=== TEST 9: a warm answer larger than a page (40 more generations): the
+velro_authz_pg location's subrequest_output_buffer_size is raised by
+default, so the oldest of them is in L1 too
+--- init: Velro::Authz::fresh()
+--- http_config eval: Velro::Authz::http_config()
+--- config eval: Velro::Authz::location() . $::Login
+--- more_headers eval: "Authorization: Bearer $::Token"
+--- request eval
+[main::sql("INSERT INTO generations (id, user_id, status, created_at)"
+         . " SELECT ('a1a1a1a1-0000-4000-8000-' || lpad(i::text, 12, '0'))"
+         . "::uuid, '" . Velro::Authz::id('editor') . "', 'completed',"
+         . " now() + i * interval '1 second'"
+         . " FROM generate_series(1, 40) i"),
+ main::sql("SELECT pg_sleep(0.2)"),
+ "GET /login?t=$::Token",
+ main::sql("SELECT 1"),
+ "GET /gen/a1a1a1a1-0000-4000-8000-000000000001"]
+--- response_headers eval
+["", "", "", "", "X-Authz: L1 owner allow"]

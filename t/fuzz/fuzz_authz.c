@@ -5,7 +5,8 @@
  * The input is given, as the module would get it, to velro_l3_parse() (an
  * L3 answer for a fixed user, with and without a resource), to
  * velro_user_from_json() and velro_access_from_json() (L2 values) and to
- * velro_invalidation_parse() (a NOTIFY payload).  What parses is written
+ * velro_invalidation_parse() (a NOTIFY payload) and to velro_warm_parse()
+ * (the warm form, read fast or by jansson).  What parses is written
  * back with velro_*_json() and read again: the structs and the texts must
  * be the same, and the access rule must be monotonic (delete implies
  * write implies read).  Any mismatch aborts.
@@ -27,6 +28,8 @@
 
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+static void fuzz_check_warm(const char *buf, size_t size,
+    const uint8_t *data);
 
 static void fuzz_authz_init(void);
 static void fuzz_fail(const char *what, const uint8_t *data, size_t size);
@@ -261,7 +264,9 @@ fuzz_check_l3(const velro_user_t *u, const velro_access_t *a,
 
     err = NULL;
 
-    if (velro_l3_parse(l3, n, fuzz_uid, resource, &u2, &a2, &err) != 0) {
+    if (velro_l3_parse(l3, n, fuzz_uid, resource, &u2, &a2, NULL, &err)
+        != 0)
+    {
         fprintf(stderr, "fuzz_authz: %s: %.*s\n", err ? err : "-", (int) n,
                 l3);
         fuzz_fail("l3: own answer refused", data, size);
@@ -337,6 +342,74 @@ fuzz_check_uuid(const uint8_t *data, size_t size)
 }
 
 
+static void
+fuzz_check_warm(const char *buf, size_t size, const uint8_t *data)
+{
+    char               text[VELRO_ACCESS_JSON_MAX];
+    char               ptext[VELRO_PROJECT_JSON_MAX + 64];
+    size_t             i, n, np, n2, np2, len;
+    const char        *err;
+    velro_user_t       u;
+    velro_access_t     a;
+    velro_project_t    pr[8], pr2[2];
+    velro_warm_row_t   rows[8], rows2[2];
+
+    err = NULL;
+
+    if (velro_warm_parse(buf, size, fuzz_uid, &u, rows, 8, &n, pr, 8, &np,
+                         &err)
+        != 0)
+    {
+        if (err == NULL) {
+            fuzz_fail("warm: refused without a message", data, size);
+        }
+
+        return;
+    }
+
+    if (n > 8 || np > 8) {
+        fuzz_fail("warm: more than asked for", data, size);
+    }
+
+    for (i = 0; i < n; i++) {
+        len = velro_access_json(&rows[i].access, fuzz_uid,
+                                rows[i].generation, text);
+
+        if (len == 0
+            || velro_access_from_json(text, len, fuzz_uid,
+                                      rows[i].generation, &a, &err)
+               != 0
+            || memcmp(&a, &rows[i].access, sizeof(velro_access_t)) != 0)
+        {
+            fuzz_fail("warm: a row does not read back", data, size);
+        }
+    }
+
+    for (i = 0; i < np; i++) {
+#define FUZZ_WARM_HEAD  "{\"user\":null,\"access\":[],\"projects\":["
+#define FUZZ_WARM_HLEN  (sizeof(FUZZ_WARM_HEAD) - 1)
+
+        memcpy(ptext, FUZZ_WARM_HEAD, FUZZ_WARM_HLEN);
+        len = velro_project_json(&pr[i], ptext + FUZZ_WARM_HLEN);
+
+        if (!pr[i].valid || len == 0) {
+            fuzz_fail("warm: an invalid project kept", data, size);
+        }
+
+        memcpy(ptext + FUZZ_WARM_HLEN + len, "]}", 2);
+
+        if (velro_warm_parse(ptext, FUZZ_WARM_HLEN + len + 2, fuzz_uid, &u,
+                             rows2, 2, &n2, pr2, 2, &np2, &err)
+            != 0
+            || np2 != 1
+            || memcmp(&pr2[0], &pr[i], sizeof(velro_project_t)) != 0)
+        {
+            fuzz_fail("warm: a project does not read back", data, size);
+        }
+    }
+}
+
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -356,7 +429,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     err = NULL;
 
-    if (velro_l3_parse(buf, size, fuzz_uid, fuzz_gid, &u, &a, &err) == 0) {
+    if (velro_l3_parse(buf, size, fuzz_uid, fuzz_gid, &u, &a, NULL, &err)
+        == 0)
+    {
         fuzz_check_l3(&u, &a, fuzz_gid, data, size);
 
     } else if (err == NULL) {
@@ -365,12 +440,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     err = NULL;
 
-    if (velro_l3_parse(buf, size, fuzz_uid, NULL, &u, &a, &err) == 0) {
+    if (velro_l3_parse(buf, size, fuzz_uid, NULL, &u, &a, NULL, &err)
+        == 0)
+    {
         fuzz_check_l3(&u, &a, NULL, data, size);
 
     } else if (err == NULL) {
         fuzz_fail("l3: refused without a message", data, size);
     }
+
+    /* the warm form: bounded, and every row reads back as written */
+
+    fuzz_check_warm(buf, size, data);
 
     /* the L2 values */
 

@@ -62,6 +62,8 @@ static void test_l3_bad(void);
 static void test_user_json(void);
 static void test_access_json(void);
 static void test_invalidation(void);
+static void test_project(void);
+static void test_warm(void);
 
 
 static unsigned char  uid[16], gid[16], pid[16], xid[16];
@@ -94,7 +96,7 @@ l3(const char *json, int resource, velro_user_t *u, velro_access_t *a,
     *err = NULL;
 
     return velro_l3_parse(json, strlen(json), uid, resource ? gid : NULL,
-                          u, a, err);
+                          u, a, NULL, err);
 }
 
 
@@ -677,14 +679,14 @@ test_l3_bad(void)
     err = NULL;
     is_int(velro_l3_parse(L3(USER_ACTIVE, "null") "\0",
                           sizeof(L3(USER_ACTIVE, "null")), uid, NULL, &u, &a,
-                          &err),
+                          NULL, &err),
            -1, "l3 refused: a NUL byte after the object");
 
     err = NULL;
     is_int(velro_l3_parse("{\"user\":\0" USER_ACTIVE ",\"access\":null}",
                           sizeof("{\"user\":\0" USER_ACTIVE
                                  ",\"access\":null}") - 1,
-                          uid, NULL, &u, &a, &err),
+                          uid, NULL, &u, &a, NULL, &err),
            -1, "l3 refused: a NUL byte inside the object");
 
     /* the length is obeyed: a valid answer cut short */
@@ -692,7 +694,7 @@ test_l3_bad(void)
     err = NULL;
     is_int(velro_l3_parse(L3(USER_ACTIVE, "null"),
                           sizeof(L3(USER_ACTIVE, "null")) - 2, uid, NULL,
-                          &u, &a, &err),
+                          &u, &a, NULL, &err),
            -1, "l3 refused: the length cuts the closing brace");
 }
 
@@ -995,4 +997,195 @@ test_authz(void)
     test_user_json();
     test_access_json();
     test_invalidation();
+    test_project();
+    test_warm();
+}
+
+
+#define PROJ_TEAM                                                             \
+    "{\"id\":\"" PID "\",\"team_id\":\"" XID "\","                          \
+    "\"visibility\":\"team_open\"}"
+
+#define PROJ_NOTEAM                                                           \
+    "{\"id\":\"" XID "\",\"team_id\":null,\"visibility\":\"private\"}"
+
+#define PROJ_BAD                                                              \
+    "{\"id\":\"" PID "\",\"team_id\":null,\"visibility\":\"x\"}"
+
+
+static void
+test_project(void)
+{
+    char              buf[VELRO_PROJECT_JSON_MAX];
+    size_t            n;
+    const char       *err;
+    velro_user_t      u;
+    velro_access_t    a;
+    velro_project_t   pr;
+
+    /* the single L3 answer's "project" */
+
+    err = NULL;
+#define L3A  L3(USER_ACTIVE, ROW("\"admin\"", "false"))
+
+    is_int(velro_l3_parse(L3A, sizeof(L3A) - 1, uid, gid, &u, &a, &pr,
+                          &err),
+           0, "l3 without a project");
+    is_int(pr.valid, 0, "l3 without a project: not valid");
+
+#define L3P(p)                                                                \
+    "{\"user\":" USER_ACTIVE ",\"access\":" ROW("\"admin\"", "false")     \
+    ",\"project\":" p "}"
+
+    is_int(velro_l3_parse(L3P(PROJ_TEAM), sizeof(L3P(PROJ_TEAM)) - 1, uid,
+                          gid, &u, &a, &pr, &err),
+           0, "l3 with a project");
+    ok(pr.valid && pr.has_team && pr.visibility == VELRO_VIS_TEAM_OPEN
+       && memcmp(pr.id, pid, 16) == 0 && memcmp(pr.team_id, xid, 16) == 0,
+       "l3 with a project: id, team, visibility");
+
+    n = velro_project_json(&pr, buf);
+    is_str(buf, PROJ_TEAM, "project json with a team");
+    is_int(n, sizeof(PROJ_TEAM) - 1, "project json with a team: length");
+
+    is_int(velro_l3_parse(L3P(PROJ_NOTEAM), sizeof(L3P(PROJ_NOTEAM)) - 1,
+                          uid, gid, &u, &a, &pr, &err),
+           0, "l3 with a project without team");
+    ok(pr.valid && !pr.has_team && pr.visibility == VELRO_VIS_PRIVATE,
+       "l3 with a project without team: parsed");
+
+    n = velro_project_json(&pr, buf);
+    is_str(buf, PROJ_NOTEAM, "project json without team");
+    is_int(n, sizeof(PROJ_NOTEAM) - 1, "project json without team: length");
+
+    /* a malformed project does not refuse the answer */
+
+    is_int(velro_l3_parse(L3P(PROJ_BAD), sizeof(L3P(PROJ_BAD)) - 1, uid,
+                          gid, &u, &a, &pr, &err),
+           0, "l3 with an unknown visibility: still parsed");
+    is_int(pr.valid, 0, "l3 with an unknown visibility: no project");
+}
+
+
+static void
+test_warm(void)
+{
+    size_t             i, n, np;
+    const char        *err;
+    velro_user_t       u;
+    velro_project_t    pr[4];
+    velro_warm_row_t   rows[4];
+
+    static const char  fast[] =
+        "{\"user\":" USER_TVA ",\"access\":["
+        ROW_IDS(UID, GID) ROW_TAIL("\"admin\"", "false") ","
+        ROW_IDS(UID, XID) ",\"project_id\":null,\"effective_role\":null,"
+        "\"has_direct_access\":false,\"has_team_access\":false,"
+        "\"has_public_access\":false}"
+        "],\"projects\":[" PROJ_TEAM "," PROJ_NOTEAM "]}";
+
+    /* the same answer as another writer could lay it out */
+
+    static const char  spaced[] =
+        "{ \"projects\" : [" PROJ_TEAM ", " PROJ_BAD ", " PROJ_NOTEAM "],"
+        " \"access\" : [ "
+        ROW_IDS(UID, GID) ROW_TAIL("\"admin\"", "false") " , "
+        ROW_IDS(UID, XID) ",\"project_id\":null,\"effective_role\":null,"
+        "\"has_direct_access\":false,\"has_team_access\":false,"
+        "\"has_public_access\":false} ], \"user\": " USER_TVA " }";
+
+    const char        *both[2] = { fast, spaced };
+
+    for (i = 0; i < 2; i++) {
+        err = NULL;
+        is_int(velro_warm_parse(both[i], strlen(both[i]), uid, &u, rows, 4,
+                                &n, pr, 4, &np, &err),
+               0, "warm %s", i ? "spaced" : "fast");
+        ok(u.exists && u.active && u.has_tva
+           && u.tokens_valid_after == 1700000000,
+           "warm %s: user", i ? "spaced" : "fast");
+        is_int(n, 2, "warm %s: two rows", i ? "spaced" : "fast");
+        ok(memcmp(rows[0].generation, gid, 16) == 0
+           && rows[0].access.exists
+           && rows[0].access.role == VELRO_ROLE_ADMIN
+           && rows[0].access.team && rows[0].access.has_project
+           && memcmp(rows[0].access.project, pid, 16) == 0,
+           "warm %s: row 1", i ? "spaced" : "fast");
+        ok(memcmp(rows[1].generation, xid, 16) == 0
+           && rows[1].access.exists
+           && rows[1].access.role == VELRO_ROLE_NONE
+           && !rows[1].access.has_project,
+           "warm %s: row 2", i ? "spaced" : "fast");
+        is_int(np, 2, "warm %s: two projects (a malformed one skipped)",
+               i ? "spaced" : "fast");
+        ok(pr[0].valid && pr[0].has_team
+           && memcmp(pr[0].id, pid, 16) == 0
+           && pr[1].valid && !pr[1].has_team
+           && memcmp(pr[1].id, xid, 16) == 0,
+           "warm %s: projects", i ? "spaced" : "fast");
+
+        /* max_rows and max_projects are obeyed */
+
+        is_int(velro_warm_parse(both[i], strlen(both[i]), uid, &u, rows, 1,
+                                &n, pr, 1, &np, &err),
+               0, "warm %s, one of each", i ? "spaced" : "fast");
+        ok(n == 1 && np == 1
+           && memcmp(rows[0].generation, gid, 16) == 0,
+           "warm %s, one of each: the first", i ? "spaced" : "fast");
+
+        /* rows of another user are refused */
+
+        err = NULL;
+        is_int(velro_warm_parse(both[i], strlen(both[i]), xid, &u, rows, 4,
+                                &n, pr, 4, &np, &err),
+               -1, "warm %s for another user refused",
+               i ? "spaced" : "fast");
+        ok(err != NULL, "... with a message");
+
+        /* cut short */
+
+        err = NULL;
+        is_int(velro_warm_parse(both[i], strlen(both[i]) - 1, uid, &u, rows,
+                                4, &n, pr, 4, &np, &err),
+               -1, "warm %s cut short refused", i ? "spaced" : "fast");
+    }
+
+    /* an unknown user */
+
+    err = NULL;
+#define WARM_NOUSER  "{\"user\":null,\"access\":[],\"projects\":[]}"
+
+    is_int(velro_warm_parse(WARM_NOUSER, sizeof(WARM_NOUSER) - 1, uid, &u,
+                            rows, 4, &n, pr, 4, &np, &err),
+           0, "warm: unknown user");
+    ok(!u.exists && n == 0 && np == 0, "warm: unknown user, nothing");
+
+    /* the user object ends at its first brace: a brace in a string */
+
+    err = NULL;
+#define WARM_BRACE                                                            \
+    "{\"user\":{\"id\":\"" UID "\",\"status\":\"a}\","                      \
+    "\"tokens_valid_after\":null},\"access\":[],\"projects\":[]}"
+
+    is_int(velro_warm_parse(WARM_BRACE, sizeof(WARM_BRACE) - 1, uid, &u,
+                            rows, 4, &n, pr, 4, &np, &err),
+           0, "warm: a brace inside the user's status");
+    ok(u.exists && !u.active, "warm: ... read by jansson, not active");
+
+    /* not an array, not JSON, a row that is not an object */
+
+    err = NULL;
+    is_int(velro_warm_parse("{\"user\":null,\"access\":{}}", 27, uid, &u,
+                            rows, 4, &n, pr, 4, &np, &err),
+           -1, "warm: access not an array");
+
+    err = NULL;
+    is_int(velro_warm_parse("{\"user\":null,\"access\":[1]}", 27, uid, &u,
+                            rows, 4, &n, pr, 4, &np, &err),
+           -1, "warm: a row not an object");
+
+    err = NULL;
+    is_int(velro_warm_parse("nope", 4, uid, &u, rows, 4, &n, pr, 4, &np,
+                            &err),
+           -1, "warm: not JSON");
 }
