@@ -37,7 +37,7 @@ export TEST_NGINX_LOAD_MODULES ?= $(MODULE)
 export VELRO_UNIT_BIN ?= $(BUILD)/unit/velro_unit
 
 .PHONY: all module deps test prove run bench bench-authz fuzz unit \
-	test-valgrind clean \
+	test-valgrind test-deps clean \
 	check-clang clang-deps
 
 all: module
@@ -72,12 +72,19 @@ $(MODULE): $(NGX_TREE)/objs/Makefile $(SRCS)
 -include t/unit/unit.mk
 -include t/fuzz/fuzz.mk
 
-test: deps module unit prove
+# the batch client's browser test (t/032-client.t) runs in Debian's
+# headless chromium, installed for the tests only
+TEST_PACKAGES := chromium
+
+test: test-deps module unit prove
+
+test-deps:
+	$(MAKE) deps EXTRA_PACKAGES="$(TEST_PACKAGES)"
 
 prove:
 	PERL5LIB=$(TEST_PERL5LIB) prove -r t
 
-test-valgrind: deps module unit
+test-valgrind: test-deps module unit
 	PERL5LIB=$(TEST_PERL5LIB) TEST_NGINX_USE_VALGRIND=1 prove -r t
 
 run: deps module
