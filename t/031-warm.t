@@ -130,8 +130,10 @@ velro: no warming: the login token does not verify
 --- http_config eval: Velro::Authz::http_config()
 --- config eval: Velro::Authz::location() . $::Login
 --- more_headers eval: Velro::Authz::bearer('viewer')
---- request eval: [main::sql("SELECT 1"), "GET " . main::gen('gen_team_open')]
---- response_headers eval: ["", "X-Authz: L3 viewer allow"]
+--- request eval
+[main::sql("SELECT pg_sleep(0.5)"), "GET " . main::gen('gen_team_open'),
+ main::sql("SELECT 1")]
+--- response_headers eval: ["", "X-Authz: L3 viewer allow", ""]
 
 
 
