@@ -211,7 +211,8 @@ velro_batch_parse(velro_batch_t *b, const char *buf, size_t len,
     size_t max_items, const char *self, size_t self_len)
 {
     int                 rc, dup;
-    size_t              i, n, size;
+    char               *snorm;
+    size_t              i, n, size, slen;
     velro_json_t       *root, *v, **deps;
     velro_pool_t        pool;
     velro_batch_ids_t   ids;
@@ -273,10 +274,25 @@ velro_batch_parse(velro_batch_t *b, const char *buf, size_t len,
     memset(ids.slots, 0, size * sizeof(size_t));
     memset(deps, 0, n * sizeof(velro_json_t *));
 
+    /* the batch's own path, normalized once for all items */
+
+    snorm = NULL;
+    slen = 0;
+
+    if (self != NULL && self_len > 0) {
+        snorm = velro_palloc(&pool, self_len + 1);
+        if (snorm == NULL) {
+            rc = velro_batch_fail(b, 500, -1, "out of memory");
+            goto done;
+        }
+
+        slen = velro_batch_normalize(self, self_len, snorm);
+    }
+
     b->nitems = n;
 
     for (i = 0, v = root->child; i < n; i++, v = v->next) {
-        rc = velro_batch_item(b, i, v, &ids, &deps[i], self, self_len);
+        rc = velro_batch_item(b, i, v, &ids, &deps[i], snorm, slen);
         if (rc != 0) {
             goto done;
         }
@@ -615,7 +631,8 @@ velro_utf8_len(const unsigned char *p, size_t n)
 
 /*
  * The endpoint: "/path[?args]".  Returns an error text, or NULL with
- * item->path and item->args set; "!..." is an internal error.
+ * item->path and item->args set; "!..." is an internal error.  self is
+ * the batch's own path, normalized, or NULL.
  */
 
 static const char *
@@ -623,9 +640,9 @@ velro_batch_endpoint(velro_batch_item_t *item, const char *s, size_t len,
     const char *self, size_t self_len)
 {
     int             hi, lo;
-    char           *norm, *snorm;
-    size_t          i, q, start, end, n, nlen, slen, u;
+    size_t          i, q, start, end, n, nlen, u;
     unsigned char   c, d, seg[3];
+    char            norm[VELRO_BATCH_MAX_ENDPOINT + 1];
 
     if (len == 0 || s[0] != '/') {
         return "endpoint must start with /";
@@ -686,20 +703,13 @@ velro_batch_endpoint(velro_batch_item_t *item, const char *s, size_t len,
         i += 2;
     }
 
-    if (q >= 3) {
-        for (i = 0; i + 3 <= q; i++) {
-            if (memcmp(&s[i], "://", 3) == 0) {
-                return "absolute URL in endpoint";
-            }
+    for (i = 0; i + 3 <= q; i++) {
+        if (s[i] == ':' && s[i + 1] == '/' && s[i + 2] == '/') {
+            return "absolute URL in endpoint";
         }
     }
 
     /* the decoded path: valid UTF-8, no "." or ".." segment */
-
-    norm = malloc(q + 1);
-    if (norm == NULL) {
-        return "!out of memory";
-    }
 
     nlen = velro_batch_normalize(s, q, norm);
 
@@ -707,7 +717,6 @@ velro_batch_endpoint(velro_batch_item_t *item, const char *s, size_t len,
         u = velro_utf8_len((unsigned char *) &norm[i], nlen - i);
 
         if (u == 0) {
-            free(norm);
             return "invalid UTF-8 in endpoint";
         }
     }
@@ -746,37 +755,21 @@ velro_batch_endpoint(velro_batch_item_t *item, const char *s, size_t len,
         if ((n == 1 && seg[0] == '.')
             || (n == 2 && seg[0] == '.' && seg[1] == '.'))
         {
-            free(norm);
             return "dot segment in endpoint";
         }
 
         start = end;
     }
 
-    /* the batch itself */
+    /* the batch itself (self normalized by the caller) */
 
-    if (self != NULL && self_len > 0) {
-        snorm = malloc(self_len + 1);
-        if (snorm == NULL) {
-            free(norm);
-            return "!out of memory";
-        }
-
-        slen = velro_batch_normalize(self, self_len, snorm);
-
-        if ((nlen == slen && memcmp(norm, snorm, nlen) == 0)
-            || (nlen > slen && memcmp(norm, snorm, slen) == 0
-                && (norm[slen] == '/' || slen == 0)))
-        {
-            free(snorm);
-            free(norm);
-            return "endpoint targets the batch";
-        }
-
-        free(snorm);
+    if (self != NULL
+        && ((nlen == self_len && memcmp(norm, self, nlen) == 0)
+            || (nlen > self_len && memcmp(norm, self, self_len) == 0
+                && (norm[self_len] == '/' || self_len == 0))))
+    {
+        return "endpoint targets the batch";
     }
-
-    free(norm);
 
     item->path = velro_strndup(s, q);
     if (item->path == NULL) {
@@ -1405,8 +1398,13 @@ velro_json_chars(velro_buf_t *buf, const char *s, size_t len)
         for (run = i; run < len; run += u) {
             c = p[run];
 
-            if (c < 0x20 || c == '"' || c == '\\') {
-                break;
+            if (c < 0x80) {
+                if (c < 0x20 || c == '"' || c == '\\') {
+                    break;
+                }
+
+                u = 1;
+                continue;
             }
 
             u = velro_utf8_len(&p[run], len - run);
@@ -1750,10 +1748,36 @@ char *
 velro_batch_response(const velro_batch_t *b,
     const velro_batch_result_t *results, size_t *len)
 {
-    size_t       i;
+    size_t       i, j, size;
     velro_buf_t  buf;
 
     memset(&buf, 0, sizeof(velro_buf_t));
+
+    /* room for what is most likely, at once */
+
+    size = 64;
+
+    for (i = 0; i < b->nitems; i++) {
+        size += 128 + results[i].body_len;
+
+        if (b->items[i].id) {
+            size += strlen(b->items[i].id);
+        }
+
+        for (j = 0; j < results[i].nheaders; j++) {
+            if (results[i].headers[j].name && results[i].headers[j].value) {
+                size += 8 + strlen(results[i].headers[j].name)
+                        + strlen(results[i].headers[j].value);
+            }
+        }
+    }
+
+    buf.data = malloc(size);
+    if (buf.data == NULL) {
+        return NULL;
+    }
+
+    buf.size = size;
 
     velro_buf_add(&buf, "[", 1);
 
