@@ -1649,8 +1649,19 @@ velro_batch_result(velro_buf_t *buf, const velro_batch_item_t *item,
         velro_buf_add(buf, "null", 4);
     }
 
-    snprintf(tmp, sizeof(tmp), ",\"status\":%d", r->status);
-    velro_buf_str(buf, tmp);
+    /* the status, without snprintf(): it is 100 to 999 but for bugs */
+
+    if (r->status >= 100 && r->status <= 999) {
+        memcpy(tmp, ",\"status\":", 10);
+        tmp[10] = (char) ('0' + r->status / 100);
+        tmp[11] = (char) ('0' + r->status / 10 % 10);
+        tmp[12] = (char) ('0' + r->status % 10);
+        velro_buf_add(buf, tmp, 13);
+
+    } else {
+        snprintf(tmp, sizeof(tmp), ",\"status\":%d", r->status);
+        velro_buf_str(buf, tmp);
+    }
 
     /*
      * headers: names that are tokens, a repeated name once, its values
