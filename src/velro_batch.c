@@ -50,16 +50,19 @@ typedef struct {
 typedef struct velro_json_s  velro_json_t;
 
 struct velro_json_s {
-    int            type;
-    int            depth;       /* containers nested, 0 for a scalar */
-    size_t         len;         /* string bytes; elements or members */
-    char          *str;         /* NUL-terminated, may hold NUL */
-    char          *key;         /* its name, in an object */
-    size_t         klen;
-    long long      integer;
-    double         real;
-    velro_json_t  *child;       /* first element or member */
-    velro_json_t  *next;
+    int                type;
+    int                depth;   /* containers nested, 0 for a scalar */
+    size_t             len;     /* string bytes; elements or members */
+    char              *key;     /* its name, in an object */
+    size_t             klen;
+    velro_json_t      *next;
+
+    union {
+        char          *str;     /* NUL-terminated, may hold NUL */
+        velro_json_t  *child;   /* first element or member */
+        long long      integer;
+        double         real;
+    } u;
 };
 
 
@@ -291,7 +294,7 @@ velro_batch_parse(velro_batch_t *b, const char *buf, size_t len,
 
     b->nitems = n;
 
-    for (i = 0, v = root->child; i < n; i++, v = v->next) {
+    for (i = 0, v = root->u.child; i < n; i++, v = v->next) {
         rc = velro_batch_item(b, i, v, &ids, &deps[i], snorm, slen);
         if (rc != 0) {
             goto done;
@@ -372,7 +375,7 @@ velro_str(velro_json_t *j, const char **s, size_t *len)
         return 0;
     }
 
-    *s = j->str;
+    *s = j->u.str;
     *len = j->len;
 
     return 1;
@@ -418,7 +421,7 @@ velro_batch_item(velro_batch_t *b, size_t i, velro_json_t *o,
         return velro_batch_fail(b, 400, (long) i, "item too deep");
     }
 
-    for (v = o->child; v; v = v->next) {
+    for (v = o->u.child; v; v = v->next) {
         known = 0;
 
         for (j = 0; j < velro_nelts(velro_batch_members); j++) {
@@ -533,7 +536,7 @@ velro_batch_item(velro_batch_t *b, size_t i, velro_json_t *o,
                                     "too many dependencies");
         }
 
-        for (d = v->child; d; d = d->next) {
+        for (d = v->u.child; d; d = d->next) {
             if (d->type != VELRO_JSON_STRING) {
                 return velro_batch_fail(b, 400, (long) i,
                                         "dependency must be a string");
@@ -967,7 +970,7 @@ velro_batch_headers(velro_batch_item_t *item, velro_json_t *o)
         return "!out of memory";
     }
 
-    for (v = o->child; v; v = v->next) {
+    for (v = o->u.child; v; v = v->next) {
         key = v->key;
         klen = v->klen;
 
@@ -1077,10 +1080,10 @@ velro_batch_deps(velro_batch_t *b, size_t i, velro_json_t *arr,
         return velro_batch_fail(b, 500, (long) i, "out of memory");
     }
 
-    for (v = arr->child; v; v = v->next) {
+    for (v = arr->u.child; v; v = v->next) {
         /* each a string: velro_batch_item() saw to that */
 
-        s = v->str;
+        s = v->u.str;
         len = v->len;
 
         dep = velro_batch_id_find(b, ids, s, len);
@@ -1537,8 +1540,8 @@ velro_json_emit(velro_buf_t *buf, velro_json_t *j)
     case VELRO_JSON_OBJECT:
         velro_buf_add(buf, "{", 1);
 
-        for (v = j->child; v; v = v->next) {
-            if (v != j->child) {
+        for (v = j->u.child; v; v = v->next) {
+            if (v != j->u.child) {
                 velro_buf_add(buf, ",", 1);
             }
 
@@ -1553,8 +1556,8 @@ velro_json_emit(velro_buf_t *buf, velro_json_t *j)
     case VELRO_JSON_ARRAY:
         velro_buf_add(buf, "[", 1);
 
-        for (v = j->child; v; v = v->next) {
-            if (v != j->child) {
+        for (v = j->u.child; v; v = v->next) {
+            if (v != j->u.child) {
                 velro_buf_add(buf, ",", 1);
             }
 
@@ -1565,16 +1568,16 @@ velro_json_emit(velro_buf_t *buf, velro_json_t *j)
         break;
 
     case VELRO_JSON_STRING:
-        velro_json_string(buf, j->str, j->len);
+        velro_json_string(buf, j->u.str, j->len);
         break;
 
     case VELRO_JSON_INTEGER:
-        snprintf(tmp, sizeof(tmp), "%lld", j->integer);
+        snprintf(tmp, sizeof(tmp), "%lld", j->u.integer);
         velro_buf_str(buf, tmp);
         break;
 
     case VELRO_JSON_REAL:
-        velro_json_real(buf, j->real);
+        velro_json_real(buf, j->u.real);
         break;
 
     case VELRO_JSON_TRUE:
@@ -1978,14 +1981,36 @@ velro_json_str(velro_json_parser_t *ps, char **s, size_t *len)
             continue;
         }
 
-        switch (p[1]) {
-        case 'b': *o++ = '\b'; p += 2; continue;
-        case 'f': *o++ = '\f'; p += 2; continue;
-        case 'n': *o++ = '\n'; p += 2; continue;
-        case 'r': *o++ = '\r'; p += 2; continue;
-        case 't': *o++ = '\t'; p += 2; continue;
-        case 'u': break;
-        default: *o++ = (char) p[1]; p += 2; continue;
+        if (p[1] != 'u') {
+
+            switch (p[1]) {
+
+            case 'b':
+                *o++ = '\b';
+                break;
+
+            case 'f':
+                *o++ = '\f';
+                break;
+
+            case 'n':
+                *o++ = '\n';
+                break;
+
+            case 'r':
+                *o++ = '\r';
+                break;
+
+            case 't':
+                *o++ = '\t';
+                break;
+
+            default:                            /* '"', '\\', '/' */
+                *o++ = (char) p[1];
+            }
+
+            p += 2;
+            continue;
         }
 
         (void) velro_json_hex4(p + 2, &cp);
@@ -2119,16 +2144,18 @@ velro_json_number(velro_json_parser_t *ps, velro_json_t *v)
     errno = 0;
 
     if (v->type == VELRO_JSON_INTEGER) {
-        v->integer = strtoll(text, NULL, 10);
+        v->u.integer = strtoll(text, NULL, 10);
 
         if (errno == ERANGE) {
             return -1;
         }
 
     } else {
-        v->real = strtod(text, NULL);
+        v->u.real = strtod(text, NULL);
 
-        if ((v->real == HUGE_VAL || v->real == -HUGE_VAL) && errno == ERANGE) {
+        if ((v->u.real == HUGE_VAL || v->u.real == -HUGE_VAL)
+            && errno == ERANGE)
+        {
             return -1;
         }
     }
@@ -2169,7 +2196,7 @@ velro_json_object(velro_json_parser_t *ps, velro_json_t *v)
     uint32_t        h;
     velro_json_t   *child, **last, **table, *m;
 
-    last = &v->child;
+    last = &v->u.child;
     table = NULL;
     size = 0;
 
@@ -2196,7 +2223,7 @@ velro_json_object(velro_json_parser_t *ps, velro_json_t *v)
         }
 
         if (table == NULL) {
-            for (m = v->child; m; m = m->next) {
+            for (m = v->u.child; m; m = m->next) {
                 if (m->klen == klen && memcmp(m->key, key, klen) == 0) {
                     ps->dup = 1;
                     return -1;
@@ -2258,7 +2285,7 @@ velro_json_object(velro_json_parser_t *ps, velro_json_t *v)
             memset(table, 0, size * sizeof(velro_json_t *));
             mask = size - 1;
 
-            for (m = v->child; m; m = m->next) {
+            for (m = v->u.child; m; m = m->next) {
                 h = velro_json_hash(m->key, m->klen);
 
                 for (i = h & mask; table[i]; i = (i + 1) & mask) {
@@ -2305,7 +2332,7 @@ velro_json_array(velro_json_parser_t *ps, velro_json_t *v)
 {
     velro_json_t  *child, **last;
 
-    last = &v->child;
+    last = &v->u.child;
 
     velro_json_ws(ps);
 
@@ -2389,7 +2416,7 @@ velro_json_value(velro_json_parser_t *ps)
 
     case '"':
         v->type = VELRO_JSON_STRING;
-        rc = velro_json_str(ps, &v->str, &v->len);
+        rc = velro_json_str(ps, &v->u.str, &v->len);
         break;
 
     case 't':
@@ -2477,7 +2504,7 @@ velro_json_get(velro_json_t *o, const char *key)
 
     len = strlen(key);
 
-    for (m = o->child; m; m = m->next) {
+    for (m = o->u.child; m; m = m->next) {
         if (m->klen == len && memcmp(m->key, key, len) == 0) {
             return m;
         }
