@@ -75,6 +75,10 @@
 #   BENCH_LAT_CONNECTIONS ("1 8")  wrk -c of the batch and login paths
 #                       (-t1, BENCH_RUNS rounds of BENCH_SECONDS)
 #   BENCH_BATCH_ITEMS (10)  items per batch (1..20)
+#   BENCH_BATCH_FLOOR (0)   1: the batch path also measures the floor, the
+#                       same pair with no module work per item: GET
+#                       /flr/UUID (the same regex location and try_files,
+#                       no velro_jwt/velro_authz) alone and as batch items
 #   BENCH_WARM_LIMIT (100)  velro_warm_limit of the login path
 #   BENCH_LOGIN_PACE (20)   ms each connection waits between paced logins
 #   BENCH_LOG_LEVEL (warn)  nginx error_log level (info: the module's
@@ -155,6 +159,7 @@ my $L1_ENTRIES = env(BENCH_L1_ENTRIES => 1000000);
 my $BACKEND_CPU = env(BENCH_BACKEND_CPU => '');
 my @LAT_CONNS = split ' ', env(BENCH_LAT_CONNECTIONS => '1 8');
 my $BATCH_ITEMS = env(BENCH_BATCH_ITEMS => 10);
+my $BATCH_FLOOR = env(BENCH_BATCH_FLOOR => 0);
 my $LOG_LEVEL = env(BENCH_LOG_LEVEL => 'warn');
 my $WARM_LIMIT = env(BENCH_WARM_LIMIT => 100);
 my $LOGIN_PACE = env(BENCH_LOGIN_PACE => 20);
@@ -1129,6 +1134,10 @@ sub phase_batch {
             velro_jwt_algorithms HS256;
             velro_batch max=20;
         }
+
+        location ~ ^/flr/(?<gen>[^/]+)\$ {
+            try_files /bench.txt =404;
+        }
 EOF
     # The measured server names the resource with a map of $uri (as
     # t/lib/Velro/Authz.pm does); the l1 path's server, with the regex
@@ -1219,10 +1228,24 @@ EOF
            . " measured with a map of \$uri instead"
         if $rok != $items && $r1 == 200;
 
+    my @floor;
+    if ($BATCH_FLOOR) {
+        my $floorf = "$WORK/batch-floor.json";
+        open my $ff, '>', $floorf or die;
+        print $ff $body->('flr');
+        close $ff;
+        @floor = (
+            { key => 'flr', path => "/flr/$PAIR_GEN", token => $tok },
+            { key => "flrb$items", path => '/batch', items => $items,
+              script => "$TOP/bench/post.lua", args => [ $floorf, $tok ] },
+        );
+    }
+
     my $med = lat_rounds(name => 'batch', n => $n, port => $port, variants => [
         { key => 'single', path => "/gen/$PAIR_GEN", token => $tok },
         { key => "batch$items", path => '/batch', items => $items,
           script => "$TOP/bench/post.lua", args => [ $bodyf, $tok ] },
+        @floor,
     ]);
 
     my ($ccheck, undef, $bcheck) = http($port, '/batch', method => 'POST',
@@ -1250,6 +1273,14 @@ EOF
                     $s->{cpr});
         push @parts, sprintf("-c%d %.2f (%s/%s us)", $c, $ratio,
                              fmt_us($b->{p50}), fmt_us($s->{p50}));
+    }
+    for my $c (@floor ? @LAT_CONNS : ()) {
+        my $s = $med->{flr}{$c};
+        my $b = $med->{"flrb$items"}{$c};
+        say sprintf("  floor -c%d (no module work per item): batch p50 /"
+                  . " single p50 = %s / %s us = %.2f; cpu/req %.1f / %.1f us",
+                    $c, fmt_us($b->{p50}), fmt_us($s->{p50}),
+                    $b->{p50} / $s->{p50}, $b->{cpr}, $s->{cpr});
     }
     $SUMMARY{batch} = "Batch of $items L1-hit GETs: p50 batch / single "
         . join(', ', @parts) . "  (target <= 1.5: "

@@ -773,9 +773,16 @@ ngx_http_velro_batch_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, sr->connection->log, 0,
                    "velro: batch item %ui done: %i", i, it->status);
 
-    /* the batch request decides what comes next */
+    /*
+     * The batch request decides what comes next: once every item is done,
+     * or when some wait for others (this one may be what they wait for);
+     * not once per item otherwise.
+     */
 
-    if (!bctx->finished) {
+    if (!bctx->finished
+        && (bctx->done == bctx->batch.nitems
+            || bctx->done + bctx->running < bctx->batch.nitems))
+    {
         (void) ngx_http_post_request(bctx->request, NULL);
     }
 

@@ -4,12 +4,13 @@
  */
 
 
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-#include <jansson.h>
 
 #include "velro_batch.h"
 
@@ -25,36 +26,130 @@ typedef struct {
 } velro_buf_t;
 
 
+/*
+ * JSON, read into a tree allocated from a velro_pool_t: what jansson
+ * (json_loadb() with JSON_DECODE_ANY, JSON_REJECT_DUPLICATES and
+ * JSON_ALLOW_NUL) accepts, and only that, with the same values, at a
+ * fraction of the cost (one allocation per few KB instead of several per
+ * value).
+ */
+
+#define VELRO_JSON_NULL        0
+#define VELRO_JSON_FALSE       1
+#define VELRO_JSON_TRUE        2
+#define VELRO_JSON_INTEGER     3
+#define VELRO_JSON_REAL        4
+#define VELRO_JSON_STRING      5
+#define VELRO_JSON_ARRAY       6
+#define VELRO_JSON_OBJECT      7
+
+#define VELRO_JSON_MAX_DEPTH   2048    /* jansson's JSON_PARSER_MAX_DEPTH */
+#define VELRO_JSON_LINEAR_KEYS 16      /* more members: a hash for dups */
+
+
+typedef struct velro_json_s  velro_json_t;
+
+struct velro_json_s {
+    int                type;
+    int                depth;   /* containers nested, 0 for a scalar */
+    size_t             len;     /* string bytes; elements or members */
+    char              *key;     /* its name, in an object */
+    size_t             klen;
+    velro_json_t      *next;
+
+    union {
+        char          *str;     /* NUL-terminated, may hold NUL */
+        velro_json_t  *child;   /* first element or member */
+        long long      integer;
+        double         real;
+    } u;
+};
+
+
+typedef struct velro_pool_block_s  velro_pool_block_t;
+
+struct velro_pool_block_s {
+    velro_pool_block_t  *next;
+    void                *align;
+};
+
+
+typedef struct {
+    char                *pos;
+    char                *end;
+    velro_pool_block_t  *blocks;
+    size_t               size;      /* of the next block */
+} velro_pool_t;
+
+
+typedef struct {
+    const unsigned char  *p;
+    const unsigned char  *end;
+    velro_pool_t         *pool;
+    int                   depth;    /* values open, counted as jansson does */
+    int                   dup;      /* the error is a duplicate key */
+} velro_json_parser_t;
+
+
+/* the items' ids: open addressing, item index + 1 (0 is a free slot) */
+
+typedef struct {
+    size_t               *slots;
+    size_t                mask;
+} velro_batch_ids_t;
+
+
+
+
 static int velro_batch_fail(velro_batch_t *b, int status, long item,
     const char *error);
 static int velro_batch_fail_item(velro_batch_t *b, size_t i,
     const char *err);
-static int velro_batch_item(velro_batch_t *b, size_t i, json_t *o,
-    json_t *ids, json_t **deps, const char *self, size_t self_len);
+static int velro_batch_item(velro_batch_t *b, size_t i, velro_json_t *o,
+    velro_batch_ids_t *ids, velro_json_t **deps, const char *self,
+    size_t self_len);
 static const char *velro_batch_endpoint(velro_batch_item_t *item,
     const char *s, size_t len, const char *self, size_t self_len);
 static size_t velro_batch_normalize(const char *s, size_t len, char *out);
-static const char *velro_batch_method(json_t *j, int *method);
-static const char *velro_batch_headers(velro_batch_item_t *item, json_t *o);
+static const char *velro_batch_method(velro_json_t *j,
+    int *method);
+static const char *velro_batch_headers(velro_batch_item_t *item,
+    velro_json_t *o);
 static const char *velro_batch_header_name(const char *s, size_t len);
 static int velro_is_token(const char *s, size_t len);
-static const char *velro_batch_id(velro_batch_item_t *item, json_t *j);
-static int velro_batch_deps(velro_batch_t *b, size_t i, json_t *arr,
-    json_t *ids);
+static const char *velro_batch_id(velro_batch_item_t *item,
+    velro_json_t *j);
+static int velro_batch_deps(velro_batch_t *b, size_t i, velro_json_t *arr,
+    velro_batch_ids_t *ids);
+static size_t velro_batch_id_find(const velro_batch_t *b,
+    const velro_batch_ids_t *ids, const char *s, size_t len);
 static int velro_batch_cycle(velro_batch_t *b);
 static int velro_batch_sort(const velro_batch_t *b, size_t *out,
     size_t *count);
 static int velro_hexval(unsigned char c);
 static size_t velro_utf8_len(const unsigned char *p, size_t n);
-static int velro_too_deep(json_t *j, int limit);
 static char *velro_strndup(const char *s, size_t len);
-static int velro_str(json_t *j, const char **s, size_t *len);
+static int velro_str(velro_json_t *j, const char **s, size_t *len);
 
 static void velro_buf_add(velro_buf_t *buf, const void *p, size_t n);
 static void velro_buf_str(velro_buf_t *buf, const char *s);
 static void velro_json_string(velro_buf_t *buf, const char *s, size_t len);
 static void velro_json_chars(velro_buf_t *buf, const char *s, size_t len);
-static void velro_json_emit(velro_buf_t *buf, json_t *j);
+static void velro_json_emit(velro_buf_t *buf, velro_json_t *j);
+
+static void *velro_palloc(velro_pool_t *pool, size_t n);
+static void velro_pool_free(velro_pool_t *pool);
+static velro_json_t *velro_json_parse(velro_pool_t *pool, const char *buf,
+    size_t len, int *dup);
+static velro_json_t *velro_json_value(velro_json_parser_t *ps);
+static int velro_json_object(velro_json_parser_t *ps, velro_json_t *v);
+static int velro_json_array(velro_json_parser_t *ps, velro_json_t *v);
+static int velro_json_str(velro_json_parser_t *ps, char **s, size_t *len);
+static int velro_json_number(velro_json_parser_t *ps, velro_json_t *v);
+static void velro_json_ws(velro_json_parser_t *ps);
+static int velro_json_hex4(const unsigned char *p, unsigned *v);
+static uint32_t velro_json_hash(const char *s, size_t len);
+static velro_json_t *velro_json_get(velro_json_t *o, const char *key);
 static void velro_json_real(velro_buf_t *buf, double d);
 static void velro_batch_result(velro_buf_t *buf, const velro_batch_item_t *item,
     const velro_batch_result_t *r);
@@ -118,10 +213,12 @@ int
 velro_batch_parse(velro_batch_t *b, const char *buf, size_t len,
     size_t max_items, const char *self, size_t self_len)
 {
-    int            rc;
-    size_t         i, n;
-    json_t        *root, *ids, **deps;
-    json_error_t   err;
+    int                 rc, dup;
+    char               *snorm;
+    size_t              i, n, size, slen;
+    velro_json_t       *root, *v, **deps;
+    velro_pool_t        pool;
+    velro_batch_ids_t   ids;
 
     memset(b, 0, sizeof(velro_batch_t));
     b->error_item = -1;
@@ -130,72 +227,103 @@ velro_batch_parse(velro_batch_t *b, const char *buf, size_t len,
         max_items = VELRO_BATCH_DEFAULT_MAX;
     }
 
-    root = json_loadb(buf, len,
-                      JSON_REJECT_DUPLICATES | JSON_DECODE_ANY
-                      | JSON_ALLOW_NUL, &err);
+    memset(&pool, 0, sizeof(velro_pool_t));
+    pool.size = 4096;
 
-    if (root == NULL) {
-        if (strncmp(err.text, "duplicate object key", 20) == 0) {
-            return velro_batch_fail(b, 400, -1, "duplicate key");
-        }
-
-        return velro_batch_fail(b, 400, -1, "invalid JSON");
+    while (pool.size < len * 4 && pool.size < 64 * 1024) {
+        pool.size *= 2;
     }
 
-    if (!json_is_array(root)) {
-        json_decref(root);
+    root = velro_json_parse(&pool, buf, len, &dup);
+
+    if (root == NULL) {
+        velro_pool_free(&pool);
+
+        return velro_batch_fail(b, 400, -1,
+                                dup ? "duplicate key" : "invalid JSON");
+    }
+
+    if (root->type != VELRO_JSON_ARRAY) {
+        velro_pool_free(&pool);
         return velro_batch_fail(b, 400, -1, "batch must be an array");
     }
 
-    n = json_array_size(root);
+    n = root->len;
 
     if (n == 0) {
-        json_decref(root);
+        velro_pool_free(&pool);
         return velro_batch_fail(b, 400, -1, "empty batch");
     }
 
     if (n > max_items) {
-        json_decref(root);
+        velro_pool_free(&pool);
         return velro_batch_fail(b, 413, -1, "too many items");
     }
 
-    ids = json_object();
-    deps = calloc(n, sizeof(json_t *));
+    for (size = 16; size < 2 * n; size *= 2) {
+        /* void */
+    }
+
+    ids.slots = velro_palloc(&pool, size * sizeof(size_t));
+    ids.mask = size - 1;
+    deps = velro_palloc(&pool, n * sizeof(velro_json_t *));
     b->items = calloc(n, sizeof(velro_batch_item_t));
 
-    if (ids == NULL || deps == NULL || b->items == NULL) {
+    if (ids.slots == NULL || deps == NULL || b->items == NULL) {
         rc = velro_batch_fail(b, 500, -1, "out of memory");
         goto done;
     }
 
+    memset(ids.slots, 0, size * sizeof(size_t));
+    memset(deps, 0, n * sizeof(velro_json_t *));
+
+    /* the batch's own path, normalized once for all items */
+
+    snorm = NULL;
+    slen = 0;
+
+    if (self != NULL && self_len > 0) {
+        snorm = velro_palloc(&pool, self_len + 1);
+        if (snorm == NULL) {
+            rc = velro_batch_fail(b, 500, -1, "out of memory");
+            goto done;
+        }
+
+        slen = velro_batch_normalize(self, self_len, snorm);
+    }
+
     b->nitems = n;
 
-    for (i = 0; i < n; i++) {
-        rc = velro_batch_item(b, i, json_array_get(root, i), ids, &deps[i],
-                              self, self_len);
+    for (i = 0, v = root->u.child; i < n; i++, v = v->next) {
+        rc = velro_batch_item(b, i, v, &ids, &deps[i], snorm, slen);
         if (rc != 0) {
             goto done;
         }
     }
+
+    rc = 0;
 
     for (i = 0; i < n; i++) {
         if (deps[i] == NULL) {
             continue;
         }
 
-        rc = velro_batch_deps(b, i, deps[i], ids);
+        rc = velro_batch_deps(b, i, deps[i], &ids);
         if (rc != 0) {
             goto done;
         }
     }
 
-    rc = velro_batch_cycle(b);
+    for (i = 0; i < n; i++) {
+        if (b->items[i].ndeps) {
+            rc = velro_batch_cycle(b);
+            break;
+        }
+    }
 
 done:
 
-    json_decref(ids);
-    json_decref(root);
-    free(deps);
+    velro_pool_free(&pool);
 
     if (rc != 0) {
         velro_batch_free(b);
@@ -241,14 +369,14 @@ velro_batch_free(velro_batch_t *b)
 /* the string value and length of j; 0 if j is not a string */
 
 static int
-velro_str(json_t *j, const char **s, size_t *len)
+velro_str(velro_json_t *j, const char **s, size_t *len)
 {
-    if (!json_is_string(j)) {
+    if (j == NULL || j->type != VELRO_JSON_STRING) {
         return 0;
     }
 
-    *s = json_string_value(j);
-    *len = json_string_length(j);
+    *s = j->u.str;
+    *len = j->len;
 
     return 1;
 }
@@ -272,32 +400,33 @@ velro_strndup(const char *s, size_t len)
 
 
 static int
-velro_batch_item(velro_batch_t *b, size_t i, json_t *o, json_t *ids,
-    json_t **deps, const char *self, size_t self_len)
+velro_batch_item(velro_batch_t *b, size_t i, velro_json_t *o,
+    velro_batch_ids_t *ids, velro_json_t **deps, const char *self,
+    size_t self_len)
 {
     int                  known;
-    size_t               j, len, klen;
-    json_t              *v;
-    const char          *key, *s, *err;
+    size_t               j, k, len;
+    const char          *s, *err;
     velro_buf_t          buf;
+    velro_json_t        *v, *d;
     velro_batch_item_t  *item;
 
     item = &b->items[i];
 
-    if (!json_is_object(o)) {
+    if (o->type != VELRO_JSON_OBJECT) {
         return velro_batch_fail(b, 400, (long) i, "item must be an object");
     }
 
-    if (velro_too_deep(o, VELRO_BATCH_MAX_DEPTH)) {
+    if (o->depth > VELRO_BATCH_MAX_DEPTH) {
         return velro_batch_fail(b, 400, (long) i, "item too deep");
     }
 
-    json_object_keylen_foreach(o, key, klen, v) {
+    for (v = o->u.child; v; v = v->next) {
         known = 0;
 
         for (j = 0; j < velro_nelts(velro_batch_members); j++) {
-            if (klen == strlen(velro_batch_members[j])
-                && memcmp(key, velro_batch_members[j], klen) == 0)
+            if (v->klen == strlen(velro_batch_members[j])
+                && memcmp(v->key, velro_batch_members[j], v->klen) == 0)
             {
                 known = 1;
                 break;
@@ -311,9 +440,9 @@ velro_batch_item(velro_batch_t *b, size_t i, json_t *o, json_t *ids,
 
     /* endpoint */
 
-    v = json_object_get(o, "endpoint");
+    v = velro_json_get(o, "endpoint");
 
-    if (v == NULL || json_is_null(v)) {
+    if (v == NULL || v->type == VELRO_JSON_NULL) {
         return velro_batch_fail(b, 400, (long) i, "endpoint required");
     }
 
@@ -329,23 +458,23 @@ velro_batch_item(velro_batch_t *b, size_t i, json_t *o, json_t *ids,
 
     /* method */
 
-    err = velro_batch_method(json_object_get(o, "method"), &item->method);
+    err = velro_batch_method(velro_json_get(o, "method"), &item->method);
     if (err) {
         return velro_batch_fail(b, 400, (long) i, err);
     }
 
     /* headers */
 
-    err = velro_batch_headers(item, json_object_get(o, "headers"));
+    err = velro_batch_headers(item, velro_json_get(o, "headers"));
     if (err) {
         return velro_batch_fail_item(b, i, err);
     }
 
     /* body */
 
-    v = json_object_get(o, "body");
+    v = velro_json_get(o, "body");
 
-    if (v != NULL && !json_is_null(v)) {
+    if (v != NULL && v->type != VELRO_JSON_NULL) {
 
         if (item->method == VELRO_BATCH_GET
             || item->method == VELRO_BATCH_HEAD)
@@ -369,7 +498,7 @@ velro_batch_item(velro_batch_t *b, size_t i, json_t *o, json_t *ids,
 
     /* id */
 
-    err = velro_batch_id(item, json_object_get(o, "id"));
+    err = velro_batch_id(item, velro_json_get(o, "id"));
     if (err) {
         return velro_batch_fail_item(b, i, err);
     }
@@ -377,36 +506,38 @@ velro_batch_item(velro_batch_t *b, size_t i, json_t *o, json_t *ids,
     if (item->id) {
         len = strlen(item->id);
 
-        if (json_object_getn(ids, item->id, len) != NULL) {
+        if (velro_batch_id_find(b, ids, item->id, len) != (size_t) -1) {
             return velro_batch_fail(b, 400, (long) i, "duplicate id");
         }
 
-        if (json_object_setn_new(ids, item->id, len,
-                                 json_integer((json_int_t) i))
-            != 0)
+        for (k = velro_json_hash(item->id, len) & ids->mask;
+             ids->slots[k];
+             k = (k + 1) & ids->mask)
         {
-            return velro_batch_fail(b, 500, (long) i, "out of memory");
+            /* void */
         }
+
+        ids->slots[k] = i + 1;
     }
 
     /* depends_on: resolved once every id is known */
 
-    v = json_object_get(o, "depends_on");
+    v = velro_json_get(o, "depends_on");
 
-    if (v != NULL && !json_is_null(v)) {
+    if (v != NULL && v->type != VELRO_JSON_NULL) {
 
-        if (!json_is_array(v)) {
+        if (v->type != VELRO_JSON_ARRAY) {
             return velro_batch_fail(b, 400, (long) i,
                                     "depends_on must be an array");
         }
 
-        if (json_array_size(v) > b->nitems) {
+        if (v->len > b->nitems) {
             return velro_batch_fail(b, 400, (long) i,
                                     "too many dependencies");
         }
 
-        for (j = 0; j < json_array_size(v); j++) {
-            if (!json_is_string(json_array_get(v, j))) {
+        for (d = v->u.child; d; d = d->next) {
+            if (d->type != VELRO_JSON_STRING) {
                 return velro_batch_fail(b, 400, (long) i,
                                         "dependency must be a string");
             }
@@ -503,7 +634,8 @@ velro_utf8_len(const unsigned char *p, size_t n)
 
 /*
  * The endpoint: "/path[?args]".  Returns an error text, or NULL with
- * item->path and item->args set; "!..." is an internal error.
+ * item->path and item->args set; "!..." is an internal error.  self is
+ * the batch's own path, normalized, or NULL.
  */
 
 static const char *
@@ -511,9 +643,9 @@ velro_batch_endpoint(velro_batch_item_t *item, const char *s, size_t len,
     const char *self, size_t self_len)
 {
     int             hi, lo;
-    char           *norm, *snorm;
-    size_t          i, q, start, end, n, nlen, slen, u;
+    size_t          i, q, start, end, n, nlen, u;
     unsigned char   c, d, seg[3];
+    char            norm[VELRO_BATCH_MAX_ENDPOINT + 1];
 
     if (len == 0 || s[0] != '/') {
         return "endpoint must start with /";
@@ -574,20 +706,13 @@ velro_batch_endpoint(velro_batch_item_t *item, const char *s, size_t len,
         i += 2;
     }
 
-    if (q >= 3) {
-        for (i = 0; i + 3 <= q; i++) {
-            if (memcmp(&s[i], "://", 3) == 0) {
-                return "absolute URL in endpoint";
-            }
+    for (i = 0; i + 3 <= q; i++) {
+        if (s[i] == ':' && s[i + 1] == '/' && s[i + 2] == '/') {
+            return "absolute URL in endpoint";
         }
     }
 
     /* the decoded path: valid UTF-8, no "." or ".." segment */
-
-    norm = malloc(q + 1);
-    if (norm == NULL) {
-        return "!out of memory";
-    }
 
     nlen = velro_batch_normalize(s, q, norm);
 
@@ -595,7 +720,6 @@ velro_batch_endpoint(velro_batch_item_t *item, const char *s, size_t len,
         u = velro_utf8_len((unsigned char *) &norm[i], nlen - i);
 
         if (u == 0) {
-            free(norm);
             return "invalid UTF-8 in endpoint";
         }
     }
@@ -634,37 +758,21 @@ velro_batch_endpoint(velro_batch_item_t *item, const char *s, size_t len,
         if ((n == 1 && seg[0] == '.')
             || (n == 2 && seg[0] == '.' && seg[1] == '.'))
         {
-            free(norm);
             return "dot segment in endpoint";
         }
 
         start = end;
     }
 
-    /* the batch itself */
+    /* the batch itself (self normalized by the caller) */
 
-    if (self != NULL && self_len > 0) {
-        snorm = malloc(self_len + 1);
-        if (snorm == NULL) {
-            free(norm);
-            return "!out of memory";
-        }
-
-        slen = velro_batch_normalize(self, self_len, snorm);
-
-        if ((nlen == slen && memcmp(norm, snorm, nlen) == 0)
-            || (nlen > slen && memcmp(norm, snorm, slen) == 0
-                && (norm[slen] == '/' || slen == 0)))
-        {
-            free(snorm);
-            free(norm);
-            return "endpoint targets the batch";
-        }
-
-        free(snorm);
+    if (self != NULL
+        && ((nlen == self_len && memcmp(norm, self, nlen) == 0)
+            || (nlen > self_len && memcmp(norm, self, self_len) == 0
+                && (norm[self_len] == '/' || self_len == 0))))
+    {
+        return "endpoint targets the batch";
     }
-
-    free(norm);
 
     item->path = velro_strndup(s, q);
     if (item->path == NULL) {
@@ -730,14 +838,14 @@ velro_batch_normalize(const char *s, size_t len, char *out)
 
 
 static const char *
-velro_batch_method(json_t *j, int *method)
+velro_batch_method(velro_json_t *j, int *method)
 {
     size_t       i, len;
     const char  *s;
 
     *method = VELRO_BATCH_GET;
 
-    if (j == NULL || json_is_null(j)) {
+    if (j == NULL || j->type == VELRO_JSON_NULL) {
         return NULL;
     }
 
@@ -831,23 +939,23 @@ velro_batch_header_name(const char *s, size_t len)
 
 
 static const char *
-velro_batch_headers(velro_batch_item_t *item, json_t *o)
+velro_batch_headers(velro_batch_item_t *item, velro_json_t *o)
 {
     size_t                 i, n, klen, len;
-    json_t                *v;
     const char            *key, *s, *err;
+    velro_json_t          *v;
     unsigned char          c;
     velro_batch_header_t  *h;
 
-    if (o == NULL || json_is_null(o)) {
+    if (o == NULL || o->type == VELRO_JSON_NULL) {
         return NULL;
     }
 
-    if (!json_is_object(o)) {
+    if (o->type != VELRO_JSON_OBJECT) {
         return "headers must be an object";
     }
 
-    n = json_object_size(o);
+    n = o->len;
 
     if (n > VELRO_BATCH_MAX_HEADERS) {
         return "too many headers";
@@ -862,7 +970,9 @@ velro_batch_headers(velro_batch_item_t *item, json_t *o)
         return "!out of memory";
     }
 
-    json_object_keylen_foreach(o, key, klen, v) {
+    for (v = o->u.child; v; v = v->next) {
+        key = v->key;
+        klen = v->klen;
 
         err = velro_batch_header_name(key, klen);
         if (err) {
@@ -914,13 +1024,13 @@ velro_batch_headers(velro_batch_item_t *item, json_t *o)
 
 
 static const char *
-velro_batch_id(velro_batch_item_t *item, json_t *j)
+velro_batch_id(velro_batch_item_t *item, velro_json_t *j)
 {
     size_t          i, len;
     const char     *s;
     unsigned char   c;
 
-    if (j == NULL || json_is_null(j)) {
+    if (j == NULL || j->type == VELRO_JSON_NULL) {
         return NULL;
     }
 
@@ -950,15 +1060,16 @@ velro_batch_id(velro_batch_item_t *item, json_t *j)
 
 
 static int
-velro_batch_deps(velro_batch_t *b, size_t i, json_t *arr, json_t *ids)
+velro_batch_deps(velro_batch_t *b, size_t i, velro_json_t *arr,
+    velro_batch_ids_t *ids)
 {
-    size_t               j, k, n, len, dep;
-    json_t              *v;
+    size_t               k, n, len, dep;
     const char          *s;
+    velro_json_t        *v;
     velro_batch_item_t  *item;
 
     item = &b->items[i];
-    n = json_array_size(arr);
+    n = arr->len;
 
     if (n == 0) {
         return 0;
@@ -969,15 +1080,16 @@ velro_batch_deps(velro_batch_t *b, size_t i, json_t *arr, json_t *ids)
         return velro_batch_fail(b, 500, (long) i, "out of memory");
     }
 
-    for (j = 0; j < n; j++) {
-        (void) velro_str(json_array_get(arr, j), &s, &len);
+    for (v = arr->u.child; v; v = v->next) {
+        /* each a string: velro_batch_item() saw to that */
 
-        v = json_object_getn(ids, s, len);
-        if (v == NULL) {
+        s = v->u.str;
+        len = v->len;
+
+        dep = velro_batch_id_find(b, ids, s, len);
+        if (dep == (size_t) -1) {
             return velro_batch_fail(b, 400, (long) i, "unknown dependency");
         }
-
-        dep = (size_t) json_integer_value(v);
 
         if (dep == i) {
             return velro_batch_fail(b, 400, (long) i, "dependency cycle");
@@ -995,6 +1107,31 @@ velro_batch_deps(velro_batch_t *b, size_t i, json_t *arr, json_t *ids)
     }
 
     return 0;
+}
+
+
+/* the item whose id is s, or (size_t) -1 */
+
+static size_t
+velro_batch_id_find(const velro_batch_t *b, const velro_batch_ids_t *ids,
+    const char *s, size_t len)
+{
+    size_t       k, idx;
+    const char  *id;
+
+    for (k = velro_json_hash(s, len) & ids->mask;
+         ids->slots[k];
+         k = (k + 1) & ids->mask)
+    {
+        idx = ids->slots[k] - 1;
+        id = b->items[idx].id;
+
+        if (strlen(id) == len && memcmp(id, s, len) == 0) {
+            return idx;
+        }
+    }
+
+    return (size_t) -1;
 }
 
 
@@ -1186,43 +1323,6 @@ done:
 }
 
 
-/* 1 if j nests containers deeper than limit (a scalar is 0 deep) */
-
-static int
-velro_too_deep(json_t *j, int limit)
-{
-    size_t       i;
-    json_t      *v;
-    const char  *key;
-
-    if (!json_is_object(j) && !json_is_array(j)) {
-        return 0;
-    }
-
-    if (limit <= 0) {
-        return 1;
-    }
-
-    if (json_is_array(j)) {
-        json_array_foreach(j, i, v) {
-            if (velro_too_deep(v, limit - 1)) {
-                return 1;
-            }
-        }
-
-        return 0;
-    }
-
-    json_object_foreach(j, key, v) {
-        if (velro_too_deep(v, limit - 1)) {
-            return 1;
-        }
-    }
-
-    return 0;
-}
-
-
 /* output */
 
 static void
@@ -1301,8 +1401,13 @@ velro_json_chars(velro_buf_t *buf, const char *s, size_t len)
         for (run = i; run < len; run += u) {
             c = p[run];
 
-            if (c < 0x20 || c == '"' || c == '\\') {
-                break;
+            if (c < 0x80) {
+                if (c < 0x20 || c == '"' || c == '\\') {
+                    break;
+                }
+
+                u = 1;
+                continue;
             }
 
             u = velro_utf8_len(&p[run], len - run);
@@ -1422,28 +1527,25 @@ velro_json_real(velro_buf_t *buf, double d)
 }
 
 
-/* compact JSON; j is known not to be deeper than jansson allows */
+/* compact JSON */
 
 static void
-velro_json_emit(velro_buf_t *buf, json_t *j)
+velro_json_emit(velro_buf_t *buf, velro_json_t *j)
 {
-    char         tmp[32];
-    size_t       i, klen;
-    json_t      *v;
-    const char  *key;
+    char           tmp[32];
+    velro_json_t  *v;
 
-    switch (json_typeof(j)) {
+    switch (j->type) {
 
-    case JSON_OBJECT:
+    case VELRO_JSON_OBJECT:
         velro_buf_add(buf, "{", 1);
-        i = 0;
 
-        json_object_keylen_foreach(j, key, klen, v) {
-            if (i++) {
+        for (v = j->u.child; v; v = v->next) {
+            if (v != j->u.child) {
                 velro_buf_add(buf, ",", 1);
             }
 
-            velro_json_string(buf, key, klen);
+            velro_json_string(buf, v->key, v->klen);
             velro_buf_add(buf, ":", 1);
             velro_json_emit(buf, v);
         }
@@ -1451,39 +1553,38 @@ velro_json_emit(velro_buf_t *buf, json_t *j)
         velro_buf_add(buf, "}", 1);
         break;
 
-    case JSON_ARRAY:
+    case VELRO_JSON_ARRAY:
         velro_buf_add(buf, "[", 1);
 
-        for (i = 0; i < json_array_size(j); i++) {
-            if (i) {
+        for (v = j->u.child; v; v = v->next) {
+            if (v != j->u.child) {
                 velro_buf_add(buf, ",", 1);
             }
 
-            velro_json_emit(buf, json_array_get(j, i));
+            velro_json_emit(buf, v);
         }
 
         velro_buf_add(buf, "]", 1);
         break;
 
-    case JSON_STRING:
-        velro_json_string(buf, json_string_value(j), json_string_length(j));
+    case VELRO_JSON_STRING:
+        velro_json_string(buf, j->u.str, j->len);
         break;
 
-    case JSON_INTEGER:
-        snprintf(tmp, sizeof(tmp), "%" JSON_INTEGER_FORMAT,
-                 json_integer_value(j));
+    case VELRO_JSON_INTEGER:
+        snprintf(tmp, sizeof(tmp), "%lld", j->u.integer);
         velro_buf_str(buf, tmp);
         break;
 
-    case JSON_REAL:
-        velro_json_real(buf, json_real_value(j));
+    case VELRO_JSON_REAL:
+        velro_json_real(buf, j->u.real);
         break;
 
-    case JSON_TRUE:
+    case VELRO_JSON_TRUE:
         velro_buf_add(buf, "true", 4);
         break;
 
-    case JSON_FALSE:
+    case VELRO_JSON_FALSE:
         velro_buf_add(buf, "false", 5);
         break;
 
@@ -1536,10 +1637,11 @@ static void
 velro_batch_result(velro_buf_t *buf, const velro_batch_item_t *item,
     const velro_batch_result_t *r)
 {
-    char          tmp[32];
-    size_t        i, j, n;
-    json_t       *body;
-    const char   *name, *value;
+    char           tmp[32];
+    size_t         i, j, n;
+    const char    *name, *value;
+    velro_pool_t   pool;
+    velro_json_t  *body;
 
     velro_buf_str(buf, "{\"id\":");
 
@@ -1550,8 +1652,19 @@ velro_batch_result(velro_buf_t *buf, const velro_batch_item_t *item,
         velro_buf_add(buf, "null", 4);
     }
 
-    snprintf(tmp, sizeof(tmp), ",\"status\":%d", r->status);
-    velro_buf_str(buf, tmp);
+    /* the status, without snprintf(): it is 100 to 999 but for bugs */
+
+    if (r->status >= 100 && r->status <= 999) {
+        memcpy(tmp, ",\"status\":", 10);
+        tmp[10] = (char) ('0' + r->status / 100);
+        tmp[11] = (char) ('0' + r->status / 10 % 10);
+        tmp[12] = (char) ('0' + r->status % 10);
+        velro_buf_add(buf, tmp, 13);
+
+    } else {
+        snprintf(tmp, sizeof(tmp), ",\"status\":%d", r->status);
+        velro_buf_str(buf, tmp);
+    }
 
     /*
      * headers: names that are tokens, a repeated name once, its values
@@ -1617,20 +1730,24 @@ velro_batch_result(velro_buf_t *buf, const velro_batch_item_t *item,
         velro_json_string(buf, r->error, strlen(r->error));
         velro_buf_add(buf, "}", 1);
 
-    } else if (r->json && r->body_len > 0
-               && (body = json_loadb(r->body, r->body_len,
-                                     JSON_DECODE_ANY | JSON_REJECT_DUPLICATES
-                                     | JSON_ALLOW_NUL, NULL))
-                  != NULL)
-    {
-        if (velro_too_deep(body, VELRO_BATCH_RESPONSE_DEPTH)) {
+    } else if (r->json && r->body_len > 0) {
+        memset(&pool, 0, sizeof(velro_pool_t));
+        pool.size = 4096;
+
+        while (pool.size < r->body_len * 4 && pool.size < 64 * 1024) {
+            pool.size *= 2;
+        }
+
+        body = velro_json_parse(&pool, r->body, r->body_len, NULL);
+
+        if (body == NULL || body->depth > VELRO_BATCH_RESPONSE_DEPTH) {
             velro_json_string(buf, r->body, r->body_len);
 
         } else {
             velro_json_emit(buf, body);
         }
 
-        json_decref(body);
+        velro_pool_free(&pool);
 
     } else {
         velro_json_string(buf, r->body ? r->body : "",
@@ -1645,10 +1762,36 @@ char *
 velro_batch_response(const velro_batch_t *b,
     const velro_batch_result_t *results, size_t *len)
 {
-    size_t       i;
+    size_t       i, j, size;
     velro_buf_t  buf;
 
     memset(&buf, 0, sizeof(velro_buf_t));
+
+    /* room for what is most likely, at once */
+
+    size = 64;
+
+    for (i = 0; i < b->nitems; i++) {
+        size += 128 + results[i].body_len;
+
+        if (b->items[i].id) {
+            size += strlen(b->items[i].id);
+        }
+
+        for (j = 0; j < results[i].nheaders; j++) {
+            if (results[i].headers[j].name && results[i].headers[j].value) {
+                size += 8 + strlen(results[i].headers[j].name)
+                        + strlen(results[i].headers[j].value);
+            }
+        }
+    }
+
+    buf.data = malloc(size);
+    if (buf.data == NULL) {
+        return NULL;
+    }
+
+    buf.size = size;
 
     velro_buf_add(&buf, "[", 1);
 
@@ -1671,4 +1814,701 @@ velro_batch_response(const velro_batch_t *b,
     *len = buf.len - 1;
 
     return buf.data;
+}
+static void *
+velro_palloc(velro_pool_t *pool, size_t n)
+{
+    char                *p;
+    size_t               size;
+    velro_pool_block_t  *blk;
+
+    if (n > ((size_t) -1) / 2) {
+        return NULL;
+    }
+
+    n = (n + 15) & ~((size_t) 15);
+
+    if ((size_t) (pool->end - pool->pos) < n) {
+        size = pool->size ? pool->size : 4096;
+
+        if (size < 64 * 1024) {
+            pool->size = size * 2;
+        }
+
+        if (size < n + sizeof(velro_pool_block_t)) {
+            size = n + sizeof(velro_pool_block_t);
+        }
+
+        blk = malloc(size);
+        if (blk == NULL) {
+            return NULL;
+        }
+
+        blk->next = pool->blocks;
+        pool->blocks = blk;
+        pool->pos = (char *) blk + sizeof(velro_pool_block_t);
+        pool->end = (char *) blk + size;
+    }
+
+    p = pool->pos;
+    pool->pos += n;
+
+    return p;
+}
+
+
+static void
+velro_pool_free(velro_pool_t *pool)
+{
+    velro_pool_block_t  *blk, *next;
+
+    for (blk = pool->blocks; blk; blk = next) {
+        next = blk->next;
+        free(blk);
+    }
+
+    memset(pool, 0, sizeof(velro_pool_t));
+}
+
+
+static void
+velro_json_ws(velro_json_parser_t *ps)
+{
+    while (ps->p < ps->end
+           && (*ps->p == ' ' || *ps->p == '\t' || *ps->p == '\n'
+               || *ps->p == '\r'))
+    {
+        ps->p++;
+    }
+}
+
+
+static int
+velro_json_hex4(const unsigned char *p, unsigned *v)
+{
+    int       i, h;
+    unsigned  n;
+
+    n = 0;
+
+    for (i = 0; i < 4; i++) {
+        h = velro_hexval(p[i]);
+        if (h < 0) {
+            return -1;
+        }
+
+        n = n * 16 + (unsigned) h;
+    }
+
+    *v = n;
+
+    return 0;
+}
+
+
+/* a string, ps->p at its opening quote; 0 or -1 */
+
+static int
+velro_json_str(velro_json_parser_t *ps, char **s, size_t *len)
+{
+    char                 *out, *o;
+    size_t                u;
+    unsigned              cp, lo;
+    const unsigned char  *p, *end, *start;
+
+    p = ps->p + 1;
+    end = ps->end;
+    start = p;
+
+    /* the raw text: its end, control characters, escapes, UTF-8 */
+
+    while (p < end && *p != '"') {
+
+        if (*p < 0x20) {
+            return -1;
+        }
+
+        if (*p == '\\') {
+            if (end - p < 2) {
+                return -1;
+            }
+
+            if (p[1] == 'u') {
+                if (end - p < 6 || velro_json_hex4(p + 2, &cp) != 0) {
+                    return -1;
+                }
+
+                p += 6;
+                continue;
+            }
+
+            if (strchr("\"\\/bfnrt", p[1]) == NULL || p[1] == '\0') {
+                return -1;
+            }
+
+            p += 2;
+            continue;
+        }
+
+        u = velro_utf8_len(p, end - p);
+        if (u == 0) {
+            return -1;
+        }
+
+        p += u;
+    }
+
+    if (p == end) {
+        return -1;
+    }
+
+    ps->p = p + 1;
+
+    /* decoded, never longer than the text */
+
+    out = velro_palloc(ps->pool, (p - start) + 1);
+    if (out == NULL) {
+        return -1;
+    }
+
+    end = p;
+    o = out;
+
+    for (p = start; p < end; /* void */ ) {
+
+        if (*p != '\\') {
+            *o++ = (char) *p++;
+            continue;
+        }
+
+        if (p[1] != 'u') {
+
+            switch (p[1]) {
+
+            case 'b':
+                *o++ = '\b';
+                break;
+
+            case 'f':
+                *o++ = '\f';
+                break;
+
+            case 'n':
+                *o++ = '\n';
+                break;
+
+            case 'r':
+                *o++ = '\r';
+                break;
+
+            case 't':
+                *o++ = '\t';
+                break;
+
+            default:                            /* '"', '\\', '/' */
+                *o++ = (char) p[1];
+            }
+
+            p += 2;
+            continue;
+        }
+
+        (void) velro_json_hex4(p + 2, &cp);
+        p += 6;
+
+        if (cp >= 0xdc00 && cp <= 0xdfff) {
+            return -1;
+        }
+
+        if (cp >= 0xd800 && cp <= 0xdbff) {
+            if (end - p < 6 || p[0] != '\\' || p[1] != 'u'
+                || velro_json_hex4(p + 2, &lo) != 0
+                || lo < 0xdc00 || lo > 0xdfff)
+            {
+                return -1;
+            }
+
+            p += 6;
+            cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+        }
+
+        if (cp < 0x80) {
+            *o++ = (char) cp;
+
+        } else if (cp < 0x800) {
+            *o++ = (char) (0xc0 | (cp >> 6));
+            *o++ = (char) (0x80 | (cp & 0x3f));
+
+        } else if (cp < 0x10000) {
+            *o++ = (char) (0xe0 | (cp >> 12));
+            *o++ = (char) (0x80 | ((cp >> 6) & 0x3f));
+            *o++ = (char) (0x80 | (cp & 0x3f));
+
+        } else {
+            *o++ = (char) (0xf0 | (cp >> 18));
+            *o++ = (char) (0x80 | ((cp >> 12) & 0x3f));
+            *o++ = (char) (0x80 | ((cp >> 6) & 0x3f));
+            *o++ = (char) (0x80 | (cp & 0x3f));
+        }
+    }
+
+    *o = '\0';
+
+    *s = out;
+    *len = o - out;
+
+    return 0;
+}
+
+
+/* a number, as jansson reads it: strtoll() or strtod() of its text */
+
+static int
+velro_json_number(velro_json_parser_t *ps, velro_json_t *v)
+{
+    char                  tmp[64], *text;
+    size_t                n;
+    const unsigned char  *p, *end, *start;
+
+    p = ps->p;
+    end = ps->end;
+    start = p;
+
+    if (*p == '-') {
+        p++;
+    }
+
+    if (p < end && *p == '0') {
+        p++;
+
+        if (p < end && *p >= '0' && *p <= '9') {
+            return -1;
+        }
+
+    } else if (p < end && *p >= '1' && *p <= '9') {
+        while (p < end && *p >= '0' && *p <= '9') {
+            p++;
+        }
+
+    } else {
+        return -1;
+    }
+
+    v->type = VELRO_JSON_INTEGER;
+
+    if (p < end && *p == '.') {
+        v->type = VELRO_JSON_REAL;
+        p++;
+
+        if (p == end || *p < '0' || *p > '9') {
+            return -1;
+        }
+
+        while (p < end && *p >= '0' && *p <= '9') {
+            p++;
+        }
+    }
+
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        v->type = VELRO_JSON_REAL;
+        p++;
+
+        if (p < end && (*p == '+' || *p == '-')) {
+            p++;
+        }
+
+        if (p == end || *p < '0' || *p > '9') {
+            return -1;
+        }
+
+        while (p < end && *p >= '0' && *p <= '9') {
+            p++;
+        }
+    }
+
+    n = p - start;
+
+    if (n < sizeof(tmp)) {
+        text = tmp;
+
+    } else {
+        text = velro_palloc(ps->pool, n + 1);
+        if (text == NULL) {
+            return -1;
+        }
+    }
+
+    memcpy(text, start, n);
+    text[n] = '\0';
+
+    errno = 0;
+
+    if (v->type == VELRO_JSON_INTEGER) {
+        v->u.integer = strtoll(text, NULL, 10);
+
+        if (errno == ERANGE) {
+            return -1;
+        }
+
+    } else {
+        v->u.real = strtod(text, NULL);
+
+        if ((v->u.real == HUGE_VAL || v->u.real == -HUGE_VAL)
+            && errno == ERANGE)
+        {
+            return -1;
+        }
+    }
+
+    ps->p = p;
+
+    return 0;
+}
+
+
+static uint32_t
+velro_json_hash(const char *s, size_t len)
+{
+    size_t    i;
+    uint32_t  h;
+
+    h = 2166136261u;
+
+    for (i = 0; i < len; i++) {
+        h = (h ^ (unsigned char) s[i]) * 16777619u;
+    }
+
+    return h;
+}
+
+
+/*
+ * An object's members, ps->p after its '{'.  A key is checked against
+ * the earlier ones as it comes (as jansson does, so a duplicate is found
+ * before a later syntax error): one by one while few, then in a hash.
+ */
+
+static int
+velro_json_object(velro_json_parser_t *ps, velro_json_t *v)
+{
+    char           *key;
+    size_t          klen, i, size, mask;
+    uint32_t        h;
+    velro_json_t   *child, **last, **table, *m;
+
+    last = &v->u.child;
+    table = NULL;
+    size = 0;
+
+    velro_json_ws(ps);
+
+    if (ps->p < ps->end && *ps->p == '}') {
+        ps->p++;
+        return 0;
+    }
+
+    for ( ;; ) {
+        velro_json_ws(ps);
+
+        if (ps->p == ps->end || *ps->p != '"') {
+            return -1;
+        }
+
+        if (velro_json_str(ps, &key, &klen) != 0) {
+            return -1;
+        }
+
+        if (memchr(key, '\0', klen) != NULL) {
+            return -1;
+        }
+
+        if (table == NULL) {
+            for (m = v->u.child; m; m = m->next) {
+                if (m->klen == klen && memcmp(m->key, key, klen) == 0) {
+                    ps->dup = 1;
+                    return -1;
+                }
+            }
+
+        } else {
+            mask = size - 1;
+
+            for (i = velro_json_hash(key, klen) & mask; table[i];
+                 i = (i + 1) & mask)
+            {
+                if (table[i]->klen == klen
+                    && memcmp(table[i]->key, key, klen) == 0)
+                {
+                    ps->dup = 1;
+                    return -1;
+                }
+            }
+        }
+
+        velro_json_ws(ps);
+
+        if (ps->p == ps->end || *ps->p != ':') {
+            return -1;
+        }
+
+        ps->p++;
+
+        child = velro_json_value(ps);
+        if (child == NULL) {
+            return -1;
+        }
+
+        child->key = key;
+        child->klen = klen;
+
+        *last = child;
+        last = &child->next;
+        v->len++;
+
+        if (child->depth + 1 > v->depth) {
+            v->depth = child->depth + 1;
+        }
+
+        /* the hash: made, grown to stay at most half full, or added to */
+
+        if (v->len < VELRO_JSON_LINEAR_KEYS) {
+            /* void */
+
+        } else if (v->len * 2 > size) {
+            size = size ? size * 2 : 4 * VELRO_JSON_LINEAR_KEYS;
+
+            table = velro_palloc(ps->pool, size * sizeof(velro_json_t *));
+            if (table == NULL) {
+                return -1;
+            }
+
+            memset(table, 0, size * sizeof(velro_json_t *));
+            mask = size - 1;
+
+            for (m = v->u.child; m; m = m->next) {
+                h = velro_json_hash(m->key, m->klen);
+
+                for (i = h & mask; table[i]; i = (i + 1) & mask) {
+                    /* void */
+                }
+
+                table[i] = m;
+            }
+
+        } else {
+            mask = size - 1;
+            h = velro_json_hash(key, klen);
+
+            for (i = h & mask; table[i]; i = (i + 1) & mask) {
+                /* void */
+            }
+
+            table[i] = child;
+        }
+
+        velro_json_ws(ps);
+
+        if (ps->p == ps->end) {
+            return -1;
+        }
+
+        if (*ps->p == ',') {
+            ps->p++;
+            continue;
+        }
+
+        if (*ps->p == '}') {
+            ps->p++;
+            return 0;
+        }
+
+        return -1;
+    }
+}
+
+
+static int
+velro_json_array(velro_json_parser_t *ps, velro_json_t *v)
+{
+    velro_json_t  *child, **last;
+
+    last = &v->u.child;
+
+    velro_json_ws(ps);
+
+    if (ps->p < ps->end && *ps->p == ']') {
+        ps->p++;
+        return 0;
+    }
+
+    for ( ;; ) {
+        child = velro_json_value(ps);
+        if (child == NULL) {
+            return -1;
+        }
+
+        *last = child;
+        last = &child->next;
+        v->len++;
+
+        if (child->depth + 1 > v->depth) {
+            v->depth = child->depth + 1;
+        }
+
+        velro_json_ws(ps);
+
+        if (ps->p == ps->end) {
+            return -1;
+        }
+
+        if (*ps->p == ',') {
+            ps->p++;
+            continue;
+        }
+
+        if (*ps->p == ']') {
+            ps->p++;
+            return 0;
+        }
+
+        return -1;
+    }
+}
+
+
+static velro_json_t *
+velro_json_value(velro_json_parser_t *ps)
+{
+    int            rc;
+    size_t         n;
+    velro_json_t  *v;
+
+    velro_json_ws(ps);
+
+    if (ps->p == ps->end || ++ps->depth > VELRO_JSON_MAX_DEPTH) {
+        return NULL;
+    }
+
+    v = velro_palloc(ps->pool, sizeof(velro_json_t));
+    if (v == NULL) {
+        return NULL;
+    }
+
+    memset(v, 0, sizeof(velro_json_t));
+
+    n = ps->end - ps->p;
+
+    switch (*ps->p) {
+
+    case '{':
+        ps->p++;
+        v->type = VELRO_JSON_OBJECT;
+        v->depth = 1;
+        rc = velro_json_object(ps, v);
+        break;
+
+    case '[':
+        ps->p++;
+        v->type = VELRO_JSON_ARRAY;
+        v->depth = 1;
+        rc = velro_json_array(ps, v);
+        break;
+
+    case '"':
+        v->type = VELRO_JSON_STRING;
+        rc = velro_json_str(ps, &v->u.str, &v->len);
+        break;
+
+    case 't':
+        v->type = VELRO_JSON_TRUE;
+        rc = -1;
+
+        if (n >= 4 && memcmp(ps->p, "true", 4) == 0) {
+            ps->p += 4;
+            rc = 0;
+        }
+        break;
+
+    case 'f':
+        v->type = VELRO_JSON_FALSE;
+        rc = -1;
+
+        if (n >= 5 && memcmp(ps->p, "false", 5) == 0) {
+            ps->p += 5;
+            rc = 0;
+        }
+        break;
+
+    case 'n':
+        v->type = VELRO_JSON_NULL;
+        rc = -1;
+
+        if (n >= 4 && memcmp(ps->p, "null", 4) == 0) {
+            ps->p += 4;
+            rc = 0;
+        }
+        break;
+
+    default:
+        rc = velro_json_number(ps, v);
+    }
+
+    ps->depth--;
+
+    return (rc == 0) ? v : NULL;
+}
+
+
+/*
+ * The value that is all of buf, or NULL: bad JSON, or out of memory
+ * (*dup is set when the first error met is a duplicate object key).
+ */
+
+static velro_json_t *
+velro_json_parse(velro_pool_t *pool, const char *buf, size_t len, int *dup)
+{
+    velro_json_t         *v;
+    velro_json_parser_t   ps;
+
+    ps.p = (const unsigned char *) buf;
+    ps.end = ps.p + len;
+    ps.pool = pool;
+    ps.depth = 0;
+    ps.dup = 0;
+
+    v = velro_json_value(&ps);
+
+    if (v != NULL) {
+        velro_json_ws(&ps);
+
+        if (ps.p != ps.end) {
+            v = NULL;
+        }
+    }
+
+    if (dup) {
+        *dup = ps.dup;
+    }
+
+    return v;
+}
+
+
+/* an object's member, or NULL */
+
+static velro_json_t *
+velro_json_get(velro_json_t *o, const char *key)
+{
+    size_t         len;
+    velro_json_t  *m;
+
+    len = strlen(key);
+
+    for (m = o->u.child; m; m = m->next) {
+        if (m->klen == len && memcmp(m->key, key, len) == 0) {
+            return m;
+        }
+    }
+
+    return NULL;
 }

@@ -9,7 +9,10 @@
  *  - an empty array is a 400 "empty batch"; more than max_items (0 means
  *    VELRO_BATCH_DEFAULT_MAX) is a 413 before any item is looked at;
  *  - bad JSON is a 400 "invalid JSON" ("duplicate key" for duplicate
- *    keys) without an item index;
+ *    keys) without an item index; JSON is read by velro_batch.c's own
+ *    parser, which accepts what jansson's json_loadb() does (JSON_DECODE_ANY,
+ *    JSON_REJECT_DUPLICATES, JSON_ALLOW_NUL), except a NUL byte right after
+ *    a number or a literal outside strings (jansson skips it);
  *  - "method" is case-insensitive ("get" is GET); others are a 400;
  *  - "id", "method", "headers", "body" and "depends_on" given as null are
  *    the same as absent ("body":null is no body, allowed with GET);

@@ -12,7 +12,8 @@
  * the input's bytes, and its answer must be a JSON array with every item
  * in place.  The input is also the body of a fixed one-item batch's
  * answer, as JSON and as text: a body that jansson reads must come back
- * equal, a text that is valid UTF-8 must come back as the same string.
+ * equal (velro_batch.c has its own parser: this checks it against
+ * jansson), a text that is valid UTF-8 must come back as the same string.
  * Any mismatch aborts.
  */
 
@@ -592,6 +593,17 @@ fuzz_body(const uint8_t *data, size_t size)
     in = json_loadb((const char *) data, size,
                     JSON_DECODE_ANY | JSON_REJECT_DUPLICATES
                     | JSON_ALLOW_NUL, NULL);
+
+    /*
+     * A raw NUL byte is never good JSON, but jansson skips one right after
+     * a number or a literal; velro_batch.c's parser refuses it, so such a
+     * body goes as text (velro_batch.h)
+     */
+
+    if (in != NULL && memchr(data, '\0', size) != NULL) {
+        json_decref(in);
+        in = NULL;
+    }
 
     if (in != NULL && fuzz_depth(in) <= 64) {
         if (!json_equal(in, body)) {
