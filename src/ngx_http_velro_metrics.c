@@ -33,6 +33,10 @@
 
 
 #define NGX_HTTP_VELRO_METRICS_SLOTS   128
+
+/* a reload may bring another layout in a zone of the same size */
+#define NGX_HTTP_VELRO_METRICS_LAYOUT                                        \
+    (0x76656c00 ^ sizeof(ngx_http_velro_metrics_shm_t))
 #define NGX_HTTP_VELRO_TIMING_LEN      256
 
 
@@ -46,6 +50,7 @@ typedef struct {
 
 
 typedef struct {
+    ngx_uint_t                    layout;
     velro_metrics_t               m;            /* counters, as atomics */
     ngx_http_velro_metrics_slot_t slots[NGX_HTTP_VELRO_METRICS_SLOTS];
 } ngx_http_velro_metrics_shm_t;
@@ -107,7 +112,15 @@ ngx_http_velro_metrics_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     ngx_http_velro_metrics_shm_t  *sh;
 
     if (data) {
-        /* a reload: the counters go on */
+        /* a reload: the counters go on, unless their layout changed */
+
+        sh = data;
+
+        if (sh->layout != NGX_HTTP_VELRO_METRICS_LAYOUT) {
+            ngx_memzero(sh, sizeof(ngx_http_velro_metrics_shm_t));
+            sh->layout = NGX_HTTP_VELRO_METRICS_LAYOUT;
+        }
+
         shm_zone->data = data;
         return NGX_OK;
     }
@@ -123,6 +136,8 @@ ngx_http_velro_metrics_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     if (sh == NULL) {
         return NGX_ERROR;
     }
+
+    sh->layout = NGX_HTTP_VELRO_METRICS_LAYOUT;
 
     shpool->data = sh;
     shm_zone->data = sh;

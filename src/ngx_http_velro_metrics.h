@@ -66,9 +66,11 @@ typedef struct {
 
 
 #define ngx_http_velro_timing_start(t)                                       \
-    if ((t)->start == 0) {                                                   \
-        (t)->start = velro_metrics_now();                                    \
-    }
+    do {                                                                     \
+        if ((t)->start == 0) {                                               \
+            (t)->start = velro_metrics_now();                                \
+        }                                                                    \
+    } while (0)
 
 
 ngx_int_t ngx_http_velro_metrics_add_zone(ngx_conf_t *cf);
