@@ -329,6 +329,8 @@ ngx_http_velro_authz_start(ngx_http_request_t *r,
 
     vmcf = ngx_http_get_module_main_conf(r, ngx_http_velro_module);
 
+    ctx->timing.l1 = (ngx_http_velro_l1() != NULL);    /* metrics */
+
     ngx_http_velro_authz_l1_get(vmcf, ctx);
 
     if (ngx_http_velro_authz_known(ctx)) {
@@ -339,6 +341,7 @@ ngx_http_velro_authz_start(ngx_http_request_t *r,
 
     if (ngx_http_velro_authz_l2_get(r, vmcf, ctx) == NGX_AGAIN) {
         ctx->authz_state = NGX_HTTP_VELRO_AUTHZ_L2_WAIT;
+        ctx->timing.l2 = 1;                             /* metrics */
         return NGX_AGAIN;
     }
 
@@ -720,6 +723,8 @@ ngx_http_velro_authz_invalidate(ngx_str_t *payload)
     u_char       text[VELRO_UUID_LEN];
     size_t       argvlen[4];
     const char  *argv[4], *idx;
+
+    ngx_http_velro_metrics_invalidation();
 
     kind = velro_invalidation_parse((char *) payload->data, payload->len, id);
 
@@ -1611,6 +1616,10 @@ ngx_http_velro_authz_refuse(ngx_http_request_t *r,
     ngx_int_t status)
 {
     ngx_int_t  rc;
+
+    /* metrics: counted now, the response may free the request */
+
+    ngx_http_velro_metrics_authz(r, ctx, NGX_DONE);
 
     ctx->authz_status = NGX_DONE;
 

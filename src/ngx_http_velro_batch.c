@@ -376,6 +376,8 @@ ngx_http_velro_batch_start(ngx_http_request_t *r,
         }
     }
 
+    ngx_http_velro_metrics_batch_items(bctx->batch.nitems);
+
     return NGX_OK;
 }
 

@@ -49,6 +49,13 @@ ngx_http_velro_jwt_authenticate(ngx_http_request_t *r,
         return ctx->status;
     }
 
+    /* metrics: the token's stage starts with its first check */
+
+    if (ctx->timing.jwt_start == 0) {
+        ctx->timing.jwt_start = velro_metrics_now();
+        ngx_http_velro_timing_start(&ctx->timing);
+    }
+
     ctx->checked = 0;
     ctx->from_l1 = 0;
     ctx->vlcf = vlcf;
@@ -79,6 +86,7 @@ ngx_http_velro_jwt_authenticate(ngx_http_request_t *r,
 
     if (rc != NGX_OK) {
         ctx->checked = 1;
+        ctx->timing.jwt_end = velro_metrics_now();      /* metrics */
         return ctx->status;
     }
 
@@ -93,6 +101,10 @@ ngx_http_velro_jwt_authenticate(ngx_http_request_t *r,
     /* a result reached without the right to fetch keys is not final */
 
     ctx->checked = !provisional;
+
+    if (ctx->checked) {
+        ctx->timing.jwt_end = velro_metrics_now();      /* metrics */
+    }
 
     return ctx->status;
 }

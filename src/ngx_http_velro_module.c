@@ -255,6 +255,20 @@ static ngx_command_t  ngx_http_velro_commands[] = {
       0,
       NULL },
 
+    { ngx_string("velro_status"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_velro_status,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("velro_server_timing"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_velro_loc_conf_t, server_timing),
+      NULL },
+
     { ngx_string("velro_cache_ttl"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE23,
       ngx_http_velro_cache_ttl,
@@ -557,6 +571,8 @@ ngx_http_velro_check(ngx_http_request_t *r)
         }
     }
 
+    ngx_http_velro_timing_start(&ctx->timing);
+
     /* waiting for another's JWKS fetch, or for its own */
 
     if (ctx->waiting
@@ -568,14 +584,26 @@ ngx_http_velro_check(ngx_http_request_t *r)
 
     rc = ngx_http_velro_jwt_authenticate(r, vlcf, ctx, 1);
 
+    /* metrics: what a response may free is counted before it is sent */
+
+    if (rc != NGX_AGAIN) {
+        ngx_http_velro_metrics_jwt(ctx, rc);
+    }
+
     switch (rc) {
 
     case NGX_OK:
         if (vlcf->authz == NGX_HTTP_VELRO_AUTHZ_OFF) {
+            ngx_http_velro_metrics_done(r, ctx,
+                                        NGX_HTTP_VELRO_DECISION_ALLOW);
             return NGX_OK;
         }
 
         rc = ngx_http_velro_authz_check(r, vlcf, ctx);
+
+        if (rc != NGX_DONE) {
+            ngx_http_velro_metrics_authz(r, ctx, rc);
+        }
 
         return (rc == NGX_ERROR) ? NGX_HTTP_INTERNAL_SERVER_ERROR : rc;
 
@@ -583,9 +611,16 @@ ngx_http_velro_check(ngx_http_request_t *r)
         return NGX_AGAIN;
 
     case NGX_ERROR:
+        ngx_http_velro_metrics_done(r, ctx, NGX_HTTP_VELRO_DECISION_ERROR);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
 
     default:
+        ngx_http_velro_metrics_done(r, ctx,
+                                    (ctx->status == NGX_HTTP_UNAUTHORIZED
+                                     || ctx->status == NGX_HTTP_BAD_REQUEST)
+                                    ? NGX_HTTP_VELRO_DECISION_DENY
+                                    : NGX_HTTP_VELRO_DECISION_ERROR);
+
         return ngx_http_velro_jwt_reject(r, vlcf, ctx, ctx->status);
     }
 }
@@ -1036,6 +1071,10 @@ ngx_http_velro_preconfiguration(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
+    if (ngx_http_velro_metrics_add_zone(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     return ngx_http_velro_add_variables(cf);
 }
 
@@ -1089,7 +1128,7 @@ ngx_http_velro_postconfiguration(ngx_conf_t *cf)
 
     *h = ngx_http_velro_subrequest_handler;
 
-    return NGX_OK;
+    return ngx_http_velro_metrics_filter_init(cf);
 }
 
 
@@ -1182,6 +1221,7 @@ ngx_http_velro_create_loc_conf(ngx_conf_t *cf)
     vlcf->deny_status = NGX_CONF_UNSET_UINT;
     vlcf->warm_on_login = NGX_CONF_UNSET;
     vlcf->warm_limit = NGX_CONF_UNSET_UINT;
+    vlcf->server_timing = NGX_CONF_UNSET;
 
     return vlcf;
 }
@@ -1229,6 +1269,7 @@ ngx_http_velro_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_sec_value(conf->leeway, prev->leeway, 0);
     ngx_conf_merge_size_value(conf->max_size, prev->max_size, 8192);
     ngx_conf_merge_ptr_value(conf->token, prev->token, NULL);
+    ngx_conf_merge_value(conf->server_timing, prev->server_timing, 0);
 
     /* a location (not a server{} level) that would have nothing to check */
 
@@ -1278,6 +1319,10 @@ ngx_http_velro_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
+    if (ngx_http_velro_metrics_init_process(cycle) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     if (vmcf->redis
         && ngx_http_velro_redis_init_process(cycle, vmcf->redis) != NGX_OK)
     {
@@ -1303,6 +1348,7 @@ ngx_http_velro_exit_process(ngx_cycle_t *cycle)
     ngx_http_velro_redis_exit_process(cycle);
     ngx_http_velro_pg_exit_process(cycle);
     ngx_http_velro_authz_exit_process(cycle);
+    ngx_http_velro_metrics_exit_process(cycle);
 
     velro_cache_free(ngx_http_velro_l1_cache);
     ngx_http_velro_l1_cache = NULL;

@@ -19,6 +19,7 @@
 #include "velro_jwt.h"
 #include "ngx_http_velro_redis.h"
 #include "ngx_http_velro_pg.h"
+#include "ngx_http_velro_metrics.h"
 
 
 /* L1 entry types; velro_cache_ttl TYPE */
@@ -63,6 +64,8 @@ typedef struct {
     ngx_http_velro_pg_conf_t     *pg;           /* NULL: no velro_pg */
     ngx_uint_t                    authz_pg;     /* velro_authz_pg used */
     ngx_array_t                   authz_pg_locs;  /* their core loc confs */
+
+    ngx_shm_zone_t               *metrics;      /* "velro_metrics" */
 } ngx_http_velro_main_conf_t;
 
 
@@ -125,6 +128,8 @@ typedef struct {
 
     ngx_uint_t                    batch_max;    /* 0: not a batch location */
     size_t                        batch_max_response;
+
+    ngx_flag_t                    server_timing;
 } ngx_http_velro_loc_conf_t;
 
 
@@ -173,6 +178,8 @@ typedef struct {
 
     u_char                       *warm_buf;     /* a login answer's body */
     size_t                        warm_len;
+
+    ngx_http_velro_timing_t       timing;       /* metrics, Server-Timing */
 
     unsigned                      has_user:1;
     unsigned                      has_access:1;
@@ -253,6 +260,12 @@ ngx_int_t ngx_http_velro_batch_access(ngx_http_request_t *r,
     ngx_http_handler_pt own);
 void ngx_http_velro_authz_flush(void);
 ngx_int_t ngx_http_velro_authz_probe_captures(ngx_conf_t *cf);
+
+void ngx_http_velro_metrics_jwt(ngx_http_velro_ctx_t *ctx, ngx_int_t rc);
+void ngx_http_velro_metrics_authz(ngx_http_request_t *r,
+    ngx_http_velro_ctx_t *ctx, ngx_int_t rc);
+void ngx_http_velro_metrics_done(ngx_http_request_t *r,
+    ngx_http_velro_ctx_t *ctx, ngx_uint_t decision);
 
 
 extern ngx_module_t  ngx_http_velro_module;
