@@ -1470,8 +1470,10 @@ test_parser(void)
     free(json);
 
     for (i = 1; i < 40; i += 7) {
-        dup = repeat("", keys, 1, "");
-        sprintf(dup + strlen(dup), ",\"k%zu\":0", i);
+        /* the members, then room for one more: ,"kNN":0 */
+
+        dup = repeat("", keys, 1, "          ");
+        sprintf(dup + strlen(keys), ",\"k%zu\":0", i);
         json = repeat("[{\"endpoint\":\"/a\",\"method\":\"POST\",\"body\":{",
                       dup, 1, "}}]");
 
