@@ -270,7 +270,36 @@ CONF
 
 
 
-=== TEST 8: the directive's checks
+=== TEST 8: a client gone while its L3 lookup waits on a stopped PostgreSQL: the only pool connection comes back
+--- init: Velro::Authz::fresh()
+--- http_config eval
+Velro::Authz::http_config(redis => '', pool => 1, pg_opts => 'timeout=2s')
+--- config eval: main::loc()
+--- more_headers eval: Velro::Authz::bearer('viewer')
+--- request eval
+my $g = main::gen('gen_team');
+[main::ctl("wait?ms=200"),
+ main::ctl("pg/STOP"),
+ main::ctl("abort?uri=$g&who=viewer"),
+ main::ctl("abort?uri=" . main::gen('gen_private') . "&who=viewer"),
+ main::ctl("pg/CONT"),
+ main::ctl("wait?ms=300"),
+ "GET " . main::gen('gen_public'),
+ "GET " . main::gen('gen_team_open'),
+ "GET " . main::gen('gen_public')]
+--- error_code eval: [(200) x 9]
+--- response_headers eval
+[("") x 6, "X-Authz: L3 viewer allow", "X-Authz: L3 viewer allow",
+ "X-Authz: L1 viewer allow"]
+--- timeout: 10
+--- no_error_log
+[alert]
+[crit]
+timed out waiting for a PostgreSQL connection
+
+
+
+=== TEST 9: the directive's checks
 --- http_config
     velro_breaker cache failures=1;
 --- config
