@@ -288,6 +288,7 @@ ngx_http_velro_authz_start(ngx_http_request_t *r,
     ctx->has_user = 0;
     ctx->has_access = 0;
     ctx->has_resource = 0;
+    ctx->backend_failed = 0;
     ctx->user_desc = NULL;
 
     if (ngx_http_velro_authz_action(r, vlcf, ctx) != NGX_OK) {

@@ -18,6 +18,11 @@
 #define NGX_HTTP_VELRO_BREAKER_ZONE_SIZE  (8 * ngx_pagesize)
 
 
+#if (NGX_PTR_SIZE < 8)
+#error "velro: the breakers need 64-bit atomics (ngx_atomic_t)"
+#endif
+
+
 typedef struct {
     ngx_atomic_t                  word[NGX_HTTP_VELRO_BREAKERS];
     ngx_atomic_t                  trips[NGX_HTTP_VELRO_BREAKERS];
