@@ -22,12 +22,12 @@ sub loc { Velro::Authz::location(@_) . Velro::Control::location() }
 
 # the log lines a block must have (1) or must not have (0), as requests
 # and the bodies their answers must match
-sub logged { [ map { Velro::Control::logged($_->[0]) } @_ ] }
+sub logged { [ map { Velro::Control::logged($_->[0], $_->[2]) } @_ ] }
 sub counts { [ map { $_->[1] ? qr/^[1-9]/ : qr/^0$/ } @_ ] }
 
 our @T1 = (["command timed out after 100ms", 1],
            ["velro: breaker redis open after 2 consecutive failures", 1],
-           ['\[error\].*velro: redis \S+ connected', 0],
+           ['velro: redis \S+ connected', 0, "breaker redis open after"],
            ["breaker redis closed", 0]);
 our @T2 = (["velro: breaker redis open after 1 consecutive failures", 1],
            ["velro: breaker redis half-open: one trial request", 1],
@@ -99,7 +99,7 @@ Velro::Authz::http_config(redis => '127.0.0.1:$TEST_NGINX_REDIS_PORT timeout=100
  main::ctl("redis/CONT"),
  main::ctl("wait?ms=2500"),
  "GET " . main::gen('gen_public'),
- main::ctl("wait?ms=200"),
+ main::ctl("wait?ms=500"),
  "GET " . main::gen('gen_public'),
  @{ main::logged(@main::T2) }]
 --- error_code eval: [(200) x 11]
@@ -118,12 +118,12 @@ Velro::Authz::http_config(redis => '127.0.0.1:$TEST_NGINX_REDIS_PORT timeout=100
 === TEST 3: PostgreSQL stopped: lookups time out (503), the breaker opens, then no L3 lookup is made: 503 with Retry-After at once
 --- init: Velro::Authz::fresh()
 --- http_config eval
-Velro::Authz::http_config(pg_opts => 'timeout=200ms connect_timeout=500ms',
+Velro::Authz::http_config(pg_opts => 'timeout=500ms connect_timeout=1s',
     redis => '', extra => "    velro_breaker database failures=2 recovery=60s;\n")
 --- config eval: main::loc()
 --- more_headers eval: Velro::Authz::bearer('editor')
 --- request eval
-[main::ctl("wait?ms=200"),
+[main::ctl("wait?ms=500"),
  "GET " . main::gen('gen_team'),
  main::ctl("pg/STOP"),
  "GET " . main::gen('gen_public'),
@@ -148,12 +148,12 @@ Velro::Authz::http_config(pg_opts => 'timeout=200ms connect_timeout=500ms',
 === TEST 4: PostgreSQL back: after recovery the trial lookup closes the breaker
 --- init: Velro::Authz::fresh()
 --- http_config eval
-Velro::Authz::http_config(pg_opts => 'timeout=200ms connect_timeout=500ms',
+Velro::Authz::http_config(pg_opts => 'timeout=500ms connect_timeout=1s',
     redis => '', extra => "    velro_breaker database failures=1 recovery=1s;\n")
 --- config eval: main::loc()
 --- more_headers eval: Velro::Authz::bearer('editor')
 --- request eval
-[main::ctl("wait?ms=200"),
+[main::ctl("wait?ms=500"),
  main::ctl("pg/STOP"),
  "GET " . main::gen('gen_team'),
  "GET " . main::gen('gen_team'),
@@ -177,7 +177,7 @@ Velro::Authz::http_config(pg_opts => 'timeout=200ms connect_timeout=500ms',
 === TEST 5: half-open lets exactly one trial through: of three concurrent lookups two get 503
 --- init: Velro::Authz::fresh()
 --- http_config eval
-Velro::Authz::http_config(pg_opts => 'timeout=200ms connect_timeout=500ms',
+Velro::Authz::http_config(pg_opts => 'timeout=500ms connect_timeout=1s',
     redis => '', extra => "    velro_breaker database failures=1 recovery=1s;\n")
 --- config eval
 main::loc() . <<'CONF'
@@ -190,7 +190,7 @@ main::loc() . <<'CONF'
 CONF
 --- more_headers eval: Velro::Authz::bearer('editor')
 --- request eval
-[main::ctl("wait?ms=200"),
+[main::ctl("wait?ms=500"),
  main::ctl("pg/STOP"),
  "GET " . main::gen('gen_team'),
  main::ctl("pg/CONT"),
@@ -278,7 +278,7 @@ Velro::Authz::http_config(redis => '', pool => 1, pg_opts => 'timeout=2s')
 --- more_headers eval: Velro::Authz::bearer('viewer')
 --- request eval
 my $g = main::gen('gen_team');
-[main::ctl("wait?ms=200"),
+[main::ctl("wait?ms=500"),
  main::ctl("pg/STOP"),
  main::ctl("abort?uri=$g&who=viewer"),
  main::ctl("abort?uri=" . main::gen('gen_private') . "&who=viewer"),

@@ -22,11 +22,11 @@ sub loc { Velro::Authz::location(@_) . Velro::Control::location() }
 sub logged { [ map { Velro::Control::logged($_->[0]) } @_ ] }
 sub counts { [ map { $_->[1] ? qr/^[1-9]/ : qr/^0$/ } @_ ] }
 
-# L1 entries live 1 s; PostgreSQL lookups time out after 200 ms
+# L1 entries live 1 s; PostgreSQL lookups time out after 500 ms
 sub conf {
     my (%opt) = @_;
     return Velro::Authz::http_config(redis => '',
-        pg_opts => 'timeout=200ms connect_timeout=500ms',
+        pg_opts => 'timeout=500ms connect_timeout=1s',
         extra => "    velro_cache_ttl auth l1=1s;\n"
                . "    velro_cache_ttl ownership l1=1s;\n"
                . "    velro_cache_ttl team_access l1=1s;\n"
@@ -49,7 +49,7 @@ __DATA__
 my $v = Velro::Authz::bearer('viewer');
 ["", $v, $v, "", "", $v, $v, $v, Velro::Authz::bearer('editor'), "", ""]
 --- request eval
-[main::ctl("wait?ms=200"),
+[main::ctl("wait?ms=500"),
  "GET " . main::gen('gen_team'),
  "PUT " . main::gen('gen_team'),
  main::ctl("wait?ms=1200"),
@@ -79,7 +79,7 @@ my $v = Velro::Authz::bearer('viewer');
 --- config eval: main::loc()
 --- more_headers eval: Velro::Authz::bearer('viewer')
 --- request eval
-[main::ctl("wait?ms=200"),
+[main::ctl("wait?ms=500"),
  "GET " . main::gen('gen_team'),
  main::ctl("wait?ms=1200"),
  main::ctl("pg/STOP"),
@@ -97,7 +97,7 @@ my $v = Velro::Authz::bearer('viewer');
 --- config eval: main::loc()
 --- more_headers eval: Velro::Authz::bearer('viewer')
 --- request eval
-[main::ctl("wait?ms=200"),
+[main::ctl("wait?ms=500"),
  "GET " . main::gen('gen_team'),
  main::ctl("wait?ms=1800"),
  main::ctl("pg/STOP"),
@@ -117,7 +117,7 @@ main::conf(extra => "    velro_authz_stale 60s;\n"
 --- config eval: main::loc()
 --- more_headers eval: Velro::Authz::bearer('viewer')
 --- request eval
-[main::ctl("wait?ms=200"),
+[main::ctl("wait?ms=500"),
  "GET " . main::gen('gen_team'),
  main::ctl("wait?ms=1200"),
  main::ctl("pg/STOP"),
@@ -141,7 +141,7 @@ main::conf(extra => "    velro_authz_stale 60s;\n"
 --- config eval: main::loc()
 --- more_headers eval: Velro::Authz::bearer('disabled')
 --- request eval
-[main::ctl("wait?ms=200"),
+[main::ctl("wait?ms=500"),
  "GET " . main::gen('gen_team'),
  main::ctl("wait?ms=1200"),
  main::ctl("pg/STOP"),
@@ -161,7 +161,7 @@ main::conf(extra => "    velro_authz_stale 60s;\n"
 --- request eval
 my $t = Velro::Authz::id('team');
 my $u = Velro::Authz::id('viewer');
-[main::ctl("wait?ms=200"),
+[main::ctl("wait?ms=500"),
  "GET " . main::gen('gen_team'),
  main::sql("UPDATE team_members SET role = 'editor' WHERE team_id = '$t' AND user_id = '$u'"),
  main::ctl("wait?ms=1200"),

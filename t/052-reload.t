@@ -41,7 +41,7 @@ Velro::Authz::http_config(extra => "    velro_pg_listen velro_invalidate;\n")
 --- more_headers eval: Velro::Authz::bearer('viewer')
 --- request eval
 my $g = main::gen('gen_team');
-[main::ctl("wait?ms=300"),
+[main::ctl("wait?ms=1000"),
  "GET $g",
  main::ctl("load/start?uri=$g&who=viewer"),
  main::ctl("wait?ms=500"),
@@ -54,7 +54,7 @@ my $g = main::gen('gen_team');
  @{ main::logged(@main::T1) }]
 --- error_code eval: [(200) x 13]
 --- response_body_like eval
-[("") x 8, qr/^200=some other=0$/, "", @{ main::counts(@main::T1) }]
+[("") x 8, qr/^200=some other=0\n/, "", @{ main::counts(@main::T1) }]
 --- timeout: 15
 --- no_error_log
 [alert]
@@ -65,7 +65,7 @@ exited on signal
 
 === TEST 2: an open breaker stays open across a reload
 --- http_config eval
-Velro::Authz::http_config(redis => '', pg_opts => 'timeout=200ms connect_timeout=500ms',
+Velro::Authz::http_config(redis => '', pg_opts => 'timeout=500ms connect_timeout=1s',
     extra => "    velro_breaker database failures=1 recovery=60s;\n")
 --- config eval: main::loc()
 --- more_headers eval: Velro::Authz::bearer('viewer')

@@ -13,16 +13,18 @@ package Velro::Control;
 #                               closed after 100 ms, unanswered
 #   GET /ctl/load/start?uri=U&who=W   keep sending GET U (W's token), one
 #                               request per connection, from 2 children
-#   GET /ctl/load/stop          stop them; answers "200=N other=M" (the
-#                               statuses other than 200, and failures to
-#                               connect or read, count in other)
+#   GET /ctl/load/stop          stop them; answers "200=some other=M"
+#                               (or 200=0), then STATUS:COUNT for each
+#                               status other than 200 (0: no answer)
 #   GET /ctl/jwks/good|bad      what /ctl/jwks answers: t/keys/jwks.json,
 #                               or a 500
-#   GET /ctl/grep?re=RE         how many lines of nginx's error.log match
-#                               the Perl regex RE (URL-escaped), so that a
-#                               block checks its log once, at its end
+#   GET /ctl/grep?re=RE[&after=RE2]   how many lines of nginx's error.log
+#                               match the Perl regex RE (URL-escaped), of
+#                               those after the first line matching RE2 if
+#                               given, so that a block checks its log once,
+#                               at its end
 #
-#   logged(RE)   the request line of a /ctl/grep for RE
+#   logged(RE[, AFTER])   the request line of a /ctl/grep for RE
 #   start()  forks it, sets $ENV{TEST_NGINX_CTL_PORT}; stopped at exit.
 #   location()   the nginx location that passes /ctl/ to it
 #
@@ -77,10 +79,16 @@ sub start {
 
 sub unesc { my $s = shift; $s =~ s/%([0-9a-fA-F]{2})/chr hex $1/ge; $s }
 
+sub esc {
+    my ($s) = @_;
+    $s =~ s/([^A-Za-z0-9_.~-])/sprintf '%%%02X', ord $1/ge;
+    return $s;
+}
+
 sub logged {
-    my ($re) = @_;
-    $re =~ s/([^A-Za-z0-9_.~-])/sprintf '%%%02X', ord $1/ge;
-    return "GET /ctl/grep?re=$re";
+    my ($re, $after) = @_;
+    return "GET /ctl/grep?re=" . esc($re)
+           . (defined $after ? "&after=" . esc($after) : '');
 }
 
 sub location {
@@ -146,9 +154,10 @@ sub start_load {
             $SIG{USR1} = sub { $stop = 1 };
             until ($stop) {
                 my $st = get($uri, $auth);
-                $count{$st == 200 ? 'ok' : 'other'}++;
+                $count{$st}++;
                 open my $fh, '>', "$dir/load.$n.tmp";
-                print $fh ($count{ok} // 0), " ", ($count{other} // 0), "\n";
+                print $fh join(' ', map { "$_:$count{$_}" } sort keys %count),
+                          "\n";
                 close $fh;
                 rename "$dir/load.$n.tmp", "$dir/load.$n";
             }
@@ -159,18 +168,23 @@ sub start_load {
 }
 
 sub stop_load {
-    my ($ok, $other) = (0, 0);
+    my (%count, $ok, $other);
     kill 'USR1', @load;
     waitpid $_, 0 for @load;
     for my $n (1 .. 2) {
         open my $fh, '<', "$dir/load.$n" or next;
-        my ($a, $b) = split ' ', <$fh> // '0 0';
-        $ok += $a;
-        $other += $b;
+        for (split ' ', <$fh> // '') {
+            my ($st, $c) = split /:/;
+            $count{$st} += $c;
+        }
         unlink "$dir/load.$n";
     }
     @load = ();
-    return "200=" . ($ok > 0 ? 'some' : '0') . " other=$other";
+    $ok = delete $count{200} // 0;
+    $other = 0;
+    $other += $_ for values %count;
+    return "200=" . ($ok > 0 ? 'some' : '0') . " other=$other"
+           . join('', map { " $_:$count{$_}" } sort keys %count);
 }
 
 sub handle {
@@ -213,7 +227,12 @@ sub handle {
         open my $fh, '<', $Test::Nginx::Util::ErrLogFile
             or return ('200 OK', "0\n");
         my $re = qr/$q->{re}/;
-        my $n = grep { /$re/ } <$fh>;
+        my @lines = <$fh>;
+        if (defined $q->{after}) {
+            my $after = qr/$q->{after}/;
+            shift @lines while @lines && $lines[0] !~ $after;
+        }
+        my $n = grep { /$re/ } @lines;
         return ('200 OK', "$n\n");
     }
 
