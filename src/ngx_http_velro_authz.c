@@ -93,6 +93,8 @@ static void ngx_http_velro_authz_inflight_done(ngx_http_velro_ctx_t *ctx,
     ngx_uint_t ok);
 static ngx_int_t ngx_http_velro_authz_decide(ngx_http_request_t *r,
     ngx_http_velro_loc_conf_t *vlcf, ngx_http_velro_ctx_t *ctx);
+static ngx_uint_t ngx_http_velro_authz_stale(ngx_http_request_t *r,
+    ngx_http_velro_loc_conf_t *vlcf, ngx_http_velro_ctx_t *ctx);
 static ngx_int_t ngx_http_velro_authz_refuse(ngx_http_request_t *r,
     ngx_http_velro_loc_conf_t *vlcf, ngx_http_velro_ctx_t *ctx,
     ngx_int_t status);
@@ -176,8 +178,10 @@ ngx_http_velro_authz_init_process(ngx_cycle_t *cycle)
 
     vmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_velro_module);
 
+    /* a tag outlives the entries it invalidates, stale ones included */
+
     ngx_http_velro_authz_tag_ttl = ngx_http_velro_authz_max_ttl(vmcf, 0)
-                                   + 60;
+                                   + (time_t) (vmcf->stale_max / 1000) + 60;
 
     if (vmcf->redis) {
         ngx_http_velro_authz_prefix = vmcf->redis->prefix;
@@ -284,6 +288,7 @@ ngx_http_velro_authz_start(ngx_http_request_t *r,
     ctx->has_user = 0;
     ctx->has_access = 0;
     ctx->has_resource = 0;
+    ctx->backend_failed = 0;
     ctx->user_desc = NULL;
 
     if (ngx_http_velro_authz_action(r, vlcf, ctx) != NGX_OK) {
@@ -764,7 +769,7 @@ ngx_http_velro_authz_invalidate(ngx_str_t *payload)
             (void) velro_cache_delete(ngx_http_velro_l1(), key, 17);
         }
 
-        if (ngx_http_velro_redis_ready()) {
+        if (ngx_http_velro_redis_up()) {
             velro_uuid_format(id, text);
 
             argv[0] = "DEL";
@@ -795,7 +800,7 @@ ngx_http_velro_authz_invalidate(ngx_str_t *payload)
         return;
     }
 
-    if (!ngx_http_velro_redis_ready()) {
+    if (!ngx_http_velro_redis_up()) {
         return;
     }
 
@@ -899,7 +904,7 @@ ngx_http_velro_authz_l2_get(ngx_http_request_t *r,
     size_t       argvlen[4];
     const char  *argv[4];
 
-    if (vmcf->redis == NULL || !ngx_http_velro_redis_ready()) {
+    if (vmcf->redis == NULL || !ngx_http_velro_redis_up()) {
         return NGX_DECLINED;
     }
 
@@ -942,6 +947,14 @@ ngx_http_velro_authz_l2_get(ngx_http_request_t *r,
     }
 
     if (n == 1) {
+        return NGX_DECLINED;
+    }
+
+    /* the breaker last: a half-open trial taken here is sent */
+
+    if (!ngx_http_velro_redis_usable(r->connection->log)) {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "velro: redis breaker open, L2 skipped");
         return NGX_DECLINED;
     }
 
@@ -1244,6 +1257,19 @@ ngx_http_velro_authz_l3(ngx_http_request_t *r,
         return NGX_AGAIN;
     }
 
+    if (ngx_http_velro_breaker_allow(NGX_HTTP_VELRO_BREAKER_DATABASE,
+                                     r->connection->log)
+        != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "velro: breaker database open, no L3 lookup");
+
+        ctx->backend_failed = 1;
+        ctx->decision = NGX_HTTP_VELRO_DECISION_ERROR;
+        ctx->authz_state = NGX_HTTP_VELRO_AUTHZ_DONE;
+        return NGX_OK;
+    }
+
     fl = ngx_pcalloc(r->pool, sizeof(ngx_http_velro_inflight_t));
     if (fl == NULL) {
         return NGX_ERROR;
@@ -1306,6 +1332,8 @@ ngx_http_velro_authz_l3_done(ngx_http_request_t *r, void *data, ngx_int_t rc)
     ngx_buf_t                   *b;
     ngx_int_t                    status;
     const char                  *err;
+    velro_user_t                 user;
+    velro_access_t               access;
     velro_project_t              project;
     ngx_http_velro_main_conf_t  *vmcf;
 
@@ -1326,9 +1354,11 @@ ngx_http_velro_authz_l3_done(ngx_http_request_t *r, void *data, ngx_int_t rc)
         goto failed;
     }
 
+    /* parsed aside: a rejected answer leaves what L1 and L2 gave */
+
     if (velro_l3_parse((char *) b->pos, b->last - b->pos, ctx->user_id,
                        ctx->has_resource ? ctx->resource_id : NULL,
-                       &ctx->user, &ctx->access, &project, &err)
+                       &user, &access, &project, &err)
         != 0)
     {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
@@ -1337,6 +1367,11 @@ ngx_http_velro_authz_l3_done(ngx_http_request_t *r, void *data, ngx_int_t rc)
         goto failed;
     }
 
+    ngx_http_velro_breaker_result(NGX_HTTP_VELRO_BREAKER_DATABASE, 1,
+                                  r->connection->log);
+
+    ctx->user = user;
+    ctx->access = access;
     ctx->has_user = 1;
     ctx->has_access = ctx->has_resource;
     ctx->tier = NGX_HTTP_VELRO_TIER_L3;
@@ -1356,7 +1391,11 @@ ngx_http_velro_authz_l3_done(ngx_http_request_t *r, void *data, ngx_int_t rc)
 
 failed:
 
+    ngx_http_velro_breaker_result(NGX_HTTP_VELRO_BREAKER_DATABASE, 0,
+                                  r->connection->log);
+
     ctx->decision = NGX_HTTP_VELRO_DECISION_ERROR;
+    ctx->backend_failed = 1;
 
     ngx_http_velro_authz_inflight_done(ctx, 0);
 
@@ -1413,6 +1452,7 @@ ngx_http_velro_authz_inflight_done(ngx_http_velro_ctx_t *ctx, ngx_uint_t ok)
 
             } else {
                 w->decision = NGX_HTTP_VELRO_DECISION_ERROR;
+                w->backend_failed = 1;
             }
         }
 
@@ -1522,6 +1562,13 @@ ngx_http_velro_authz_decide(ngx_http_request_t *r,
     ctx->authz_state = NGX_HTTP_VELRO_AUTHZ_DECIDED;
     monitor = (vlcf->authz == NGX_HTTP_VELRO_AUTHZ_MONITOR);
 
+    if (ctx->decision == NGX_HTTP_VELRO_DECISION_ERROR
+        && ctx->backend_failed && vlcf->stale
+        && ngx_http_velro_authz_stale(r, vlcf, ctx))
+    {
+        ctx->decision = NGX_HTTP_VELRO_DECISION_NONE;
+    }
+
     velro_uuid_format(ctx->user_id, uid);
     velro_uuid_format(ctx->resource_id, gid);
 
@@ -1597,10 +1644,115 @@ ngx_http_velro_authz_decide(ngx_http_request_t *r,
 
         status = NGX_HTTP_SERVICE_UNAVAILABLE;
         ctx->detail = "no authorization decision possible";
+
+        if (ngx_http_velro_breaker_state(NGX_HTTP_VELRO_BREAKER_DATABASE)
+            != VELRO_BREAKER_CLOSED)
+        {
+            ctx->retry_after = ngx_http_velro_breaker_retry_after(
+                                             NGX_HTTP_VELRO_BREAKER_DATABASE);
+        }
+
         break;
     }
 
     return ngx_http_velro_authz_refuse(r, vlcf, ctx, status);
+}
+
+
+/*
+ * velro_authz_stale: L3 failed or its breaker is open.  What L1 and L2
+ * did not give comes from L1 entries expired no longer than vlcf->stale
+ * ago and not overtaken by an invalidation.  Nothing is guessed: with no
+ * user entry, or no access entry where the decision needs one, there is
+ * no answer.  A stale answer is the answer that was cached, a denial
+ * stays one.
+ */
+
+static ngx_uint_t
+ngx_http_velro_authz_stale(ngx_http_request_t *r,
+    ngx_http_velro_loc_conf_t *vlcf, ngx_http_velro_ctx_t *ctx)
+{
+    u_char                          key[33], uid[VELRO_UUID_LEN];
+    ngx_msec_t                      age;
+    velro_cache_t                  *l1;
+    velro_cache_entry_t            *e;
+    ngx_http_velro_user_entry_t     ue;
+    ngx_http_velro_access_entry_t   ae;
+
+    l1 = ngx_http_velro_l1();
+
+    if (l1 == NULL) {
+        return 0;
+    }
+
+    age = 0;
+
+    if (!ctx->has_user) {
+        key[0] = NGX_HTTP_VELRO_KEY_USER;
+        ngx_memcpy(key + 1, ctx->user_id, 16);
+
+        e = velro_cache_get_stale(l1, key, 17, ngx_current_msec,
+                                  vlcf->stale);
+        if (e == NULL) {
+            return 0;
+        }
+
+        ngx_memcpy(&ue, velro_cache_value(e), sizeof(ue));
+
+        if (!ngx_http_velro_authz_fresh(ue.seq, ctx->user_id, NULL, NULL)) {
+            return 0;
+        }
+
+        if (e->expires <= ngx_current_msec) {
+            age = ngx_current_msec - (ngx_msec_t) e->expires;
+        }
+
+        ctx->user = ue.user;
+        ctx->has_user = 1;
+    }
+
+    if (ctx->has_resource && !ctx->has_access
+        && velro_user_check(&ctx->user, ctx->iat) == VELRO_USER_OK)
+    {
+        key[0] = NGX_HTTP_VELRO_KEY_ACCESS;
+        ngx_memcpy(key + 1, ctx->user_id, 16);
+        ngx_memcpy(key + 17, ctx->resource_id, 16);
+
+        e = velro_cache_get_stale(l1, key, 33, ngx_current_msec,
+                                  vlcf->stale);
+        if (e == NULL) {
+            return 0;
+        }
+
+        ngx_memcpy(&ae, velro_cache_value(e), sizeof(ae));
+
+        if (!ngx_http_velro_authz_fresh(ae.seq, ctx->user_id,
+                                        ctx->resource_id,
+                                        ae.access.has_project
+                                        ? ae.access.project : NULL))
+        {
+            return 0;
+        }
+
+        if (e->expires <= ngx_current_msec) {
+            age = ngx_max(age, ngx_current_msec - (ngx_msec_t) e->expires);
+        }
+
+        ctx->access = ae.access;
+        ctx->has_access = 1;
+    }
+
+    velro_uuid_format(ctx->user_id, uid);
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "velro: stale answer for user %*s, expired %Mms ago",
+                  (size_t) VELRO_UUID_LEN, uid, age);
+
+    ctx->tier = NGX_HTTP_VELRO_TIER_STALE;
+
+    ngx_http_velro_breaker_stale();
+
+    return 1;
 }
 
 
@@ -1639,7 +1791,8 @@ char *
 ngx_http_velro_authz_merge(ngx_conf_t *cf, ngx_http_velro_loc_conf_t *prev,
     ngx_http_velro_loc_conf_t *conf)
 {
-    ngx_http_core_loc_conf_t  *clcf;
+    ngx_http_core_loc_conf_t    *clcf;
+    ngx_http_velro_main_conf_t  *vmcf;
 
     ngx_conf_merge_uint_value(conf->authz, prev->authz,
                               NGX_HTTP_VELRO_AUTHZ_OFF);
@@ -1663,6 +1816,13 @@ ngx_http_velro_authz_merge(ngx_conf_t *cf, ngx_http_velro_loc_conf_t *prev,
 
     ngx_conf_merge_uint_value(conf->deny_status, prev->deny_status,
                               NGX_HTTP_FORBIDDEN);
+    ngx_conf_merge_msec_value(conf->stale, prev->stale, 0);
+
+    vmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_velro_module);
+
+    if (conf->stale > vmcf->stale_max) {
+        vmcf->stale_max = conf->stale;
+    }
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
 

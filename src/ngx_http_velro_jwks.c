@@ -251,6 +251,27 @@ ngx_http_velro_jwks_fetch(ngx_http_request_t *r,
         return NGX_DECLINED;
     }
 
+    /*
+     * The jwks breaker, shared by the workers: while it is open nobody
+     * fetches, the keys there are serve (an unknown kid is refused)
+     */
+
+    if (ngx_http_velro_breaker_allow(NGX_HTTP_VELRO_BREAKER_JWKS,
+                                     r->connection->log)
+        != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "velro: breaker jwks open, no JWKS fetch from \"%V\"",
+                      &remote->uri);
+
+        remote->attempted = ngx_current_msec;
+        remote->attempted_once = 1;
+
+        ctx->retry_after = ngx_http_velro_breaker_retry_after(
+                                                 NGX_HTTP_VELRO_BREAKER_JWKS);
+        return NGX_DECLINED;
+    }
+
     sr = ngx_http_velro_subrequest(r, &remote->uri,
                                    remote->args.len ? &remote->args : NULL,
                                    ngx_http_velro_jwks_done, ctx);
@@ -302,7 +323,7 @@ ngx_http_velro_jwks_done(ngx_http_request_t *r, void *data, ngx_int_t rc)
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "velro: JWKS request \"%V\" failed with status %i, "
                       "keeping the previous keys", &remote->uri, status);
-        goto done;
+        goto failed;
     }
 
     ks = velro_keyset_new();
@@ -319,7 +340,7 @@ ngx_http_velro_jwks_done(ngx_http_request_t *r, void *data, ngx_int_t rc)
                       "keeping the previous keys", &remote->uri,
                       n < 0 ? err : "no usable signing key");
         velro_keyset_free(ks);
-        goto done;
+        goto failed;
     }
 
     velro_keyset_free(remote->keys);
@@ -330,6 +351,16 @@ ngx_http_velro_jwks_done(ngx_http_request_t *r, void *data, ngx_int_t rc)
 
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "velro: JWKS from \"%V\": %d keys", &remote->uri, n);
+
+    ngx_http_velro_breaker_result(NGX_HTTP_VELRO_BREAKER_JWKS, 1,
+                                  r->connection->log);
+
+    goto done;
+
+failed:
+
+    ngx_http_velro_breaker_result(NGX_HTTP_VELRO_BREAKER_JWKS, 0,
+                                  r->connection->log);
 
 done:
 

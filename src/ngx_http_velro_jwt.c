@@ -515,6 +515,18 @@ ngx_http_velro_jwt_reject(ngx_http_request_t *r,
             ngx_str_set(&h->key, "Retry-After");
             ngx_str_set(&h->value, "5");
 
+            if (ctx->retry_after > 0) {
+                /* a breaker is open: when its next trial may run */
+
+                p = ngx_pnalloc(r->pool, NGX_TIME_T_LEN);
+                if (p == NULL) {
+                    return NGX_HTTP_INTERNAL_SERVER_ERROR;
+                }
+
+                h->value.data = p;
+                h->value.len = ngx_sprintf(p, "%T", ctx->retry_after) - p;
+            }
+
             if (clcf->satisfy != NGX_HTTP_SATISFY_ALL) {
                 /* another access module may still admit the request */
                 h->hash = 0;

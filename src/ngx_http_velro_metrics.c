@@ -722,6 +722,10 @@ ngx_http_velro_timing_filter(ngx_http_request_t *r)
             tier = "L3";
             break;
 
+        case NGX_HTTP_VELRO_TIER_STALE:
+            tier = "stale";
+            break;
+
         default:
             tier = NULL;
         }

@@ -206,6 +206,13 @@ static ngx_command_t  ngx_http_velro_commands[] = {
       0,
       NULL },
 
+    { ngx_string("velro_authz_stale"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_velro_loc_conf_t, stale),
+      NULL },
+
     { ngx_string("velro_warm_on_login"),
       NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,
@@ -244,6 +251,13 @@ static ngx_command_t  ngx_http_velro_commands[] = {
     { ngx_string("velro_pg_listen"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_http_velro_pg_listen_directive,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("velro_breaker"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE123,
+      ngx_http_velro_breaker_directive,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
@@ -1145,6 +1159,10 @@ ngx_http_velro_create_main_conf(ngx_conf_t *cf)
 
     vmcf->l1_size = NGX_CONF_UNSET_SIZE;
 
+    for (i = 0; i < NGX_HTTP_VELRO_BREAKERS; i++) {
+        vmcf->breaker_failures[i] = NGX_CONF_UNSET_UINT;
+    }
+
     for (i = 0; i < NGX_HTTP_VELRO_NTYPES; i++) {
         vmcf->ttl_l1[i] = NGX_CONF_UNSET;
         vmcf->ttl_l2[i] = NGX_CONF_UNSET;
@@ -1178,6 +1196,10 @@ ngx_http_velro_init_main_conf(ngx_conf_t *cf, void *conf)
     {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"velro_authz_pg\" needs \"velro_pg\"");
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_velro_breaker_init_conf(cf, vmcf) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
 
@@ -1219,6 +1241,7 @@ ngx_http_velro_create_loc_conf(ngx_conf_t *cf)
     vlcf->resource = NGX_CONF_UNSET_PTR;
     vlcf->action = NGX_CONF_UNSET_UINT;
     vlcf->deny_status = NGX_CONF_UNSET_UINT;
+    vlcf->stale = NGX_CONF_UNSET_MSEC;
     vlcf->warm_on_login = NGX_CONF_UNSET;
     vlcf->warm_limit = NGX_CONF_UNSET_UINT;
     vlcf->server_timing = NGX_CONF_UNSET;
@@ -1308,11 +1331,17 @@ ngx_http_velro_init_process(ngx_cycle_t *cycle)
     seed = ((uint64_t) ngx_random() << 32) ^ (uint64_t) ngx_random()
            ^ (uint64_t) ngx_pid;
 
+    ngx_http_velro_breaker_init_process(cycle, vmcf);
+
     ngx_http_velro_l1_cache = velro_cache_new(vmcf->l1_size, seed);
 
     if (ngx_http_velro_l1_cache == NULL) {
         ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
                       "velro: L1 cache not created, running without it");
+
+    } else {
+        /* expired entries stay for velro_authz_stale */
+        ngx_http_velro_l1_cache->keep = vmcf->stale_max;
     }
 
     if (ngx_http_velro_authz_init_process(cycle) != NGX_OK) {

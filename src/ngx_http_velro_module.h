@@ -14,6 +14,7 @@
 #include <ngx_http.h>
 
 #include "velro_authz.h"
+#include "velro_breaker.h"
 #include "velro_cache.h"
 #include "velro_jwk.h"
 #include "velro_jwt.h"
@@ -47,6 +48,13 @@
 #define NGX_HTTP_VELRO_TIER_L1      1
 #define NGX_HTTP_VELRO_TIER_L2      2
 #define NGX_HTTP_VELRO_TIER_L3      3
+#define NGX_HTTP_VELRO_TIER_STALE   4
+
+/* circuit breakers: velro_breaker BACKEND */
+#define NGX_HTTP_VELRO_BREAKER_REDIS     0
+#define NGX_HTTP_VELRO_BREAKER_DATABASE  1
+#define NGX_HTTP_VELRO_BREAKER_JWKS      2
+#define NGX_HTTP_VELRO_BREAKERS          3
 
 /* $velro_authz_decision */
 #define NGX_HTTP_VELRO_DECISION_NONE   0
@@ -66,6 +74,10 @@ typedef struct {
     ngx_array_t                   authz_pg_locs;  /* their core loc confs */
 
     ngx_shm_zone_t               *metrics;      /* "velro_metrics" */
+    ngx_uint_t                    breaker_failures[NGX_HTTP_VELRO_BREAKERS];
+    ngx_msec_t                    breaker_recovery[NGX_HTTP_VELRO_BREAKERS];
+    ngx_shm_zone_t               *breaker_zone;
+    ngx_msec_t                    stale_max;    /* of all velro_authz_stale */
 } ngx_http_velro_main_conf_t;
 
 
@@ -122,6 +134,7 @@ typedef struct {
     ngx_http_complex_value_t     *action_value;
     ngx_str_t                     fallback;
     ngx_uint_t                    deny_status;
+    ngx_msec_t                    stale;        /* velro_authz_stale */
 
     ngx_flag_t                    warm_on_login;
     ngx_uint_t                    warm_limit;
@@ -169,6 +182,7 @@ typedef struct {
     ngx_uint_t                    tier;
     ngx_uint_t                    decision;
     ngx_int_t                     authz_status;
+    time_t                        retry_after;  /* 503: 0 for the default */
     const char                   *user_desc;    /* 401 invalid_token */
     ngx_http_velro_redis_cmd_t   *redis_cmd;
     ngx_http_velro_inflight_t    *inflight;
@@ -187,6 +201,8 @@ typedef struct {
     unsigned                      has_token_hash:1;
     unsigned                      inflight_leader:1;
     unsigned                      inflight_waiting:1;
+    unsigned                      backend_failed:1;  /* L3 failed or its
+                                                        breaker is open */
 
     unsigned                      warm_capture:1;
     unsigned                      warm_started:1;
@@ -266,6 +282,22 @@ void ngx_http_velro_metrics_authz(ngx_http_request_t *r,
     ngx_http_velro_ctx_t *ctx, ngx_int_t rc);
 void ngx_http_velro_metrics_done(ngx_http_request_t *r,
     ngx_http_velro_ctx_t *ctx, ngx_uint_t decision);
+char *ngx_http_velro_breaker_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_velro_breaker_init_conf(ngx_conf_t *cf,
+    ngx_http_velro_main_conf_t *vmcf);
+void ngx_http_velro_breaker_init_process(ngx_cycle_t *cycle,
+    ngx_http_velro_main_conf_t *vmcf);
+ngx_int_t ngx_http_velro_breaker_allow(ngx_uint_t backend, ngx_log_t *log);
+void ngx_http_velro_breaker_result(ngx_uint_t backend, ngx_uint_t ok,
+    ngx_log_t *log);
+ngx_uint_t ngx_http_velro_breaker_state(ngx_uint_t backend);
+ngx_uint_t ngx_http_velro_breaker_trips(ngx_uint_t backend);
+time_t ngx_http_velro_breaker_retry_after(ngx_uint_t backend);
+ngx_str_t *ngx_http_velro_breaker_name(ngx_uint_t backend);
+void ngx_http_velro_breaker_changed(ngx_uint_t backend, ngx_uint_t state,
+    ngx_uint_t tripped);
+void ngx_http_velro_breaker_stale(void);
 
 
 extern ngx_module_t  ngx_http_velro_module;

@@ -11,6 +11,11 @@
  * command with a NULL reply, and a new connection is made after a backoff
  * (100ms doubling up to 5s, reset once a handshake succeeds).
  *
+ * The redis breaker (ngx_http_velro_breaker.c) counts each lost or failed
+ * connection as one failure and each reply as a success.  While it is open
+ * no reconnect is tried; once it is half-open, one worker's reconnect or
+ * read is the trial.
+ *
  * hiredis frees its context itself on a read or write error; it is freed
  * here only from timers and posted events, never from inside a hiredis
  * callback.  The adapter's cleanup hook, called once whenever a context
@@ -410,9 +415,27 @@ ngx_http_velro_redis_exit_process(ngx_cycle_t *cycle)
 
 
 ngx_uint_t
-ngx_http_velro_redis_ready(void)
+ngx_http_velro_redis_up(void)
 {
     return ngx_http_velro_redis.ready;
+}
+
+
+ngx_uint_t
+ngx_http_velro_redis_ready(void)
+{
+    return ngx_http_velro_redis.ready
+           && ngx_http_velro_breaker_state(NGX_HTTP_VELRO_BREAKER_REDIS)
+              == VELRO_BREAKER_CLOSED;
+}
+
+
+ngx_uint_t
+ngx_http_velro_redis_usable(ngx_log_t *log)
+{
+    return ngx_http_velro_redis.ready
+           && ngx_http_velro_breaker_allow(NGX_HTTP_VELRO_BREAKER_REDIS, log)
+              == NGX_OK;
 }
 
 
@@ -709,6 +732,9 @@ ngx_http_velro_redis_handshake_reply(redisAsyncContext *ac, void *r,
     rs->ready = 1;
     rs->backoff = NGX_HTTP_VELRO_REDIS_BACKOFF;
 
+    ngx_http_velro_breaker_result(NGX_HTTP_VELRO_BREAKER_REDIS, 1,
+                                  ngx_cycle->log);
+
     if (rs->connect_timer.timer_set) {
         ngx_del_timer(&rs->connect_timer);
     }
@@ -778,6 +804,11 @@ ngx_http_velro_redis_finish(ngx_http_velro_redis_cmd_t *cmd,
 
 #endif
 
+    if (reply && !rs->exiting) {
+        ngx_http_velro_breaker_result(NGX_HTTP_VELRO_BREAKER_REDIS, 1,
+                                      ngx_cycle->log);
+    }
+
     handler = cmd->handler;
     cmd->handler = NULL;
 
@@ -818,6 +849,9 @@ ngx_http_velro_redis_down(ngx_uint_t phase, u_char *reason, size_t len)
     if (rs->exiting || ngx_exiting) {
         return;
     }
+
+    ngx_http_velro_breaker_result(NGX_HTTP_VELRO_BREAKER_REDIS, 0,
+                                  ngx_cycle->log);
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
                    "velro: redis reconnect in %Mms", rs->backoff);
@@ -1161,12 +1195,36 @@ ngx_http_velro_redis_watchdog_handler(ngx_event_t *ev)
 }
 
 
+/* no connect while the breaker is open: look again after a backoff */
+
 static void
 ngx_http_velro_redis_reconnect_handler(ngx_event_t *ev)
 {
-    if (ngx_exiting || ngx_http_velro_redis.exiting
-        || ngx_http_velro_redis.ac)
+    ngx_msec_t                     wait;
+    ngx_http_velro_redis_state_t  *rs;
+
+    rs = &ngx_http_velro_redis;
+
+    if (ngx_exiting || rs->exiting || rs->ac) {
+        return;
+    }
+
+    if (ngx_http_velro_breaker_allow(NGX_HTTP_VELRO_BREAKER_REDIS,
+                                     ngx_cycle->log)
+        != NGX_OK)
     {
+        wait = (ngx_msec_t) ngx_http_velro_breaker_retry_after(
+                                        NGX_HTTP_VELRO_BREAKER_REDIS) * 1000;
+        wait = ngx_min(rs->backoff, wait);
+
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                       "velro: redis breaker open, no connect, "
+                       "looking again in %Mms", wait);
+
+        ngx_add_timer(&rs->reconnect, wait);
+
+        rs->backoff = ngx_min(rs->backoff * 2,
+                              NGX_HTTP_VELRO_REDIS_BACKOFF_MAX);
         return;
     }
 

@@ -49,8 +49,17 @@ ngx_int_t ngx_http_velro_redis_init_process(ngx_cycle_t *cycle,
     ngx_http_velro_redis_conf_t *rcf);
 void ngx_http_velro_redis_exit_process(ngx_cycle_t *cycle);
 
-/* connected, AUTH and SELECT (or a PING) answered; commands can be sent */
+/* connected, AUTH and SELECT (or a PING) answered */
+ngx_uint_t ngx_http_velro_redis_up(void);
+
+/* up, and the redis breaker closed: cache writes may be sent */
 ngx_uint_t ngx_http_velro_redis_ready(void);
+
+/*
+ * up, and the redis breaker lets a read through: closed, or this read is
+ * the half-open trial (then it must be sent)
+ */
+ngx_uint_t ngx_http_velro_redis_usable(ngx_log_t *log);
 
 /*
  * Sends one command (argv form).  Returns NULL when no connection is ready

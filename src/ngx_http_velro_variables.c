@@ -392,7 +392,7 @@ ngx_http_velro_variable_authz(ngx_http_request_t *r,
     ngx_http_velro_ctx_t  *ctx;
 
     static const char  *decisions[] = { "", "allow", "deny", "error" };
-    static const char  *tiers[] = { "-", "L1", "L2", "L3" };
+    static const char  *tiers[] = { "-", "L1", "L2", "L3", "stale" };
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_velro_module);
 

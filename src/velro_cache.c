@@ -120,6 +120,12 @@ velro_cache_get(velro_cache_t *c, const void *key, size_t klen, uint64_t now)
         }
 
         if (e->expires <= now) {
+
+            if (now - e->expires < c->keep) {
+                /* kept for velro_cache_get_stale() */
+                return NULL;
+            }
+
             c->expirations++;
             velro_cache_unlink(c, e);
             return NULL;
@@ -135,6 +141,34 @@ velro_cache_get(velro_cache_t *c, const void *key, size_t klen, uint64_t now)
         c->lru.next = &e->lru;
 
         return e;
+    }
+
+    return NULL;
+}
+
+
+velro_cache_entry_t *
+velro_cache_get_stale(velro_cache_t *c, const void *key, size_t klen,
+    uint64_t now, uint64_t max_age)
+{
+    uint64_t              h;
+    velro_cache_entry_t  *e;
+
+    h = velro_cache_hash(c, key, klen);
+
+    for (e = c->buckets[h & (c->nbuckets - 1)]; e; e = e->hnext) {
+
+        if (e->hash != h || e->klen != klen
+            || memcmp(e->data, key, klen) != 0)
+        {
+            continue;
+        }
+
+        if (e->expires > now || now - e->expires < max_age) {
+            return e;
+        }
+
+        return NULL;
     }
 
     return NULL;

@@ -46,6 +46,7 @@ typedef struct {
     size_t                entries;
     size_t                bytes;
     size_t                max_bytes;
+    uint64_t              keep;      /* msec an expired entry stays */
 
     uint64_t              evictions;
     uint64_t              expirations;
@@ -59,9 +60,20 @@ typedef struct {
 velro_cache_t *velro_cache_new(size_t max_bytes, uint64_t seed);
 void velro_cache_free(velro_cache_t *c);
 
-/* NULL on a miss; an expired entry is removed and is a miss */
+/*
+ * NULL on a miss.  An expired entry is a miss: it is removed, unless it
+ * expired less than c->keep msec ago (0 by default), when it stays for
+ * velro_cache_get_stale() until LRU pressure evicts it.
+ */
 velro_cache_entry_t *velro_cache_get(velro_cache_t *c, const void *key,
     size_t klen, uint64_t now);
+
+/*
+ * The entry, fresh or expired less than max_age msec ago (e->expires
+ * tells which); NULL otherwise.  Nothing is removed or reordered.
+ */
+velro_cache_entry_t *velro_cache_get_stale(velro_cache_t *c,
+    const void *key, size_t klen, uint64_t now, uint64_t max_age);
 
 /*
  * Inserts or replaces.  Returns 0, or -1 if the entry cannot fit at all or

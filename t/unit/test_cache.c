@@ -24,6 +24,7 @@ static const char *get_s(velro_cache_t *c, const char *k, uint64_t now);
 static uint64_t rnd(void);
 static void test_basic(void);
 static void test_expiry(void);
+static void test_stale(void);
 static void test_lru(void);
 static void test_delete(void);
 static void test_too_big(void);
@@ -247,6 +248,68 @@ test_expiry(void)
     is_str(get_s(c, "r", 50), "new", "expiry: replace renews");
 
     ok(consistent(c, &why), "expiry: consistent %s", why);
+
+    velro_cache_free(c);
+}
+
+
+/* expired entries kept for velro_authz_stale */
+
+static void
+test_stale(void)
+{
+    const char           *why = "";
+    velro_cache_t        *c;
+    velro_cache_entry_t  *e;
+
+    c = velro_cache_new(1 << 16, 2);
+
+    c->keep = 500;
+
+    put_s(c, "k", "v", 1000);
+
+    e = velro_cache_get_stale(c, "k", 1, 10, 100);
+    ok(e != NULL && e->expires == 1000, "stale: a fresh entry is returned");
+
+    ok(get_s(c, "k", 1000) == NULL, "stale: expired is a miss for get");
+    is_int(c->entries, 1, "stale: expired within keep stays");
+    is_int(c->expirations, 0, "stale: not counted as expired");
+
+    e = velro_cache_get_stale(c, "k", 1, 1200, 300);
+    ok(e != NULL, "stale: 200 ms expired, max age 300: returned");
+    ok(e != NULL && e->vlen == 2
+       && memcmp(velro_cache_value(e), "v", 1) == 0,
+       "stale: with its value");
+    ok(e != NULL && e->expires == 1000, "stale: with its expiry");
+
+    ok(velro_cache_get_stale(c, "k", 1, 1300, 300) == NULL,
+       "stale: expired exactly max age ago: not returned");
+    ok(velro_cache_get_stale(c, "k", 1, 1200, 0) == NULL,
+       "stale: max age 0: expired entries are not returned");
+    ok(velro_cache_get_stale(c, "x", 1, 1200, 300) == NULL,
+       "stale: unknown key");
+    is_int(c->entries, 1, "stale: get_stale removes nothing");
+
+    ok(get_s(c, "k", 1499) == NULL, "stale: still a miss within keep");
+    is_int(c->entries, 1, "stale: still kept 499 ms after");
+
+    ok(get_s(c, "k", 1500) == NULL, "stale: a miss past keep");
+    is_int(c->entries, 0, "stale: removed once expired keep ago");
+    is_int(c->expirations, 1, "stale: counted then");
+    is_int(c->bytes, OVERHEAD(c), "stale: its bytes returned");
+
+    /* kept entries go by LRU pressure like any other */
+
+    c->keep = UINT64_MAX;
+    put_s(c, "old", "1", 10);
+    ok(get_s(c, "old", 5000) == NULL, "stale: keep forever, a miss");
+    ok(velro_cache_get_stale(c, "old", 3, 5000, UINT64_MAX) != NULL,
+       "stale: keep forever, stale hit");
+
+    velro_cache_flush(c);
+    is_int(c->entries, 0, "stale: flush removes kept entries");
+
+    ok(consistent(c, &why), "stale: consistent %s", why);
 
     velro_cache_free(c);
 }
@@ -654,6 +717,7 @@ test_cache(void)
 
     test_basic();
     test_expiry();
+    test_stale();
     test_lru();
     test_delete();
     test_too_big();

@@ -10,7 +10,9 @@ package Velro::Authz;
 #                   (or any sub value), RS256 with the test keys
 #   id($name)       a fixture UUID
 #   http_config(%opt), location(%opt)
-#                   nginx configuration: velro_pg and velro_redis at http
+#                   nginx configuration (http_config: pool => N, pg => CONNINFO,
+#                   pg_opts => 'timeout=... connect_timeout=...', redis =>
+#                   ADDR or '', extra => TEXT): velro_pg and velro_redis at http
 #                   level; /gen/UUID protected, answered by /echo, with
 #                   X-Authz: "$velro_authz_cache $velro_role
 #                   $velro_authz_decision"; /_l3 answers L3; /sql runs SQL
@@ -112,7 +114,8 @@ sub http_config {
     my $redis = exists $opt{redis}
                 ? $opt{redis} : '127.0.0.1:$TEST_NGINX_REDIS_PORT';
     my $pg = $opt{pg} // '$TEST_NGINX_PG_CONNINFO';
-    my $s = qq{    velro_pg "$pg" pool=$pool;\n};
+    my $pgopt = defined $opt{pg_opts} ? " $opt{pg_opts}" : '';
+    my $s = qq{    velro_pg "$pg" pool=$pool$pgopt;\n};
     $s .= "    velro_redis $redis;\n" if $redis;
     $s .= $opt{extra} // '';
     $s .= <<'CONF';
