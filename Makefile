@@ -72,9 +72,10 @@ $(MODULE): $(NGX_TREE)/objs/Makefile $(SRCS)
 -include t/unit/unit.mk
 -include t/fuzz/fuzz.mk
 
-# the batch client's browser test (t/032-client.t) runs in Debian's
-# headless chromium, installed for the tests only
-TEST_PACKAGES := chromium
+# installed for the tests only: Debian's chromium for the batch client's
+# headless browser test (t/032-client.t), prometheus for promtool, which
+# checks conf/prometheus/alerts.yml (t/043-alerts.t)
+TEST_PACKAGES := chromium prometheus
 
 test: test-deps module unit prove
 
