@@ -83,13 +83,19 @@ test: deps module unit prove
 prove:
 	PERL5LIB=$(TEST_PERL5LIB) prove -r t
 
-# valgrind: memory errors fail a block (the runner's --error-exitcode), and
-# so do definite leaks (TEST_NGINX_VALGRIND_LEAKS_FAIL); valgrind.suppress
-# (nginx's own exit-time leaks) is read from the directory prove runs in
+# valgrind: every nginx of the suite under memcheck (the runner restarts it
+# for each block); a memory error or a definite leak makes it exit with 99,
+# which fails the block.  t/valgrind.suppress covers nginx's own exit-time
+# leaks, by their allocating frames only.
+VALGRIND_OPTS := --tool=memcheck --leak-check=full --keep-debuginfo=yes \
+	--show-possibly-lost=no --num-callers=50 --gen-suppressions=all \
+	--error-exitcode=99 --errors-for-leak-kinds=definite \
+	--suppressions=$(CURDIR)/t/valgrind.suppress
+
 test-valgrind: deps module unit
 	$(MAKE) deps EXTRA_PACKAGES=valgrind
-	PERL5LIB=$(TEST_PERL5LIB) TEST_NGINX_USE_VALGRIND=1 \
-	    TEST_NGINX_VALGRIND_LEAKS_FAIL=1 prove -r t
+	PERL5LIB=$(TEST_PERL5LIB) TEST_NGINX_USE_VALGRIND="$(VALGRIND_OPTS)" \
+	    prove -r t
 
 # test-asan: the module built again in build/asan with gcc's
 # -fsanitize=address,undefined, loaded by Debian's nginx with libasan
@@ -105,7 +111,9 @@ test-valgrind: deps module unit
 # off: the runner would take it for a failed start); after prove,
 # t/asan/scan.pl fails the target on any AddressSanitizer error, UBSan
 # "runtime error", or leak allocated by the module; nginx's own leaks at
-# exit are listed, not failed.  fast_unwind_on_malloc=0: Debian's nginx has
+# exit are listed, not failed.  TEST_NGINX_TIMEOUT=10 (blocks that set no
+# timeout of their own): a slower nginx, and time for its exit-time leak
+# check before the runner kills it.  fast_unwind_on_malloc=0: Debian's nginx has
 # no frame pointers, the slow unwinder is what sees past ngx_alloc.
 ASAN_BUILD := $(BUILD)/asan
 ASAN_MODULE := $(ASAN_BUILD)/ngx_http_velro_module.so
@@ -128,6 +136,7 @@ test-asan: deps unit asan-module
 	rm -rf $(ASAN_BUILD)/logs && mkdir -p $(ASAN_BUILD)/logs
 	PERL5LIB=$(TEST_PERL5LIB) TEST_NGINX_BINARY=$(ASAN_BUILD)/nginx-asan \
 	    TEST_NGINX_LOAD_MODULES=$(ASAN_MODULE) $(ASAN_ENV) \
+	    TEST_NGINX_TIMEOUT=$${TEST_NGINX_TIMEOUT:-10} \
 	    prove -r t; st=$$?; \
 	perl t/asan/scan.pl $(ASAN_BUILD)/logs || st=1; exit $$st
 
