@@ -38,6 +38,10 @@
 #                seconds, start it again (crash recovery)
 #   pg-stop      SIGSTOP the postmaster and its backends, then SIGCONT
 #   reload       nginx -s reload (SIGHUP) of the three, twice
+# Each phase starts from flushed caches (Redis FLUSHALL, and a "team"
+# invalidation, which empties L1 in every worker) warmed again, so that
+# negative entries, which live 30 s at most, are fresh; a negative pair
+# counts as cached for 29 s after the warming only.
 # Each phase ends once the tier that failed answers again (l2 shows L2
 # after a Redis fault, l3 shows L3 after a PostgreSQL fault: within
 # FAULTS_RECOVERY seconds, or the phase fails), then FAULTS_TAIL seconds.
@@ -569,35 +573,64 @@ sub client {
 #----------------------------------------------------------------------------
 # warming and waiting
 
-# every pair into the L1 of every worker of l1 (reuseport: new
-# connections spread over the workers); returns the pairs that made it
+# one keepalive connection to each worker of nginx $n (reuseport spreads
+# new connections over the workers; X-Pid tells which one answered)
+sub worker_connections {
+    my ($n) = @_;
+    my %conn;
+    for my $try (1 .. 100) {
+        my $s = connect_to($n->{port}) or next;
+        my ($st, $h) = do_request(\$s, $n->{port}, $PAIRS[0], time + $TIMEOUT);
+        my $pid = $h->{'x-pid'};
+        if ($s && $pid && !$conn{$pid}) {
+            $conn{$pid} = $s;
+        } elsif ($s) {
+            close $s;
+        }
+        last if keys %conn >= $WORKERS;
+    }
+    return \%conn;
+}
+
+# every pair into the L1 of every worker of l1 (a few requests each on a
+# connection to each worker); returns the pairs that made it
 sub warm_l1 {
     my ($n) = @_;
+    my $conn = worker_connections($n);
     my %cached;
     for my $p (@PAIRS) {
-        my %pids;
-        for my $try (1 .. 60) {
-            my ($st, $h) = fetch($n->{port}, $p);
-            $pids{ $h->{'x-pid'} } = 1
-                if ($h->{'x-authz'} // '') eq 'L1' && $h->{'x-pid'};
-            last if keys %pids >= $WORKERS;
+        my $in = 0;
+        for my $pid (keys %$conn) {
+            for my $try (1 .. 4) {
+                my ($st, $h) = do_request(\$conn->{$pid}, $n->{port}, $p,
+                                          time + $TIMEOUT);
+                if (($h->{'x-authz'} // '') eq 'L1'
+                    && ($h->{'x-pid'} // '') eq $pid)
+                {
+                    $in++;
+                    last;
+                }
+            }
         }
-        $cached{ $p->{idx} } = 1 if keys %pids >= $WORKERS;
+        $cached{ $p->{idx} } = 1 if $in >= $WORKERS;
     }
+    close $_ for grep { defined } values %$conn;
     return \%cached;
 }
 
-# pairs that l2 answers from Redis (twice in a row: after the first
-# answer, which may have come from L3 and written Redis)
+# pairs that l2 answers from Redis (after the first answer, which may have
+# come from L3 and written Redis)
 sub warm_l2 {
     my ($n) = @_;
     my %cached;
+    my $s;
     for my $p (@PAIRS) {
         for my $try (1 .. 4) {
-            my ($st, $h) = fetch($n->{port}, $p);
+            my ($st, $h) = do_request(\$s, $n->{port}, $p, time + $TIMEOUT);
             if (($h->{'x-authz'} // '') eq 'L2') { $cached{ $p->{idx} } = 1; last }
         }
     }
+    close $s if $s;
     return \%cached;
 }
 
@@ -694,9 +727,26 @@ for my $p (@PAIRS) {
 
 my @PHASES;     # { name, t0, t1, l1 => {idx=>1}, l2 => {idx=>1}, notes }
 
+# Negative entries (denials, unknown users and resources) live at most
+# 30 s in L1 and L2 (NGX_HTTP_VELRO_NEGATIVE_TTL), whatever their TTL: so
+# that warmed ones outlive the fault, each phase starts from empty caches,
+# Redis flushed and L1 flushed in every worker (a "team" invalidation
+# flushes L1 entirely), and a negative pair counts as cached only for
+# requests started within NEGATIVE_TTL of the warming.
+my $NEGATIVE_TTL = 30;
+
+sub flush_caches {
+    Velro::Backends::redis_cli('FLUSHALL');
+    Velro::Backends::psql(qq{SELECT pg_notify('velro_invalidate', }
+        . qq{'{"kind":"team","id":"$Velro::Fixture::ID{team}"}')});
+    sleep 0.3;
+}
+
 sub phase_begin {
     my ($name) = @_;
     my %ph = (name => $name, notes => []);
+    flush_caches();
+    $ph{warm_t} = time;
     $ph{l1} = warm_l1($NGINX{l1});
     $ph{l2} = warm_l2($NGINX{l2});
     $ph{t0} = time;
@@ -823,6 +873,8 @@ for my $ph (@PHASES) {
             my $cached = $n eq 'l1' ? ($f ne 'reload' && $ph->{l1}{$idx})
                        : $n eq 'l2' && $f =~ /^pg-/ ? $ph->{l2}{$idx}
                        : 0;
+            $cached = 0 if $p->{expect} != 200
+                           && $t > $ph->{warm_t} + $NEGATIVE_TTL - 1;
             my $may_fall = !$cached;
             my $what;
             if ($st == 0 || $lat > $TIMEOUT) {
@@ -931,9 +983,10 @@ for my $n (@NAMES) {
 
 say '';
 if (@FAIL) {
-    say "faults: FAILED (", scalar @FAIL, "):";
+    say sprintf "faults: FAILED (%d, after %.0f s):", scalar @FAIL, time - $^T;
     say "  $_" for @FAIL;
     exit 1;
 }
-say "faults: all checks passed (", scalar @REQ, " requests)";
+say sprintf "faults: all checks passed (%d requests, %.0f s)", scalar @REQ,
+            time - $^T;
 exit 0;
