@@ -64,7 +64,9 @@
 # left out otherwise) the script configures "velro_breaker redis|database
 # failures=3 recovery=2s" and also checks that while Redis is stopped l2
 # stops waiting for it: at most failures x workers x (1 + phase/recovery)
-# + 4 requests of l2 take the Redis timeout (200 ms) or longer.
+# + 4 requests of l2 take the Redis timeout (200 ms) or longer, and Redis
+# accepts at most workers x (3 + phase/recovery) + 2 connections while
+# stopped (INFO's total_connections_received after SIGCONT).
 #
 # Environment:
 #   FAULTS_SHORT=1      the CI form: FAULTS_PHASE 2, FAULTS_TAIL 1,
@@ -803,9 +805,16 @@ for my $f (@FAULTS) {
         $ph->{stop_t1} = time;
         kill 'CONT', $Velro::Backends::REDIS{pid};
         my $c1 = redis_connections();
-        note($ph, sprintf "Redis accepted %d connection(s) while stopped"
-                        . " and at SIGCONT", $c1 - $c0)
-            if defined $c0 && defined $c1;
+        if (defined $c0 && defined $c1) {
+            note($ph, sprintf "Redis accepted %d connection(s) while stopped"
+                            . " and at SIGCONT", $c1 - $c0);
+            # breaker open: no reconnects but one trial per recovery period
+            my $bound = $WORKERS * (3 + int($PHASE / $BREAKER{recovery})) + 2;
+            $ph->{fail} .= sprintf "%d connections to the stopped Redis, the "
+                . "breaker should have stopped them (at most %d); ",
+                $c1 - $c0, $bound
+                if $HAS_BREAKER && $c1 - $c0 > $bound;
+        }
         recover($ph, 'L2', 'l2');
     } elsif ($f eq 'pg-kill') {
         pg_kill();
