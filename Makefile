@@ -7,6 +7,15 @@
 #                   then authorization: make bench-authz runs that alone)
 #   make fuzz       libFuzzer targets for the JWT and JWKS parsers
 #   make test-valgrind   the suite with nginx under valgrind
+#   make test-asan  the suite with the module built with AddressSanitizer
+#                   and UndefinedBehaviorSanitizer (build/asan/)
+#   make faults     load while Redis and PostgreSQL are killed, stopped
+#                   and restarted and nginx reloaded (bench/faults.pl;
+#                   FAULTS_SHORT=1: the short form CI runs)
+#   make fuzz-smoke every fuzzer for FUZZ_SMOKE_SECONDS (12) each
+#
+# TESTS=t/021-authz-tiers.t (files or directories) narrows prove, test,
+# test-asan and test-valgrind to those suites (default: t).
 #
 # NGINX_SRC=/path/to/nginx-x.y.z builds against that source tree instead of
 # Debian's nginx-dev tree; NGINX_BIN is the nginx that loads the module.
@@ -16,6 +25,7 @@ NGINX_BIN ?= /usr/sbin/nginx
 NGINX_CONFIGURE_ARGS ?= --with-compat --with-debug
 CC ?= cc
 BUILD ?= $(CURDIR)/build
+TESTS ?= t
 
 MODULE := $(BUILD)/ngx_http_velro_module.so
 NGX_TREE := $(BUILD)/nginx
@@ -37,7 +47,7 @@ export TEST_NGINX_LOAD_MODULES ?= $(MODULE)
 export VELRO_UNIT_BIN ?= $(BUILD)/unit/velro_unit
 
 .PHONY: all module deps test prove run bench bench-authz fuzz unit \
-	test-valgrind test-deps clean \
+	test-valgrind test-deps test-asan asan-module faults clean \
 	check-clang clang-deps
 
 all: module
@@ -83,21 +93,75 @@ test-deps:
 	$(MAKE) deps EXTRA_PACKAGES="$(TEST_PACKAGES)"
 
 prove:
-	PERL5LIB=$(TEST_PERL5LIB) prove -r t
+	PERL5LIB=$(TEST_PERL5LIB) prove -r $(TESTS)
+
+# valgrind: every nginx of the suite under memcheck (the runner restarts it
+# for each block); a memory error or a definite leak makes it exit with 99,
+# which fails the block.  t/valgrind.suppress covers nginx's own exit-time
+# leaks, by their allocating frames only.
+VALGRIND_OPTS := --tool=memcheck --leak-check=full --keep-debuginfo=yes \
+	--show-possibly-lost=no --num-callers=50 --gen-suppressions=all \
+	--error-exitcode=99 --errors-for-leak-kinds=definite \
+	--suppressions=$(CURDIR)/t/valgrind.suppress
 
 test-valgrind: test-deps module unit
-	PERL5LIB=$(TEST_PERL5LIB) TEST_NGINX_USE_VALGRIND=1 prove -r t
+	$(MAKE) deps EXTRA_PACKAGES=valgrind
+	PERL5LIB=$(TEST_PERL5LIB) TEST_NGINX_USE_VALGRIND="$(VALGRIND_OPTS)" \
+	    TEST_NGINX_TIMEOUT=$${TEST_NGINX_TIMEOUT:-30} \
+	    prove -r $(TESTS)
 
-run: deps module
-	sh conf/demo/run.sh $(NGINX_BIN) $(MODULE)
+# test-asan: the module built again in build/asan with gcc's
+# -fsanitize=address,undefined, loaded by Debian's nginx with libasan
+# preloaded: the nginx-dev tree has headers only, no nginx binary can be
+# built from it, so nginx itself is not instrumented (its mallocs are: ASan
+# intercepts them).  build/asan/nginx-asan is a wrapper that sets LD_PRELOAD
+# for nginx only (not for prove, perl, psql or curl).  (Preloading the
+# module too, to keep its symbols for leak stacks after nginx unloads it,
+# deadlocks exits in p11-kit's destructor: its frames show as "<unknown
+# module>" instead, which t/asan/scan.pl counts as the module's.)  Each
+# process reports into
+# build/asan/logs/{asan,ubsan}.PID (LeakSanitizer's exit status is turned
+# off: the runner would take it for a failed start); after prove,
+# t/asan/scan.pl fails the target on any AddressSanitizer error, UBSan
+# "runtime error", or leak allocated by the module; nginx's own leaks at
+# exit are listed, not failed.  TEST_NGINX_TIMEOUT=10 (blocks that set no
+# timeout of their own): a slower nginx, and time for its exit-time leak
+# check before the runner kills it.
+# ASAN_LEAK_STACKS=1: whole allocation stacks (fast_unwind_on_malloc=0).
+# Debian's nginx has no frame pointers, so by default a leak's stack stops
+# at ngx_alloc and cannot be attributed (scan.pl lists it as unattributed,
+# not failed); the slow unwinder sees through, but makes nginx several
+# times slower, too slow for the suites' timeouts on a busy machine.
+ASAN_LEAK_STACKS ?=
+ASAN_BUILD := $(BUILD)/asan
+ASAN_MODULE := $(ASAN_BUILD)/ngx_http_velro_module.so
+ASAN_CC_OPT := -g -O1 -fsanitize=address,undefined -fno-omit-frame-pointer
+ASAN_LD_OPT := -fsanitize=address,undefined
+LIBASAN = $(shell $(CC) -print-file-name=libasan.so)
+ASAN_ENV = \
+	ASAN_OPTIONS=log_path=$(ASAN_BUILD)/logs/asan:detect_leaks=1:detect_odr_violation=0$(if $(ASAN_LEAK_STACKS),:fast_unwind_on_malloc=0:malloc_context_size=20) \
+	LSAN_OPTIONS=exitcode=0 \
+	UBSAN_OPTIONS=log_path=$(ASAN_BUILD)/logs/ubsan:print_stacktrace=1
 
-# bench: the JWT bench (bench/run.sh), then the authorization tiers
-# (bench/authz.pl: L1/L2/L3, Zipf hit rate, invalidation latency, L1
-# memory); bench-authz alone, knobs BENCH_* in bench/authz.pl
-bench: module
-	$(MAKE) deps EXTRA_PACKAGES=wrk
-	sh bench/run.sh $(NGINX_BIN) $(MODULE)
-	perl bench/authz.pl $(NGINX_BIN) $(MODULE)
+asan-module:
+	$(MAKE) module BUILD=$(ASAN_BUILD) \
+	    NGINX_CONFIGURE_ARGS="$(NGINX_CONFIGURE_ARGS) --with-cc-opt='$(ASAN_CC_OPT)' --with-ld-opt='$(ASAN_LD_OPT)'"
+	printf '#!/bin/sh\n# nginx under ASan (make test-asan)\nLD_PRELOAD="%s$${LD_PRELOAD:+ $$LD_PRELOAD}" exec %s "$$@"\n' \
+	    '$(LIBASAN)' '$(NGINX_BIN)' > $(ASAN_BUILD)/nginx-asan
+	chmod +x $(ASAN_BUILD)/nginx-asan
+
+test-asan: deps unit asan-module
+	rm -rf $(ASAN_BUILD)/logs && mkdir -p $(ASAN_BUILD)/logs
+	PERL5LIB=$(TEST_PERL5LIB) TEST_NGINX_BINARY=$(ASAN_BUILD)/nginx-asan \
+	    TEST_NGINX_LOAD_MODULES=$(ASAN_MODULE) $(ASAN_ENV) \
+	    TEST_NGINX_TIMEOUT=$${TEST_NGINX_TIMEOUT:-10} \
+	    prove -r $(TESTS); st=$$?; \
+	perl t/asan/scan.pl $(ASAN_BUILD)/logs || st=1; exit $$st
+
+# faults: bench/faults.pl (PostgreSQL, Redis and nginx of its own, wrk
+# not needed: its clients are Perl); FAULTS_SHORT=1 for the CI form
+faults: deps module
+	perl bench/faults.pl $(NGINX_BIN) $(MODULE)
 
 bench-authz: module
 	$(MAKE) deps EXTRA_PACKAGES=wrk

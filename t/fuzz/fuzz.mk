@@ -9,6 +9,14 @@
 # crash, leak, timeout or sanitizer report fails the make; the input is
 # left in $(BUILD)/fuzz/artifacts/.  "make fuzz-build" only builds;
 # FUZZ_FLAGS adds libFuzzer options (e.g. FUZZ_FLAGS=-jobs=2).
+#
+#   make fuzz-smoke [FUZZ_SMOKE_SECONDS=12]
+#
+# The CI form (.ci/run): each target for FUZZ_SMOKE_SECONDS from the
+# committed corpus, one after the other; libFuzzer's output goes to
+# $(BUILD)/fuzz/smoke-TARGET.log, of which one line of figures is shown,
+# or the last 60 lines when the target fails (a crash, leak, timeout or
+# sanitizer report; the input is in $(BUILD)/fuzz/artifacts/).
 
 VELRO_FUZZ_DIR := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
 VELRO_FUZZ_SRC := $(VELRO_FUZZ_DIR)/../../src
@@ -19,6 +27,7 @@ BUILD ?= build
 FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_FLAGS ?=
+FUZZ_SMOKE_SECONDS ?= 12
 
 VELRO_FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined \
                     -fno-sanitize-recover=all -Wall -Wextra \
@@ -36,7 +45,7 @@ VELRO_FUZZ_DEPS = $(VELRO_FUZZ_LIB_SRCS) $(VELRO_FUZZ_SRC)/velro_jwt.h \
 
 VELRO_FUZZ_TARGETS = jwt jwks authz batch
 
-.PHONY: fuzz fuzz-build $(VELRO_FUZZ_TARGETS:%=fuzz-run-%)
+.PHONY: fuzz fuzz-build fuzz-smoke $(VELRO_FUZZ_TARGETS:%=fuzz-run-%)
 
 fuzz-build: $(VELRO_FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
 
@@ -64,6 +73,30 @@ fuzz: fuzz-build
 	$(call velro_fuzz_run,jwks)
 	$(call velro_fuzz_run,authz)
 	$(call velro_fuzz_run,batch)
+
+define velro_fuzz_smoke
+	@mkdir -p $(BUILD)/fuzz/corpus/$(1) $(BUILD)/fuzz/artifacts
+	@cp $(VELRO_FUZZ_DIR)/corpus/$(1)/* $(BUILD)/fuzz/corpus/$(1)/
+	@log=$(BUILD)/fuzz/smoke-$(1).log; \
+	if $(BUILD)/fuzz/fuzz_$(1) -max_total_time=$(FUZZ_SMOKE_SECONDS) \
+	    -max_len=65536 -timeout=10 -print_final_stats=1 \
+	    -artifact_prefix=$(BUILD)/fuzz/artifacts/$(1)- $(FUZZ_FLAGS) \
+	    $(BUILD)/fuzz/corpus/$(1) > $$log 2>&1; \
+	then \
+	    printf 'fuzz-smoke %-6s ok: %s runs, %s edges, %s s\n' $(1) \
+	        "$$(sed -n 's/^stat::number_of_executed_units: *//p' $$log)" \
+	        "$$(sed -n 's/.* cov: \([0-9]*\) .*/\1/p' $$log | tail -1)" \
+	        $(FUZZ_SMOKE_SECONDS); \
+	else \
+	    echo "fuzz-smoke $(1) FAILED ($$log):"; tail -60 $$log; exit 1; \
+	fi
+endef
+
+fuzz-smoke: fuzz-build
+	$(call velro_fuzz_smoke,jwt)
+	$(call velro_fuzz_smoke,jwks)
+	$(call velro_fuzz_smoke,authz)
+	$(call velro_fuzz_smoke,batch)
 
 fuzz-run-jwt: $(BUILD)/fuzz/fuzz_jwt
 	$(call velro_fuzz_run,jwt)
