@@ -38,6 +38,9 @@
 #                seconds, start it again (crash recovery)
 #   pg-stop      SIGSTOP the postmaster and its backends, then SIGCONT
 #   reload       nginx -s reload (SIGHUP) of the three, twice
+#   upgrade      binary upgrade of the three: USR2 (a new master from the
+#                same binary, its own workers), WINCH to the old master
+#                (its workers finish what they serve and go), QUIT
 # Each phase starts from flushed caches (Redis FLUSHALL, and a "team"
 # invalidation, which empties L1 in every worker) warmed again, so that
 # negative entries, which live 30 s at most, are fresh; a negative pair
@@ -47,8 +50,8 @@
 # FAULTS_RECOVERY seconds, or the phase fails), then FAULTS_TAIL seconds.
 #
 # What must hold, for every request of every phase:
-#   - a cached pair (in L1 of both workers of l1, outside the reload phase
-#     whose new workers start empty; in Redis for l2 while PostgreSQL is
+#   - a cached pair (in L1 of both workers of l1, outside the reload and
+#     upgrade phases whose new workers start empty; in Redis for l2 while PostgreSQL is
 #     the one failing) keeps its exact baseline status;
 #   - any other request gets its baseline status or the documented
 #     fallback, 503 with Retry-After (velro_authz_stale is not
@@ -77,7 +80,7 @@
 #   FAULTS_TIMEOUT (5)  seconds: a slower answer is a hang
 #   FAULTS_RECOVERY (20) seconds allowed for L2/L3 to answer again
 #   FAULTS_ONLY         a subset of "redis-kill redis-stop pg-kill pg-stop
-#                       reload"
+#                       reload upgrade"
 # Output: the table on stdout and in build/faults/faults-results.txt;
 # per-request records (requests-*.txt), nginx prefixes and logs stay in
 # build/faults/run.* until the next run.  Exit status 1 when a check fails.
@@ -101,6 +104,7 @@ use File::Temp qw(tempdir);
 use IO::Select;
 use IO::Socket::INET;
 use POSIX qw(WNOHANG);
+use Config;
 use Socket qw(IPPROTO_TCP TCP_NODELAY);
 use Time::HiRes qw(time sleep);
 
@@ -122,6 +126,16 @@ my $OUT = "$TOP/build/faults";
 my $KEYS = "$TOP/t/keys";
 my $MAIN_PID = $$;
 
+# a child subreaper: daemonized nginx masters (and their successors after
+# a binary upgrade) become this script's children, so it can wait for them
+{
+    my %nr = ('x86_64-linux' => 157, 'aarch64-linux' => 167,
+              'i686-linux' => 172, 'i386-linux' => 172);
+    my ($arch) = $Config::Config{archname} =~ /^([^-]+-linux)/;
+    syscall($nr{$arch}, 36, 1, 0, 0, 0)     # prctl(PR_SET_CHILD_SUBREAPER)
+        if $arch && $nr{$arch};
+}
+
 sub env { my ($k, $d) = @_; my $v = $ENV{$k}; defined $v && $v ne '' ? $v : $d }
 
 my $SHORT = env(FAULTS_SHORT => 0);
@@ -130,7 +144,7 @@ my $TAIL = env(FAULTS_TAIL => $SHORT ? 1 : 3);
 my $CLIENTS = env(FAULTS_CLIENTS => $SHORT ? 2 : 4);
 my $TIMEOUT = env(FAULTS_TIMEOUT => 5);
 my $RECOVERY = env(FAULTS_RECOVERY => 20);
-my @ALL_FAULTS = qw(redis-kill redis-stop pg-kill pg-stop reload);
+my @ALL_FAULTS = qw(redis-kill redis-stop pg-kill pg-stop reload upgrade);
 my @FAULTS = split ' ', env(FAULTS_ONLY => "@ALL_FAULTS");
 for my $f (@FAULTS) {
     grep { $_ eq $f } @ALL_FAULTS
@@ -371,34 +385,41 @@ sub nginx_workers {
                 children($n->{pid});
 }
 
+# nginx runs as a daemon, as in production: a binary upgrade (USR2) is
+# refused by a master whose parent is still the process that started it.
+# The script is a child subreaper (set at start), so the daemonized
+# master, and after an upgrade the new one, become its children.
 sub nginx_start {
     my ($n) = @_;
     my ($ok, $err) = nginx_t($n->{prefix});
     die "faults: nginx -t failed for $n->{name}:\n$err" unless $ok;
+    my $pidf = "$n->{prefix}/logs/nginx.pid";
+    unlink $pidf;
     my $pid = fork // die "faults: fork: $!\n";
     if ($pid == 0) {
         $SIG{$_} = 'DEFAULT' for qw(INT TERM HUP);
-        Velro::Backends::_die_with_parent(15);
         open STDIN, '<', '/dev/null';
         open STDOUT, '>>', "$n->{prefix}/logs/stderr.log";
         open STDERR, '>&', \*STDOUT;
         { no warnings 'exec';
-          exec $NGINX_BIN, '-p', "$n->{prefix}/", '-c', 'conf/nginx.conf',
-               '-g', 'daemon off;'; }
+          exec $NGINX_BIN, '-p', "$n->{prefix}/", '-c', 'conf/nginx.conf'; }
         POSIX::_exit(127);
     }
-    $n->{pid} = $pid;
+    waitpid $pid, 0;
+    die "faults: nginx $n->{name} did not start (status $?):\n"
+      . (slurp("$n->{prefix}/logs/stderr.log") // '')
+      . (slurp("$n->{prefix}/logs/error.log") // '')
+        if $?;
     my $until = time + 10;
     while (time < $until) {
-        if (waitpid($pid, WNOHANG) == $pid) {
-            delete $n->{pid};
-            die "faults: nginx $n->{name} exited at start:\n"
-              . (slurp("$n->{prefix}/logs/error.log") // '');
+        my ($master) = (slurp($pidf) // '') =~ /^(\d+)/;
+        if ($master && alive($master)) {
+            $n->{pid} = $master;
+            return if nginx_workers($n) >= $WORKERS;
         }
-        return if nginx_workers($n) >= $WORKERS;
         sleep 0.02;
     }
-    die "faults: nginx $n->{name}: no workers after 10 s\n";
+    die "faults: nginx $n->{name}: no master and workers after 10 s\n";
 }
 
 sub nginx_stop {
@@ -407,7 +428,10 @@ sub nginx_stop {
     my @w = nginx_workers({ pid => $pid });
     kill 'TERM', $pid;
     my $until = time + 5;
-    while (waitpid($pid, WNOHANG) == 0) {
+    # after a binary upgrade the master is not our child: waitpid says -1
+    while (1) {
+        my $w = waitpid($pid, WNOHANG);
+        last if $w == $pid || ($w == -1 && !alive($pid));
         if (time > $until) {
             kill 'KILL', $pid;
             waitpid $pid, 0;
@@ -416,6 +440,45 @@ sub nginx_stop {
         sleep 0.02;
     }
     kill 'KILL', grep { alive($_) } @w;
+}
+
+# binary upgrade: USR2 makes the old master start a new one (the same
+# binary, the listening sockets inherited), which writes logs/nginx.pid
+# while the old one's becomes nginx.pid.oldbin; once the new workers run,
+# WINCH ends the old workers gracefully and QUIT the old master
+sub upgrade {
+    my ($ph, $n) = @_;
+    my $old = $n->{pid};
+    my $pidf = "$n->{prefix}/logs/nginx.pid";
+    kill 'USR2', $old;
+    my ($new, $until) = (undef, time + 10);
+    while (time < $until) {
+        my $p = slurp($pidf) // '';
+        if ($p =~ /^(\d+)/ && $1 != $old && -e "$pidf.oldbin"
+            && nginx_workers({ pid => $1 }) >= $WORKERS)
+        {
+            $new = $1;
+            last;
+        }
+        sleep 0.05;
+    }
+    unless ($new) {
+        $ph->{fail} .= "$n->{name}: no new master after USR2; ";
+        return;
+    }
+    note($ph, "$n->{name}: new master $new after USR2 to $old");
+    kill 'WINCH', $old;
+    sleep $PHASE / 2;
+    kill 'QUIT', $old;
+    $until = time + 10;
+    while (time < $until) {
+        last if waitpid($old, WNOHANG) == $old;
+        sleep 0.05;
+    }
+    if (alive($old)) {
+        $ph->{fail} .= "$n->{name}: the old master $old did not quit; ";
+    }
+    $n->{pid} = $new;
 }
 
 #----------------------------------------------------------------------------
@@ -831,6 +894,8 @@ for my $f (@FAULTS) {
             kill 'HUP', $NGINX{$_}{pid} for @NAMES;
             sleep $PHASE / 2;
         }
+    } elsif ($f eq 'upgrade') {
+        upgrade($ph, $NGINX{$_}) for @NAMES;
     }
     phase_end($ph);
 }
@@ -879,7 +944,8 @@ for my $ph (@PHASES) {
             # Retry-After is the documented answer when it cannot be had:
             # down, stopped, or slower than velro_pg timeout= (a loaded
             # machine; counted in the "503" column)
-            my $cached = $n eq 'l1' ? ($f ne 'reload' && $ph->{l1}{$idx})
+            my $cached = $n eq 'l1' ? ($f ne 'reload' && $f ne 'upgrade'
+                                       && $ph->{l1}{$idx})
                        : $n eq 'l2' && $f =~ /^pg-/ ? $ph->{l2}{$idx}
                        : 0;
             $cached = 0 if $p->{expect} != 200

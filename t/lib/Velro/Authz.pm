@@ -115,6 +115,16 @@ sub http_config {
                 ? $opt{redis} : '127.0.0.1:$TEST_NGINX_REDIS_PORT';
     my $pg = $opt{pg} // '$TEST_NGINX_PG_CONNINFO';
     my $pgopt = defined $opt{pg_opts} ? " $opt{pg_opts}" : '';
+
+    # under valgrind nginx runs 20 to 50 times slower while timeouts are
+    # real time: the default ones grow (a test that sets its own keeps it)
+    if ($ENV{TEST_NGINX_USE_VALGRIND}) {
+        $pgopt = ' timeout=20s connect_timeout=20s'
+            unless defined $opt{pg_opts};
+        $redis .= ' timeout=5s connect_timeout=10s'
+            if $redis && $redis !~ /timeout=/;
+    }
+
     my $s = qq{    velro_pg "$pg" pool=$pool$pgopt;\n};
     $s .= "    velro_redis $redis;\n" if $redis;
     $s .= $opt{extra} // '';
