@@ -78,6 +78,10 @@ static ngx_int_t ngx_http_velro_authz_action(ngx_http_request_t *r,
     ngx_http_velro_loc_conf_t *vlcf, ngx_http_velro_ctx_t *ctx);
 static void ngx_http_velro_authz_l1_get(ngx_http_velro_main_conf_t *vmcf,
     ngx_http_velro_ctx_t *ctx);
+static time_t ngx_http_velro_authz_user_ttl(time_t *ttls, velro_user_t *u);
+static ngx_uint_t ngx_http_velro_authz_access_type(velro_access_t *a);
+static time_t ngx_http_velro_authz_access_ttl(time_t *ttls,
+    velro_access_t *a);
 static void ngx_http_velro_authz_l1_put(ngx_http_velro_main_conf_t *vmcf,
     ngx_http_velro_ctx_t *ctx, ngx_uint_t user, ngx_uint_t access);
 static ngx_int_t ngx_http_velro_authz_l2_get(ngx_http_request_t *r,
@@ -553,6 +557,52 @@ ngx_http_velro_authz_l1_get(ngx_http_velro_main_conf_t *vmcf,
 }
 
 
+/*
+ * What a tier keeps an answer for (ttls: vmcf->ttl_l1 or ->ttl_l2): the
+ * type's TTL, and for a negative answer (an unknown or disabled user, an
+ * unknown generation, no access at all) at most NGX_HTTP_VELRO_NEGATIVE_TTL.
+ */
+
+static time_t
+ngx_http_velro_authz_user_ttl(time_t *ttls, velro_user_t *u)
+{
+    time_t  ttl;
+
+    ttl = ttls[NGX_HTTP_VELRO_AUTH];
+
+    if (!u->exists || !u->active) {
+        ttl = ngx_min(ttl, NGX_HTTP_VELRO_NEGATIVE_TTL);
+    }
+
+    return ttl;
+}
+
+
+static ngx_uint_t
+ngx_http_velro_authz_access_type(velro_access_t *a)
+{
+    return (a->role == VELRO_ROLE_OWNER) ? NGX_HTTP_VELRO_OWNERSHIP
+                                         : NGX_HTTP_VELRO_TEAM_ACCESS;
+}
+
+
+static time_t
+ngx_http_velro_authz_access_ttl(time_t *ttls, velro_access_t *a)
+{
+    time_t  ttl;
+
+    ttl = ttls[ngx_http_velro_authz_access_type(a)];
+
+    if (!a->exists
+        || (a->role == VELRO_ROLE_NONE && !a->public_access))
+    {
+        ttl = ngx_min(ttl, NGX_HTTP_VELRO_NEGATIVE_TTL);
+    }
+
+    return ttl;
+}
+
+
 static void
 ngx_http_velro_authz_l1_put(ngx_http_velro_main_conf_t *vmcf,
     ngx_http_velro_ctx_t *ctx, ngx_uint_t user, ngx_uint_t access)
@@ -575,11 +625,7 @@ ngx_http_velro_authz_l1_put(ngx_http_velro_main_conf_t *vmcf,
     if (user && ctx->has_user
         && ngx_http_velro_authz_fresh(ctx->seq, ctx->user_id, NULL, NULL))
     {
-        ttl = vmcf->ttl_l1[NGX_HTTP_VELRO_AUTH];
-
-        if (!ctx->user.exists || !ctx->user.active) {
-            ttl = ngx_min(ttl, NGX_HTTP_VELRO_NEGATIVE_TTL);
-        }
+        ttl = ngx_http_velro_authz_user_ttl(vmcf->ttl_l1, &ctx->user);
 
         if (ttl) {
             key[0] = NGX_HTTP_VELRO_KEY_USER;
@@ -600,17 +646,8 @@ ngx_http_velro_authz_l1_put(ngx_http_velro_main_conf_t *vmcf,
                                       ctx->access.has_project
                                       ? ctx->access.project : NULL))
     {
-        type = (ctx->access.role == VELRO_ROLE_OWNER)
-               ? NGX_HTTP_VELRO_OWNERSHIP : NGX_HTTP_VELRO_TEAM_ACCESS;
-
-        ttl = vmcf->ttl_l1[type];
-
-        if (!ctx->access.exists
-            || (ctx->access.role == VELRO_ROLE_NONE
-                && !ctx->access.public_access))
-        {
-            ttl = ngx_min(ttl, NGX_HTTP_VELRO_NEGATIVE_TTL);
-        }
+        type = ngx_http_velro_authz_access_type(&ctx->access);
+        ttl = ngx_http_velro_authz_access_ttl(vmcf->ttl_l1, &ctx->access);
 
         if (ttl) {
             key[0] = NGX_HTTP_VELRO_KEY_ACCESS;
@@ -1077,8 +1114,7 @@ ngx_http_velro_authz_l2_put(ngx_http_velro_main_conf_t *vmcf,
     user = ctx->has_user && vmcf->ttl_l2[NGX_HTTP_VELRO_AUTH]
            && ngx_http_velro_authz_fresh(ctx->seq, ctx->user_id, NULL, NULL);
 
-    type = (ctx->access.role == VELRO_ROLE_OWNER)
-           ? NGX_HTTP_VELRO_OWNERSHIP : NGX_HTTP_VELRO_TEAM_ACCESS;
+    type = ngx_http_velro_authz_access_type(&ctx->access);
 
     access = ctx->has_access && ctx->has_resource && vmcf->ttl_l2[type]
              && ngx_http_velro_authz_fresh(ctx->seq, ctx->user_id,
@@ -1113,11 +1149,7 @@ ngx_http_velro_authz_l2_put(ngx_http_velro_main_conf_t *vmcf,
         ukeylen = ngx_http_velro_authz_l2_key(vmcf, ukey, "auth:",
                                               ctx->user_id, 16,
                                               ctx->token_hash, 32);
-        t = vmcf->ttl_l2[NGX_HTTP_VELRO_AUTH];
-
-        if (!ctx->user.exists || !ctx->user.active) {
-            t = ngx_min(t, NGX_HTTP_VELRO_NEGATIVE_TTL);
-        }
+        t = ngx_http_velro_authz_user_ttl(vmcf->ttl_l2, &ctx->user);
 
         argv[1] = (char *) ukey;
         argvlen[1] = ukeylen;
@@ -1135,14 +1167,7 @@ ngx_http_velro_authz_l2_put(ngx_http_velro_main_conf_t *vmcf,
                                        ? "ownership:" : "team_access:",
                                        ctx->user_id, 16, ctx->resource_id,
                                        16);
-        t = vmcf->ttl_l2[type];
-
-        if (!ctx->access.exists
-            || (ctx->access.role == VELRO_ROLE_NONE
-                && !ctx->access.public_access))
-        {
-            t = ngx_min(t, NGX_HTTP_VELRO_NEGATIVE_TTL);
-        }
+        t = ngx_http_velro_authz_access_ttl(vmcf->ttl_l2, &ctx->access);
 
         argv[1] = (char *) akey;
         argvlen[1] = akeylen;
@@ -1849,20 +1874,6 @@ ngx_http_velro_authz_merge(ngx_conf_t *cf, ngx_http_velro_loc_conf_t *prev,
 }
 
 
-/* what another part of the module learned (warming): into L1 and L2 */
-
-void
-ngx_http_velro_authz_store(ngx_http_velro_main_conf_t *vmcf,
-    ngx_http_velro_ctx_t *ctx, ngx_uint_t l2)
-{
-    ngx_http_velro_authz_l1_put(vmcf, ctx, 1, 1);
-
-    if (l2) {
-        ngx_http_velro_authz_l2_put(vmcf, ctx);
-    }
-}
-
-
 uint64_t
 ngx_http_velro_authz_sequence(void)
 {
@@ -1948,7 +1959,7 @@ ngx_http_velro_authz_warm_store(ngx_http_velro_main_conf_t *vmcf,
     size_t n, velro_project_t *projects, size_t np)
 {
     u_char       *p, *ukey, *ikey, *text;
-    size_t        i, k, na, *argvlen, len;
+    size_t        i, k, na, *argvlen, len, ilen;
     time_t        t;
     ngx_uint_t    type, user;
     const char  **argv;
@@ -2029,7 +2040,7 @@ ngx_http_velro_authz_warm_store(ngx_http_velro_main_conf_t *vmcf,
 
     /* not an argument itself: the user's index set name, used below */
 
-    len = p - ikey;
+    ilen = p - ikey;
 
     if (user) {
         ngx_http_velro_authz_token_hash(ctx);
@@ -2043,18 +2054,14 @@ ngx_http_velro_authz_warm_store(ngx_http_velro_main_conf_t *vmcf,
         p += velro_user_json(&ctx->user, ctx->user_id, (char *) p);
         ngx_http_velro_warm_arg(ukey);
 
-        t = vmcf->ttl_l2[NGX_HTTP_VELRO_AUTH];
-
-        if (!ctx->user.exists || !ctx->user.active) {
-            t = ngx_min(t, NGX_HTTP_VELRO_NEGATIVE_TTL);
-        }
+        t = ngx_http_velro_authz_user_ttl(vmcf->ttl_l2, &ctx->user);
 
         ukey = p;
         p = ngx_sprintf(p, "%T", t);
         ngx_http_velro_warm_arg(ukey);
 
         argv[k] = (char *) ikey;
-        argvlen[k++] = len;
+        argvlen[k++] = ilen;
         argv[k] = "";
         argvlen[k++] = 0;
         argv[k] = "";
@@ -2062,8 +2069,7 @@ ngx_http_velro_authz_warm_store(ngx_http_velro_main_conf_t *vmcf,
     }
 
     for (i = 0; i < n; i++) {
-        type = (rows[i].access.role == VELRO_ROLE_OWNER)
-               ? NGX_HTTP_VELRO_OWNERSHIP : NGX_HTTP_VELRO_TEAM_ACCESS;
+        type = ngx_http_velro_authz_access_type(&rows[i].access);
 
         if (vmcf->ttl_l2[type] == 0
             || !ngx_http_velro_authz_fresh(ctx->seq, ctx->user_id,
@@ -2087,21 +2093,14 @@ ngx_http_velro_authz_warm_store(ngx_http_velro_main_conf_t *vmcf,
                                rows[i].generation, (char *) p);
         ngx_http_velro_warm_arg(ukey);
 
-        t = vmcf->ttl_l2[type];
-
-        if (!rows[i].access.exists
-            || (rows[i].access.role == VELRO_ROLE_NONE
-                && !rows[i].access.public_access))
-        {
-            t = ngx_min(t, NGX_HTTP_VELRO_NEGATIVE_TTL);
-        }
+        t = ngx_http_velro_authz_access_ttl(vmcf->ttl_l2, &rows[i].access);
 
         ukey = p;
         p = ngx_sprintf(p, "%T", t);
         ngx_http_velro_warm_arg(ukey);
 
         argv[k] = (char *) ikey;
-        argvlen[k++] = len;
+        argvlen[k++] = ilen;
 
         ukey = p;
         p = ngx_sprintf(p, "%Vidx:gen:", &vmcf->redis->prefix);

@@ -260,8 +260,6 @@ char *ngx_http_velro_authz_merge(ngx_conf_t *cf,
 void ngx_http_velro_authz_invalidate(ngx_str_t *payload);
 
 char *ngx_http_velro_batch(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
-void ngx_http_velro_authz_store(ngx_http_velro_main_conf_t *vmcf,
-    ngx_http_velro_ctx_t *ctx, ngx_uint_t l2);
 uint64_t ngx_http_velro_authz_sequence(void);
 void ngx_http_velro_authz_projects(ngx_http_velro_main_conf_t *vmcf,
     const velro_project_t *projects, size_t n, ngx_uint_t l2);
