@@ -119,6 +119,7 @@ use POSIX qw(WNOHANG);
 use Time::HiRes qw(time sleep);
 
 use Velro::Backends;
+use Velro::Proc qw(slurp stat_fields children nginx_workers);
 use Velro::Token;
 
 $| = 1;
@@ -247,39 +248,11 @@ END {
 #----------------------------------------------------------------------------
 # /proc
 
-sub slurp {
-    my ($f) = @_;
-    open my $fh, '<', $f or return undef;
-    local $/;
-    my $s = <$fh>;
-    close $fh;
-    return $s;
-}
-
-sub stat_fields {       # fields after "pid (comm)": state ppid ...
-    my ($pid) = @_;
-    my $s = slurp("/proc/$pid/stat") // return;
-    $s =~ s/^\d+ \(.*\) //s or return;
-    return split ' ', $s;
-}
-
 sub cpu_ticks {         # utime + stime, undef when gone
     my ($pid) = @_;
     my @f = stat_fields($pid) or return undef;
     return undef if $f[0] eq 'Z';
     return $f[11] + $f[12];
-}
-
-sub children {
-    my ($ppid) = @_;
-    my @c;
-    opendir my $d, '/proc' or return;
-    for my $pid (grep { /^\d+$/ } readdir $d) {
-        my @f = stat_fields($pid) or next;
-        push @c, $pid if $f[1] == $ppid && $f[0] ne 'Z';
-    }
-    closedir $d;
-    return sort { $a <=> $b } @c;
 }
 
 sub busy_ticks {        # all CPUs: user nice system irq softirq steal
@@ -474,12 +447,6 @@ $log
         }
     }
 EOF
-}
-
-sub nginx_workers {
-    my ($n) = @_;
-    return grep { (slurp("/proc/$_/cmdline") // '') =~ /worker process/ }
-                children($n->{pid});
 }
 
 sub nginx_start {

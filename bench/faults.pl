@@ -104,11 +104,11 @@ use File::Temp qw(tempdir);
 use IO::Select;
 use IO::Socket::INET;
 use POSIX qw(WNOHANG);
-use Config;
 use Socket qw(IPPROTO_TCP TCP_NODELAY);
 use Time::HiRes qw(time sleep);
 
 use Velro::Backends;
+use Velro::Proc qw(slurp stat_fields alive children nginx_workers);
 use Velro::Fixture;
 use Velro::Token;
 
@@ -128,13 +128,7 @@ my $MAIN_PID = $$;
 
 # a child subreaper: daemonized nginx masters (and their successors after
 # a binary upgrade) become this script's children, so it can wait for them
-{
-    my %nr = ('x86_64-linux' => 157, 'aarch64-linux' => 167,
-              'i686-linux' => 172, 'i386-linux' => 172);
-    my ($arch) = $Config::Config{archname} =~ /^([^-]+-linux)/;
-    syscall($nr{$arch}, 36, 1, 0, 0, 0)     # prctl(PR_SET_CHILD_SUBREAPER)
-        if $arch && $nr{$arch};
-}
+Velro::Backends::_prctl(36, 1);             # PR_SET_CHILD_SUBREAPER
 
 sub env { my ($k, $d) = @_; my $v = $ENV{$k}; defined $v && $v ne '' ? $v : $d }
 
@@ -211,40 +205,6 @@ END {
 
 #----------------------------------------------------------------------------
 # /proc
-
-sub slurp {
-    my ($f) = @_;
-    open my $fh, '<', $f or return undef;
-    local $/;
-    my $s = <$fh>;
-    close $fh;
-    return $s;
-}
-
-sub stat_fields {       # fields after "pid (comm)": state ppid ...
-    my ($pid) = @_;
-    my $s = slurp("/proc/$pid/stat") // return;
-    $s =~ s/^\d+ \(.*\) //s or return;
-    return split ' ', $s;
-}
-
-sub alive {             # running, not a zombie
-    my ($pid) = @_;
-    my @f = stat_fields($pid) or return 0;
-    return $f[0] ne 'Z';
-}
-
-sub children {
-    my ($ppid) = @_;
-    my @c;
-    opendir my $d, '/proc' or return;
-    for my $pid (grep { /^\d+$/ } readdir $d) {
-        my @f = stat_fields($pid) or next;
-        push @c, $pid if $f[1] == $ppid && $f[0] ne 'Z';
-    }
-    closedir $d;
-    return sort { $a <=> $b } @c;
-}
 
 #----------------------------------------------------------------------------
 # backends: kill, stop, start again
@@ -377,12 +337,6 @@ sub nginx_t {
     my ($prefix) = @_;
     my $out = `$NGINX_BIN -p $prefix/ -c conf/nginx.conf -t -q 2>&1`;
     return ($? == 0, $out);
-}
-
-sub nginx_workers {
-    my ($n) = @_;
-    return grep { (slurp("/proc/$_/cmdline") // '') =~ /worker process/ }
-                children($n->{pid});
 }
 
 # nginx runs as a daemon, as in production: a binary upgrade (USR2) is

@@ -145,12 +145,18 @@ sub _set_signals {
 # so a SIGKILLed test does not leave our children behind.
 sub _die_with_parent {
     my ($sig) = @_;
+    _prctl(1, $sig);                    # PR_SET_PDEATHSIG
+}
+
+# Linux prctl(option, arg); nothing where the syscall number is unknown.
+sub _prctl {
+    my ($option, $arg) = @_;
     my %nr = ('x86_64-linux' => 157, 'aarch64-linux' => 167,
               'i686-linux' => 172, 'i386-linux' => 172);
     require Config;
     my ($arch) = $Config::Config{archname} =~ /^([^-]+-linux)/;
     return unless $arch && $nr{$arch};
-    syscall($nr{$arch}, 1, $sig);       # prctl(PR_SET_PDEATHSIG, sig)
+    syscall($nr{$arch}, $option, $arg, 0, 0, 0);
 }
 
 # True while $pid exists and is not a zombie.
