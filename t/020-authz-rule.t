@@ -9,7 +9,7 @@ use lib "$FindBin::Bin/lib";
 use Velro::Authz;
 use Test::Nginx::Socket 'no_plan';
 
-Velro::Authz::start();
+Velro::Authz::start(sql => 1);
 
 no_shuffle();
 run_tests();
