@@ -43,7 +43,19 @@ DEBIAN_PACKAGES := nginx-core nginx-dev libssl-dev libjansson-dev \
 
 # the real Test::Nginx when installed, else the compatible runner in t/lib
 TEST_PERL5LIB := $(CURDIR)/t/lib$(shell perl -MTest::Nginx::Socket -e1 \
-	2>/dev/null || echo ":$(CURDIR)/t/lib/compat")
+	2>/dev/null || echo ":$(CURDIR)/t/lib/compat")$(if $(PERL5LIB),:$(PERL5LIB))
+
+# Test::Nginx's port: one free port chosen per make run (10000-19999, below
+# the test backends' 20000-32767), so that suites of two checkouts, or CI
+# beside a developer, never fight over Test::Nginx's default 1984; an
+# explicit TEST_NGINX_PORT wins
+ifeq ($(origin TEST_NGINX_PORT), undefined)
+TEST_NGINX_PORT := $(shell perl -MIO::Socket::INET -e 'for (1 .. 200) { \
+	my $$p = 10000 + int rand 10000; IO::Socket::INET->new(LocalAddr => \
+	"127.0.0.1", LocalPort => $$p, Listen => 1, ReuseAddr => 1) or next; \
+	print $$p; last }')
+endif
+export TEST_NGINX_PORT
 
 export TEST_NGINX_BINARY ?= $(NGINX_BIN)
 export TEST_NGINX_LOAD_MODULES ?= $(MODULE)

@@ -171,7 +171,8 @@ PARENT=$PPID
 "$NGINX_BIN" -p "$RUN" -c conf/nginx.conf -g "daemon off; $NGINX_USER" &
 NGINX_PID=$!
 while kill -0 "$NGINX_PID" 2>/dev/null; do
-    [ "$(ps -o ppid= -p $$ | tr -d ' ')" = "$PARENT" ] || exit 129
+    read -r _ _ _ ppid _ < /proc/$$/stat
+    [ "$ppid" = "$PARENT" ] || exit 129
     sleep 1 &
     wait $! || true
 done

@@ -35,6 +35,8 @@ use Cwd qw(abs_path);
 use File::Basename qw(dirname);
 use Time::HiRes qw(sleep time);
 use JSON::PP ();
+use lib abs_path(dirname(__FILE__) . '/../lib');
+use Velro::Proc qw(slurp alive children);
 
 my $TOP = abs_path(dirname(__FILE__) . '/../..');
 my $RUN = $ENV{VELRO_RUN_DIR} || "$TOP/build/run";
@@ -68,30 +70,6 @@ sub wait_for {
     }
     print "# timed out after ${TIMEOUT}s waiting for $what\n";
     return undef;
-}
-
-sub slurp {
-    my ($f) = @_;
-    open my $fh, '<', $f or return undef;
-    local $/;
-    my $s = <$fh>;
-    return $s;
-}
-
-sub alive {
-    my ($pid) = @_;
-    my $stat = slurp("/proc/$pid/stat") // return 0;
-    return $stat !~ /^\d+ \(.*\) Z /s;      # a zombie is gone
-}
-
-sub children {
-    my ($pid) = @_;
-    my @kids;
-    for my $st (glob '/proc/[0-9]*/stat') {
-        my $s = slurp($st) // next;
-        push @kids, $1 if $s =~ /^(\d+) \(.*\) \S+ (\d+) /s && $2 == $pid;
-    }
-    return @kids;
 }
 
 sub procs_naming {

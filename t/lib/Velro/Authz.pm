@@ -63,14 +63,14 @@ sub fresh {
 # every generation of the fixture with each action, GET PUT DELETE
 our @ACTIONS = ([GET => 'read'], [PUT => 'write'], [DELETE => 'delete']);
 
-# With the SQL endpoint (start(sql => 1)), a first request gives the
-# worker's LISTEN connection time to come up: it flushes L1 when it does,
-# and the blocks expect L1 from the second action on.
+# With the SQL endpoint (start(sql => 1)), a first request waits until the
+# worker's LISTEN connection is up (the endpoint waits for every worker's
+# log line, see Velro::Backends): it flushes L1 when it comes up, and the
+# blocks expect L1 from the second action on.
 sub requests {
     my (@gens) = @_;
     @gens = @Velro::Fixture::GENERATIONS unless @gens;
-    return [ ($ENV{TEST_NGINX_SQL_PORT}
-              ? ("POST /sql\nSELECT pg_sleep(0.3)") : ()),
+    return [ ($ENV{TEST_NGINX_SQL_PORT} ? ("POST /sql\nSELECT 1") : ()),
              map { my $g = $_;
                    map { "$_->[0] /gen/$Velro::Fixture::ID{$g}" } @ACTIONS }
              @gens ];
