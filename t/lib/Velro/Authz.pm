@@ -32,6 +32,17 @@ sub start {
     Velro::Backends::start_pg(fixture => 1);
     Velro::Backends::start_redis() if $opt{redis} // 1;
     Velro::Backends::start_sql_endpoint() if $opt{sql};
+
+    # Every block's requests wait until its nginx workers have made their
+    # first Redis connection and LISTEN (both runners run a block's init
+    # once nginx is up): a worker flushes L1 when its LISTEN comes up, and
+    # the blocks expect L1 from a block's second request on.
+    Test::Nginx::Socket::add_block_preprocessor(sub {
+        my ($block) = @_;
+        my $init = $block->can('init') ? $block->init : undef;
+        $block->set_value(init => "Velro::Backends::wait_ready();\n"
+                                  . ($init // ''));
+    }) if defined &Test::Nginx::Socket::add_block_preprocessor;
 }
 
 sub id {

@@ -62,6 +62,9 @@ package Velro::Backends;
 #                          proxy_pass http://127.0.0.1:$TEST_NGINX_SQL_PORT;
 #                      }
 #   stop_sql_endpoint()
+#   wait_ready()     until every worker of the nginx under test has logged
+#                    the outcome of its first Redis connect and LISTEN
+#                    (Velro::Authz runs it before each block's requests)
 #
 #   stop_all()       everything, now (also done by END and on INT/TERM/HUP)
 #
@@ -696,7 +699,7 @@ sub _sql_serve {
             $out = eval { psql($body) };
             sleep $settle if defined $out && $settle > 0;
         } else {
-            $out = eval { _ready(); _settle($body, $again) };
+            $out = eval { wait_ready(); _settle($body, $again) };
         }
         if (defined $out) {
             ($code, $text) = (200, $out);
@@ -737,14 +740,14 @@ sub _log_tail {
     };
 }
 
-# Before the SQL runs: the nginx under test (Test::Nginx's server root) has
-# made its first connections.  Each of its workers (the master itself with
+# wait_ready(), also before the SQL runs: the nginx under test (Test::Nginx's
+# server root) has made its first connections.  Each of its workers (the master itself with
 # master_process off) must have logged the outcome of its first Redis
 # connect, if nginx.conf has velro_redis, and of its LISTEN, if it has
 # velro_pg without velro_pg_listen off: connected or failed, either way the
 # worker is past its start-up.  The suites used to give it 0.3 s, which a
 # busy machine does not always keep.  Bounded like _settle.
-sub _ready {
+sub wait_ready {
     my $root = $ENV{TEST_NGINX_SERVER_ROOT} or return;
     my $conf = Velro::Proc::slurp("$root/conf/nginx.conf") // return;
     my @need;
@@ -785,7 +788,7 @@ sub _wait_workers {
         my @late = grep { keys %{ $seen{$_} || {} } < @$need } @workers;
         return unless @late;
         if (time >= $until) {
-            printf STDERR "sql endpoint: gave up after %.1f s waiting for"
+            printf STDERR "Velro::Backends: gave up after %.1f s waiting for"
                 . " nginx workers @late %s\n", time - $t0, $what;
             return;
         }
