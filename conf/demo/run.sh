@@ -44,8 +44,12 @@ fi
 
 # stop what a previous run left behind
 if [ -f "$RUN/logs/nginx.pid" ]; then
-    "$NGINX_BIN" -p "$RUN" -c conf/nginx.conf -s stop 2>/dev/null || true
-    sleep 0.5
+    if "$NGINX_BIN" -p "$RUN" -c conf/nginx.conf -s stop 2>/dev/null; then
+        i=0
+        while [ -f "$RUN/logs/nginx.pid" ] && [ $i -lt 100 ]; do
+            sleep 0.1; i=$((i + 1))
+        done
+    fi
 fi
 
 as_pg() {
