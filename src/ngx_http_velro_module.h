@@ -290,11 +290,7 @@ ngx_int_t ngx_http_velro_breaker_allow(ngx_uint_t backend, ngx_log_t *log);
 void ngx_http_velro_breaker_result(ngx_uint_t backend, ngx_uint_t ok,
     ngx_log_t *log);
 ngx_uint_t ngx_http_velro_breaker_state(ngx_uint_t backend);
-ngx_uint_t ngx_http_velro_breaker_trips(ngx_uint_t backend);
 time_t ngx_http_velro_breaker_retry_after(ngx_uint_t backend);
-ngx_str_t *ngx_http_velro_breaker_name(ngx_uint_t backend);
-void ngx_http_velro_breaker_changed(ngx_uint_t backend, ngx_uint_t state,
-    ngx_uint_t tripped);
 void ngx_http_velro_breaker_stale(void);
 
 
