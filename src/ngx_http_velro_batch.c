@@ -18,6 +18,7 @@
 
 
 #include "ngx_http_velro_module.h"
+#include "ngx_http_velro_batch.h"
 #include "velro_batch.h"
 
 

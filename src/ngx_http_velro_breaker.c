@@ -13,6 +13,7 @@
 
 
 #include "ngx_http_velro_module.h"
+#include "ngx_http_velro_breaker.h"
 
 
 #define NGX_HTTP_VELRO_BREAKER_ZONE_SIZE  (8 * ngx_pagesize)

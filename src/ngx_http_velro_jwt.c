@@ -6,6 +6,8 @@
 
 
 #include "ngx_http_velro_module.h"
+#include "ngx_http_velro_jwks.h"
+#include "ngx_http_velro_jwt.h"
 
 #include <openssl/evp.h>
 
