@@ -5,7 +5,7 @@
 #   make run        install, build, start the demo gateway on 127.0.0.1:8080
 #   make bench      wrk: nginx with and without the module, same run (JWT,
 #                   then authorization: make bench-authz runs that alone)
-#   make fuzz       libFuzzer targets for the JWT and JWKS parsers
+#   make fuzz       the libFuzzer targets (t/fuzz/fuzz.mk)
 #   make test-valgrind   the suite with nginx under valgrind
 #   make test-asan  the suite with the module built with AddressSanitizer
 #                   and UndefinedBehaviorSanitizer (build/asan/)
