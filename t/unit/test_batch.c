@@ -46,7 +46,6 @@ static char *repeat(const char *head, const char *unit, size_t n,
 static char *headers_json(size_t n);
 static char *nested(size_t n, const char *open, const char *close);
 static int order_ok(const velro_batch_t *b);
-static char *nested_text(size_t n);
 static void response_is(const velro_batch_t *b,
     const velro_batch_result_t *r, const char *want, const char *name);
 static void test_top(void);
@@ -1215,26 +1214,6 @@ test_response(void)
 }
 
 
-/* n times "[", n times "]"; malloc()ed */
-
-static char *
-nested_text(size_t n)
-{
-    char  *s;
-
-    s = malloc(2 * n + 1);
-    if (s == NULL) {
-        abort();
-    }
-
-    memset(s, '[', n);
-    memset(s + n, ']', n);
-    s[2 * n] = '\0';
-
-    return s;
-}
-
-
 static void
 test_response_bodies(void)
 {
@@ -1312,7 +1291,7 @@ test_response_bodies(void)
 
     /* 64 deep goes as JSON, 65 as a string */
 
-    deep = nested_text(64);
+    deep = ut_nested(64, "");
     memset(&r, 0, sizeof(r));
     r.status = 200;
     r.body = deep;
@@ -1325,7 +1304,7 @@ test_response_bodies(void)
     free(out);
     free(deep);
 
-    deep = nested_text(65);
+    deep = ut_nested(65, "");
     r.body = deep;
     r.body_len = strlen(deep);
 
@@ -1337,7 +1316,7 @@ test_response_bodies(void)
     /* 3000 deep: jansson refuses it, a string */
 
     free(deep);
-    deep = nested_text(3000);
+    deep = ut_nested(3000, "");
     r.body = deep;
     r.body_len = strlen(deep);
 

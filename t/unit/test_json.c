@@ -25,7 +25,6 @@ static velro_json_t *parse(velro_json_pool_t *pool, const char *text,
 static velro_json_t *parsen(velro_json_pool_t *pool, const char *text,
     size_t len, int max_depth, int *error);
 static char *written(const velro_json_t *j);
-static char *nested(size_t n);
 static char *members(size_t n, const char *extra);
 static void test_bad(void);
 static void test_duplicates(void);
@@ -71,27 +70,6 @@ written(const velro_json_t *j)
     }
 
     return buf.data;
-}
-
-
-/* n arrays around a 1, malloc()ed */
-
-static char *
-nested(size_t n)
-{
-    char  *s;
-
-    s = malloc(2 * n + 2);
-    if (s == NULL) {
-        abort();
-    }
-
-    memset(s, '[', n);
-    s[n] = '1';
-    memset(s + n + 1, ']', n);
-    s[2 * n + 1] = '\0';
-
-    return s;
 }
 
 
@@ -359,20 +337,20 @@ test_depth(void)
 
     /* jansson's bound: 2048 values open, a scalar included */
 
-    s = nested(VELRO_JSON_MAX_DEPTH - 1);
+    s = ut_nested(VELRO_JSON_MAX_DEPTH - 1, "1");
     j = parse(&pool, s, 0, &error);
     ok(j != NULL && j->depth == VELRO_JSON_MAX_DEPTH - 1,
        "depth: 1 in 2047 arrays");
     velro_json_pool_free(&pool);
     free(s);
 
-    s = nested(VELRO_JSON_MAX_DEPTH);
+    s = ut_nested(VELRO_JSON_MAX_DEPTH, "1");
     j = parse(&pool, s, 0, &error);
     ok(j == NULL && error == VELRO_JSON_EDEPTH, "depth: 1 in 2048 arrays");
     velro_json_pool_free(&pool);
     free(s);
 
-    s = nested(100000);
+    s = ut_nested(100000, "1");
     j = parse(&pool, s, 0, &error);
     ok(j == NULL && error == VELRO_JSON_EDEPTH, "depth: 100000 arrays");
     velro_json_pool_free(&pool);
@@ -380,7 +358,7 @@ test_depth(void)
 
     /* max_depth: the containers nested */
 
-    s = nested(64);
+    s = ut_nested(64, "1");
     j = parse(&pool, s, 64, &error);
     ok(j != NULL && j->depth == 64, "max_depth 64: 64 arrays");
     velro_json_pool_free(&pool);
