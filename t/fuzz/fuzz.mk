@@ -41,7 +41,8 @@ VELRO_FUZZ_LIB_SRCS = $(VELRO_FUZZ_SRC)/velro_jwt.c \
                       $(VELRO_FUZZ_SRC)/velro_batch.c \
                       $(VELRO_FUZZ_SRC)/velro_batch_order.c \
                       $(VELRO_FUZZ_SRC)/velro_batch_response.c \
-                      $(VELRO_FUZZ_SRC)/velro_json.c
+                      $(VELRO_FUZZ_SRC)/velro_json.c \
+                      $(VELRO_FUZZ_SRC)/velro_json_write.c
 VELRO_FUZZ_DEPS = $(VELRO_FUZZ_LIB_SRCS) $(VELRO_FUZZ_SRC)/velro_jwt.h \
                   $(VELRO_FUZZ_SRC)/velro_jwk.h \
                   $(VELRO_FUZZ_SRC)/velro_authz.h \

@@ -1,6 +1,7 @@
 
 /*
- * velro: libFuzzer target for the JSON parser and writer (velro_json.c).
+ * velro: libFuzzer target for the JSON parser and writer (velro_json.c,
+ * velro_json_write.c).
  *
  * The input is parsed, and checked against jansson (json_loadb() with
  * JSON_DECODE_ANY, JSON_REJECT_DUPLICATES and JSON_ALLOW_NUL): the same

@@ -1,9 +1,10 @@
 
 /*
- * velro unit tests: JSON (velro_json.c): what the parser refuses and why,
- * duplicate keys found as they come (in few members or in many), values
- * as jansson reads them, the bounds on depth and memory, lookups, string
- * unescaping, and the writer (escaping, U+FFFD, reals).
+ * velro unit tests: JSON (velro_json.c, velro_json_write.c): what the
+ * parser refuses and why, duplicate keys found as they come (in few
+ * members or in many), values as jansson reads them, the bounds on depth
+ * and memory, lookups, string unescaping, and the writer (escaping,
+ * U+FFFD, reals).
  */
 
 
