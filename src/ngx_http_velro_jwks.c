@@ -198,8 +198,8 @@ ngx_http_velro_keyset_cleanup(void *data)
  */
 
 velro_keyset_t *
-ngx_http_velro_jwks_current(ngx_http_request_t *r,
-    ngx_http_velro_jwks_remote_t *remote, ngx_msec_t cache, ngx_uint_t *fetch)
+ngx_http_velro_jwks_current(ngx_http_velro_jwks_remote_t *remote,
+    ngx_msec_t cache, ngx_uint_t *fetch)
 {
     *fetch = remote->keys == NULL
              || (ngx_msec_int_t) (ngx_current_msec - remote->fetched)

@@ -21,7 +21,7 @@ ngx_int_t ngx_http_velro_jwks_load_files(ngx_conf_t *cf,
     ngx_http_velro_loc_conf_t *vlcf);
 
 /* the key set to verify with now; *fetch: a fetch is due */
-velro_keyset_t *ngx_http_velro_jwks_current(ngx_http_request_t *r,
+velro_keyset_t *ngx_http_velro_jwks_current(
     ngx_http_velro_jwks_remote_t *remote, ngx_msec_t cache,
     ngx_uint_t *fetch);
 
