@@ -7,7 +7,7 @@
 #                   checked, stopped by each signal (CI runs it)
 #   make bench      wrk: nginx with and without the module, same run (JWT,
 #                   then authorization: make bench-authz runs that alone)
-#   make fuzz       libFuzzer targets for the JWT and JWKS parsers
+#   make fuzz       the libFuzzer targets (t/fuzz/fuzz.mk)
 #   make test-valgrind   the suite with nginx under valgrind
 #   make test-busy  the suite beside CPU-bound stress-ng workers
 #   make test-asan  the suite with the module built with AddressSanitizer

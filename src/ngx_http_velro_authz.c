@@ -20,6 +20,8 @@
 #include <openssl/evp.h>
 
 #include "ngx_http_velro_module.h"
+#include "ngx_http_velro_breaker.h"
+#include "ngx_http_velro_jwt.h"
 
 
 #define NGX_HTTP_VELRO_AUTHZ_START    0
