@@ -782,11 +782,15 @@ sub _wait_workers {
     my $tail = _log_tail($log, $from);
     my %seen;
     while (1) {
+        # a daemonized nginx writes its pid file after the command that
+        # started it returned, and forks its workers after that
         my ($master) = (Velro::Proc::slurp("$root/logs/nginx.pid") // '')
                        =~ /(\d+)/;
-        return unless $master && Velro::Proc::alive($master);
-        my @workers = Velro::Proc::children($master);
-        @workers = ($master) unless @workers;
+        my @workers;
+        if ($master && Velro::Proc::alive($master)) {
+            @workers = Velro::Proc::children($master);
+            @workers = ($master) unless @workers;   # master_process off
+        }
         for my $l ($tail->()) {
             my ($pid) = $l =~ /^\S+ \S+ \[\w+\] (\d+)#/ or next;
             for my $i (0 .. $#$need) {
@@ -794,10 +798,11 @@ sub _wait_workers {
             }
         }
         my @late = grep { keys %{ $seen{$_} || {} } < @$need } @workers;
-        return unless @late;
+        return if @workers && !@late;
         if (time >= $until) {
             printf STDERR "Velro::Backends: gave up after %.1f s waiting for"
-                . " nginx workers @late %s\n", time - $t0, $what;
+                . " nginx workers %s %s\n", time - $t0,
+                @late ? "@late" : '(no nginx running)', $what;
             return;
         }
         sleep 0.01;
