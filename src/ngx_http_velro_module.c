@@ -6,6 +6,8 @@
 
 
 #include "ngx_http_velro_module.h"
+#include "ngx_http_velro_invalidate.h"
+#include "ngx_http_velro_variables.h"
 
 
 static ngx_int_t ngx_http_velro_access_handler(ngx_http_request_t *r);
@@ -263,7 +265,7 @@ static ngx_command_t  ngx_http_velro_commands[] = {
       NULL },
 
     { ngx_string("velro_authz_pg"),
-      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE1,
       ngx_http_velro_authz_pg,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
@@ -1081,7 +1083,7 @@ ngx_http_velro_cache_ttl(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 static ngx_int_t
 ngx_http_velro_preconfiguration(ngx_conf_t *cf)
 {
-    if (ngx_http_velro_authz_probe_captures(cf) != NGX_OK) {
+    if (ngx_http_velro_variables_probe_captures(cf) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -1360,8 +1362,8 @@ ngx_http_velro_init_process(ngx_cycle_t *cycle)
 
     if (vmcf->pg
         && ngx_http_velro_pg_init_process(cycle, vmcf->pg,
-                                          ngx_http_velro_authz_invalidate,
-                                          ngx_http_velro_authz_flush)
+                                          ngx_http_velro_invalidate,
+                                          ngx_http_velro_invalidate_listening)
            != NGX_OK)
     {
         return NGX_ERROR;

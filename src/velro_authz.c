@@ -13,12 +13,6 @@
 
 
 static int velro_hex(unsigned char c);
-static int velro_json_uuid(json_t *o, const char *name,
-    const unsigned char *expect, unsigned char *out, int nullable);
-static int velro_user_parse(json_t *j, const unsigned char *user,
-    velro_user_t *u, const char **err);
-static int velro_access_parse(json_t *j, const unsigned char *user,
-    const unsigned char *resource, velro_access_t *a, const char **err);
 static json_t *velro_json_load(const char *buf, size_t len);
 static int velro_access_fast(const char *buf, size_t len,
     const unsigned char *user, const unsigned char *resource,
@@ -26,7 +20,6 @@ static int velro_access_fast(const char *buf, size_t len,
 static int velro_access_fast_at(const char **p, const char *end,
     const unsigned char *user, const unsigned char *resource,
     unsigned char *gen, velro_access_t *a);
-static int velro_project_parse(json_t *j, velro_project_t *pr);
 static int velro_project_fast_at(const char **p, const char *end,
     velro_project_t *pr);
 static int velro_warm_fast(const char *buf, size_t len,
@@ -147,6 +140,93 @@ velro_access_allows(const velro_access_t *a, velro_action_e action)
 }
 
 
+int
+velro_authz_decide(const unsigned char *user, const velro_roles_t *roles,
+    const velro_generation_t *g, const velro_project_t *project,
+    velro_access_t *a)
+{
+    size_t    i;
+    uint8_t   member, creator, role;
+
+    memset(a, 0, sizeof(velro_access_t));
+
+    if (!g->exists) {
+        return 0;
+    }
+
+    a->exists = 1;
+    a->has_project = g->has_project;
+
+    if (g->has_project) {
+        memcpy(a->project, g->project, 16);
+    }
+
+    if (project && !project->valid) {
+        project = NULL;
+    }
+
+    creator = (memcmp(g->creator, user, 16) == 0);
+
+    /* the user's role in the project's team */
+
+    member = 0;
+    role = VELRO_ROLE_NONE;
+
+    if (project && project->has_team && roles->exists) {
+
+        for (i = 0; i < roles->n; i++) {
+            if (memcmp(roles->teams[i].team, project->team_id, 16) == 0) {
+                member = 1;
+                role = roles->teams[i].role;
+                break;
+            }
+        }
+
+        if (!member && roles->more) {
+            return -1;
+        }
+    }
+
+    if (creator) {
+        a->role = VELRO_ROLE_OWNER;
+
+    } else if (g->completed) {
+
+        if (member) {
+            a->role = (role == VELRO_ROLE_OWNER) ? VELRO_ROLE_ADMIN : role;
+
+        } else if (project && project->visibility == VELRO_VIS_PUBLIC) {
+            a->role = VELRO_ROLE_VIEWER;
+        }
+    }
+
+    a->direct = creator;
+    a->team = g->completed && member;
+    a->public_access = (g->completed || creator) && project
+                       && (project->visibility == VELRO_VIS_PUBLIC
+                           || project->visibility == VELRO_VIS_TEAM_OPEN);
+
+    return 0;
+}
+
+
+velro_role_e
+velro_role_parse(const char *s, size_t len)
+{
+    size_t  i;
+
+    for (i = 1; i < sizeof(velro_roles) / sizeof(velro_roles[0]); i++) {
+        if (len == strlen(velro_roles[i])
+            && memcmp(s, velro_roles[i], len) == 0)
+        {
+            return (velro_role_e) i;
+        }
+    }
+
+    return VELRO_ROLE_NONE;
+}
+
+
 velro_user_rc_e
 velro_user_check(const velro_user_t *u, int64_t iat)
 {
@@ -210,7 +290,7 @@ velro_json_load(const char *buf, size_t len)
 
 /* a UUID string member equal to expect (when given) */
 
-static int
+int
 velro_json_uuid(json_t *o, const char *name, const unsigned char *expect,
     unsigned char *out, int nullable)
 {
@@ -264,7 +344,7 @@ velro_json_flag(json_t *o, const char *name, uint8_t *out)
 }
 
 
-static int
+int
 velro_user_parse(json_t *j, const unsigned char *user, velro_user_t *u,
     const char **err)
 {
@@ -341,7 +421,7 @@ velro_user_parse(json_t *j, const unsigned char *user, velro_user_t *u,
 }
 
 
-static int
+int
 velro_access_parse(json_t *j, const unsigned char *user,
     const unsigned char *resource, velro_access_t *a, const char **err)
 {
@@ -541,7 +621,7 @@ velro_access_json(const velro_access_t *a, const unsigned char *user,
 
 /* a project entry; pr->valid says whether it is one */
 
-static int
+int
 velro_project_parse(json_t *j, velro_project_t *pr)
 {
     int          rc;
@@ -590,6 +670,11 @@ velro_project_json(const velro_project_t *pr, char *buf)
 {
     int            n;
     unsigned char  id[VELRO_UUID_LEN], team[VELRO_UUID_LEN];
+
+    if (!pr->valid) {
+        memcpy(buf, "null", 4);
+        return 4;
+    }
 
     velro_uuid_format(pr->id, id);
 
@@ -901,6 +986,9 @@ velro_invalidation_parse(const char *buf, size_t len, unsigned char *id)
 
     } else if (strcmp(s, "team") == 0) {
         kind = VELRO_INVALIDATE_TEAM;
+
+    } else if (strcmp(s, "member") == 0) {
+        kind = VELRO_INVALIDATE_MEMBER;
 
     } else if (strcmp(s, "project") == 0) {
         kind = VELRO_INVALIDATE_PROJECT;

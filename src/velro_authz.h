@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 
 #define VELRO_UUID_LEN  36                  /* 8-4-4-4-12 hex digits */
 
@@ -100,14 +102,86 @@ typedef enum {
 typedef struct {
     unsigned char    id[16];
     unsigned char    team_id[16];
-    uint8_t          valid;
+    uint8_t          valid;                 /* it exists; 0: unknown */
     uint8_t          has_team;
     uint8_t          visibility;            /* velro_visibility_e */
 } velro_project_t;
 
 #define VELRO_PROJECT_JSON_MAX  128
 
+/* "null" for a project that is not valid (unknown) */
 size_t velro_project_json(const velro_project_t *p, char *buf);
+
+/*
+ * The entities a decision is made from (the decisions-from-entities
+ * form of the L3 contract): the user's team memberships, the generation
+ * and its project.  The user itself is velro_user_t.
+ */
+
+#define VELRO_TEAMS_MAX       256           /* memberships an entry keeps */
+#define VELRO_STATUS_MAX      24
+#define VELRO_MEDIA_URL_MAX   1024
+
+typedef struct {
+    unsigned char    team[16];
+    uint8_t          role;                  /* velro_role_e of the
+                                               membership: OWNER is a
+                                               team owner */
+} velro_team_role_t;
+
+typedef struct {
+    uint8_t          exists;                /* the user exists */
+    uint8_t          more;                  /* more memberships than
+                                               teams holds */
+    uint16_t         n;
+    velro_team_role_t  *teams;
+} velro_roles_t;
+
+typedef struct {
+    uint8_t          exists;
+    uint8_t          completed;             /* status is 'completed' */
+    uint8_t          has_project;
+    uint8_t          status_len;            /* 0: longer than status */
+    uint16_t         media_len;
+    uint8_t          has_media;             /* media_url not null */
+    uint8_t          pad;
+    unsigned char    creator[16];
+    unsigned char    project[16];
+    char             status[VELRO_STATUS_MAX];
+    char             media_url[VELRO_MEDIA_URL_MAX];   /* the last member:
+                                                          L1 keeps only
+                                                          media_len bytes */
+} velro_generation_t;
+
+#define velro_generation_size(g)                                              \
+    (offsetof(velro_generation_t, media_url) + (g)->media_len)
+
+/*
+ * The access rule (sql/schema.sql, velro_authorize()) as a function of
+ * the entities: the creator is "owner" whatever the status; anyone else
+ * only for a completed generation: the team role in the project's team (a
+ * team owner is "admin"), else "viewer" for a public project;
+ * has_public_access when (completed or the creator) and the project is
+ * public or team_open.  project is NULL (or not valid) when the
+ * generation has none or it is unknown.  Returns 0, or -1 when roles is
+ * partial (more) and does not list the project's team: the entities
+ * cannot decide.
+ */
+int velro_authz_decide(const unsigned char *user, const velro_roles_t *roles,
+    const velro_generation_t *g, const velro_project_t *project,
+    velro_access_t *a);
+
+/* team_members.role: "owner" .. "viewer"; VELRO_ROLE_NONE otherwise */
+velro_role_e velro_role_parse(const char *s, size_t len);
+
+/* shared with velro_entity.c: jansson objects of the L3 contract */
+int velro_json_uuid(json_t *o, const char *name, const unsigned char *expect,
+    unsigned char *out, int nullable);
+int velro_user_parse(json_t *j, const unsigned char *user, velro_user_t *u,
+    const char **err);
+int velro_project_parse(json_t *j, velro_project_t *pr);
+int velro_access_parse(json_t *j, const unsigned char *user,
+    const unsigned char *resource, velro_access_t *a, const char **err);
 
 /*
  * The L3 answer: {"user":USER|null,"access":ROW|null[,"project":PROJECT]}.
@@ -139,13 +213,14 @@ int velro_access_from_json(const char *buf, size_t len,
     velro_access_t *a, const char **err);
 
 /*
- * An invalidation notice: {"kind":"user|team|project|generation",
+ * An invalidation notice: {"kind":"user|member|team|project|generation",
  * "id":"UUID"}.  Returns the kind (VELRO_INVALIDATE_x) and the id, or -1.
  */
 #define VELRO_INVALIDATE_USER        0
 #define VELRO_INVALIDATE_TEAM        1
 #define VELRO_INVALIDATE_PROJECT     2
 #define VELRO_INVALIDATE_GENERATION  3
+#define VELRO_INVALIDATE_MEMBER      4     /* the user's memberships */
 
 int velro_invalidation_parse(const char *buf, size_t len, unsigned char *id);
 
