@@ -45,6 +45,7 @@ TEST_PERL5LIB := $(CURDIR)/t/lib$(shell perl -MTest::Nginx::Socket -e1 \
 export TEST_NGINX_BINARY ?= $(NGINX_BIN)
 export TEST_NGINX_LOAD_MODULES ?= $(MODULE)
 export VELRO_UNIT_BIN ?= $(BUILD)/unit/velro_unit
+export VELRO_DECIDE_BIN ?= $(BUILD)/unit/velro_decide
 
 .PHONY: all module deps test prove run bench bench-authz fuzz unit \
 	test-valgrind test-deps test-asan asan-module faults clean \
