@@ -366,7 +366,13 @@ ngx_http_velro_authz_l1(ngx_http_velro_ctx_t *ctx, ngx_msec_t stale,
 {
     ngx_int_t   rc;
     ngx_msec_t  none;
-    ngx_uint_t  need, tried, kind, found;
+    ngx_uint_t  need, tried, kind, found, i;
+
+    static const u_char  order[] = {
+        NGX_HTTP_VELRO_ENTITY_USER, NGX_HTTP_VELRO_ENTITY_GENERATION,
+        NGX_HTTP_VELRO_ENTITY_PROJECT, NGX_HTTP_VELRO_ENTITY_ROLES,
+        NGX_HTTP_VELRO_ENTITY_PAIR
+    };
 
     if (ngx_http_velro_l1() == NULL) {
         return 0;
@@ -387,9 +393,13 @@ ngx_http_velro_authz_l1(ngx_http_velro_ctx_t *ctx, ngx_msec_t stale,
             return found;
         }
 
-        for (kind = 0; !(need & ngx_http_velro_bit(kind)); kind++) {
+        /* the generation before the memberships: it may make them moot */
+
+        for (i = 0; !(need & ngx_http_velro_bit(order[i])); i++) {
             /* void */
         }
+
+        kind = order[i];
 
         tried |= ngx_http_velro_bit(kind);
 
@@ -836,6 +846,7 @@ ngx_http_velro_authz_l3_done(ngx_http_request_t *r, void *data, ngx_int_t rc)
     ngx_int_t           status;
     const char         *err;
     velro_l3_answer_t  *ans;
+    velro_team_role_t  *teams;
 
     if (!ctx->inflight_leader) {
         /* the lookup was given up (the request goes away) */
@@ -857,14 +868,16 @@ ngx_http_velro_authz_l3_done(ngx_http_request_t *r, void *data, ngx_int_t rc)
     /* parsed aside: a rejected answer leaves what L1 and L2 gave */
 
     ans = ngx_palloc(r->pool, sizeof(velro_l3_answer_t));
-    if (ans == NULL) {
+    teams = ngx_palloc(r->pool, VELRO_TEAMS_MAX * sizeof(velro_team_role_t));
+
+    if (ans == NULL || teams == NULL) {
         goto failed;
     }
 
     if (velro_l3_answer_parse((char *) b->pos, b->last - b->pos,
                               ctx->user_id,
                               ctx->has_resource ? ctx->resource_id : NULL,
-                              ans, ctx->teams, VELRO_TEAMS_MAX, &err)
+                              ans, teams, VELRO_TEAMS_MAX, &err)
         != 0)
     {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
@@ -897,10 +910,13 @@ failed:
 
 
 /*
- * An L3 answer into the ctx, L1 and L2 (into L2 only what L2 did not
- * have).  The entity form lists the project's team first when the user
- * is in it, so a partial list of memberships decides this request: the
- * decision is kept per pair.
+ * An L3 answer into the ctx, and what the request lacked of it into L1
+ * and L2 (into L2 only what L2 did not have): entities L1 or L2 gave
+ * stay, unless the generation now names another project, when the
+ * answer's generation and project are taken together.  The entity form
+ * lists the project's team first when the user is in it, so a partial
+ * list of memberships decides this request: that decision is kept per
+ * pair.
  */
 
 static void
@@ -916,11 +932,13 @@ ngx_http_velro_authz_l3_store(ngx_http_velro_ctx_t *ctx,
 
     ctx->tier = NGX_HTTP_VELRO_TIER_L3;
 
-    l2 = ngx_http_velro_l3_l2(NGX_HTTP_VELRO_ENTITY_USER);
-    ctx->user = ans->user;
-    ctx->has_user = 1;
-    ctx->tiers[NGX_HTTP_VELRO_ENTITY_USER] = NGX_HTTP_VELRO_TIER_L3;
-    ngx_http_velro_cache_put_user(ctx->seq, ctx->user_id, &ctx->user, l2);
+    if (!ctx->has_user) {
+        l2 = ngx_http_velro_l3_l2(NGX_HTTP_VELRO_ENTITY_USER);
+        ctx->user = ans->user;
+        ctx->has_user = 1;
+        ctx->tiers[NGX_HTTP_VELRO_ENTITY_USER] = NGX_HTTP_VELRO_TIER_L3;
+        ngx_http_velro_cache_put_user(ctx->seq, ctx->user_id, &ctx->user, l2);
+    }
 
     if (ans->form == VELRO_L3_ACCESS) {
 
@@ -940,24 +958,51 @@ ngx_http_velro_authz_l3_store(ngx_http_velro_ctx_t *ctx,
         return;
     }
 
-    l2 = ngx_http_velro_l3_l2(NGX_HTTP_VELRO_ENTITY_ROLES);
-    ctx->roles = ans->roles;
-    ctx->has_roles = 1;
-    ctx->tiers[NGX_HTTP_VELRO_ENTITY_ROLES] = NGX_HTTP_VELRO_TIER_L3;
-    ngx_http_velro_cache_put_roles(ctx->seq, ctx->user_id, &ctx->roles, l2);
+    if (!ctx->has_roles) {
+        l2 = ngx_http_velro_l3_l2(NGX_HTTP_VELRO_ENTITY_ROLES);
+        ctx->roles = ans->roles;
+        ctx->roles.teams = ctx->teams;
+        ngx_memcpy(ctx->teams, ans->roles.teams,
+                   ans->roles.n * sizeof(velro_team_role_t));
+        ctx->has_roles = 1;
+        ctx->tiers[NGX_HTTP_VELRO_ENTITY_ROLES] = NGX_HTTP_VELRO_TIER_L3;
+        ngx_http_velro_cache_put_roles(ctx->seq, ctx->user_id, &ctx->roles,
+                                       l2);
+    }
 
     if (!ctx->has_resource) {
         return;
     }
 
-    l2 = ngx_http_velro_l3_l2(NGX_HTTP_VELRO_ENTITY_GENERATION);
-    ngx_memcpy(ctx->gen, &ans->gen, velro_generation_size(&ans->gen));
-    ctx->has_gen = 1;
-    ctx->tiers[NGX_HTTP_VELRO_ENTITY_GENERATION] = NGX_HTTP_VELRO_TIER_L3;
-    ngx_http_velro_cache_put_generation(ctx->seq, ctx->resource_id, ctx->gen,
-                                        l2);
+    if (ctx->has_gen
+        && (ctx->gen->has_project != ans->gen.has_project
+            || (ans->gen.has_project
+                && ngx_memcmp(ctx->gen->project, ans->gen.project, 16) != 0)))
+    {
+        ctx->has_gen = 0;
+        ctx->has_project = 0;
+    }
 
-    if (ctx->gen->exists && ctx->gen->has_project) {
+    if (!ctx->has_gen) {
+        l2 = ngx_http_velro_l3_l2(NGX_HTTP_VELRO_ENTITY_GENERATION);
+        ngx_memcpy(ctx->gen, &ans->gen, velro_generation_size(&ans->gen));
+        ctx->has_gen = 1;
+        ctx->tiers[NGX_HTTP_VELRO_ENTITY_GENERATION] = NGX_HTTP_VELRO_TIER_L3;
+        ngx_http_velro_cache_put_generation(ctx->seq, ctx->resource_id,
+                                            ctx->gen, l2);
+    }
+
+    if (!ctx->has_project && ctx->gen->exists && ctx->gen->has_project
+        && ngx_http_velro_l1_get_project(ctx->gen->project, &ctx->project, 0,
+                                         NULL)
+           == NGX_OK)
+    {
+        /* learnt from the answer's generation, and in L1 */
+        ctx->has_project = 1;
+        ctx->tiers[NGX_HTTP_VELRO_ENTITY_PROJECT] = NGX_HTTP_VELRO_TIER_L1;
+    }
+
+    if (!ctx->has_project && ctx->gen->exists && ctx->gen->has_project) {
         l2 = ngx_http_velro_l3_l2(NGX_HTTP_VELRO_ENTITY_PROJECT);
         ctx->project = ans->project;
         ctx->has_project = 1;
@@ -975,17 +1020,19 @@ ngx_http_velro_authz_l3_store(ngx_http_velro_ctx_t *ctx,
         && ngx_http_velro_authz_needs(ctx)
            == ngx_http_velro_bit(NGX_HTTP_VELRO_ENTITY_PAIR))
     {
-        roles = ctx->roles;
+        roles = ans->roles;
         roles.more = 0;                 /* the team is listed if it is one */
 
-        (void) velro_authz_decide(ctx->user_id, &roles, ctx->gen,
-                                  &ctx->project, &access);
-
-        ctx->access = access;
-        ctx->has_access = 1;
-        ctx->tiers[NGX_HTTP_VELRO_ENTITY_PAIR] = NGX_HTTP_VELRO_TIER_L3;
-        ngx_http_velro_cache_put_pair(ctx->seq, ctx->user_id,
-                                      ctx->resource_id, &access);
+        if (velro_authz_decide(ctx->user_id, &roles, ctx->gen, &ctx->project,
+                               &access)
+            == 0)
+        {
+            ctx->access = access;
+            ctx->has_access = 1;
+            ctx->tiers[NGX_HTTP_VELRO_ENTITY_PAIR] = NGX_HTTP_VELRO_TIER_L3;
+            ngx_http_velro_cache_put_pair(ctx->seq, ctx->user_id,
+                                          ctx->resource_id, &access);
+        }
     }
 }
 

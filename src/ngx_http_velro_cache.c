@@ -200,7 +200,7 @@ ngx_http_velro_l1_find(ngx_uint_t kind, const u_char *id, const u_char *id2,
         return NGX_DECLINED;
     }
 
-    if (stale && e->expires <= ngx_current_msec) {
+    if (stale && age && e->expires <= ngx_current_msec) {
         *age = ngx_max(*age, ngx_current_msec - (ngx_msec_t) e->expires);
     }
 
