@@ -17,45 +17,26 @@
  *       pair.  Concurrent misses for the same user and resource share one
  *       subrequest.
  *
- * Invalidations: ngx_http_velro_invalidate.c.
+ * The decision and its answer: ngx_http_velro_decide.c; invalidations:
+ * ngx_http_velro_invalidate.c.
  */
 
 
 #include "ngx_http_velro_module.h"
+#include "ngx_http_velro_authz.h"
 #include "ngx_http_velro_cache.h"
+#include "ngx_http_velro_inflight.h"
 #include "ngx_http_velro_variables.h"
 
 
-#define NGX_HTTP_VELRO_AUTHZ_START    0
-#define NGX_HTTP_VELRO_AUTHZ_L2_WAIT  1
-#define NGX_HTTP_VELRO_AUTHZ_L2_DONE  2
-#define NGX_HTTP_VELRO_AUTHZ_L3_WAIT  3
-#define NGX_HTTP_VELRO_AUTHZ_DONE     4    /* all known, not decided */
-#define NGX_HTTP_VELRO_AUTHZ_DECIDED  5
-
-/* what a decision still needs: bits of NGX_HTTP_VELRO_ENTITY_x */
-#define ngx_http_velro_bit(kind)      (1 << (kind))
-
-#define NGX_HTTP_VELRO_INFLIGHT_ID    (16 + 16 + 1)
-
-
-struct ngx_http_velro_inflight_s {
-    ngx_rbtree_node_t             node;         /* key: hash of id */
-    u_char                        id[NGX_HTTP_VELRO_INFLIGHT_ID];
-    ngx_queue_t                   waiters;
-    ngx_http_velro_ctx_t         *leader;
-};
 
 
 static ngx_int_t ngx_http_velro_authz_start(ngx_http_request_t *r,
     ngx_http_velro_loc_conf_t *vlcf, ngx_http_velro_ctx_t *ctx);
 static ngx_int_t ngx_http_velro_authz_next(ngx_http_request_t *r,
     ngx_http_velro_loc_conf_t *vlcf, ngx_http_velro_ctx_t *ctx);
-static ngx_uint_t ngx_http_velro_authz_needs(ngx_http_velro_ctx_t *ctx);
 static ngx_int_t ngx_http_velro_authz_action(ngx_http_request_t *r,
     ngx_http_velro_loc_conf_t *vlcf, ngx_http_velro_ctx_t *ctx);
-static ngx_uint_t ngx_http_velro_authz_l1(ngx_http_velro_ctx_t *ctx,
-    ngx_msec_t stale, ngx_msec_t *age, ngx_uint_t tier);
 static ngx_int_t ngx_http_velro_authz_l2_get(ngx_http_request_t *r,
     ngx_http_velro_main_conf_t *vmcf, ngx_http_velro_ctx_t *ctx);
 static void ngx_http_velro_authz_l2_reply(void *data, redisReply *reply);
@@ -71,35 +52,12 @@ static void ngx_http_velro_authz_inflight_done(ngx_http_velro_ctx_t *ctx,
     ngx_uint_t ok);
 static void ngx_http_velro_authz_adopt(ngx_http_velro_ctx_t *w,
     ngx_http_velro_ctx_t *ctx);
-static ngx_int_t ngx_http_velro_authz_decide(ngx_http_request_t *r,
-    ngx_http_velro_loc_conf_t *vlcf, ngx_http_velro_ctx_t *ctx);
-static ngx_int_t ngx_http_velro_authz_access(ngx_http_velro_ctx_t *ctx);
-static ngx_uint_t ngx_http_velro_authz_stale(ngx_http_request_t *r,
-    ngx_http_velro_loc_conf_t *vlcf, ngx_http_velro_ctx_t *ctx);
-static ngx_int_t ngx_http_velro_authz_refuse(ngx_http_request_t *r,
-    ngx_http_velro_loc_conf_t *vlcf, ngx_http_velro_ctx_t *ctx,
-    ngx_int_t status);
-static void ngx_http_velro_authz_rbtree_insert(ngx_rbtree_node_t *temp,
-    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
-static ngx_http_velro_inflight_t *ngx_http_velro_authz_inflight_find(
-    u_char *id, uint32_t hash);
-
-
-static ngx_rbtree_t        ngx_http_velro_inflight_tree;
-static ngx_rbtree_node_t   ngx_http_velro_inflight_sentinel;
-
-
-static const char  *ngx_http_velro_actions[] = {
-    "read", "write", "delete"
-};
 
 
 ngx_int_t
 ngx_http_velro_authz_init_process(ngx_cycle_t *cycle)
 {
-    ngx_rbtree_init(&ngx_http_velro_inflight_tree,
-                    &ngx_http_velro_inflight_sentinel,
-                    ngx_http_velro_authz_rbtree_insert);
+    ngx_http_velro_inflight_init();
 
     return ngx_http_velro_cache_init_process(cycle);
 }
@@ -289,7 +247,7 @@ ngx_http_velro_authz_next(ngx_http_request_t *r,
  * for, and roles may be needed.
  */
 
-static ngx_uint_t
+ngx_uint_t
 ngx_http_velro_authz_needs(ngx_http_velro_ctx_t *ctx)
 {
     ngx_uint_t           need, i;
@@ -360,7 +318,7 @@ ngx_http_velro_authz_needs(ngx_http_velro_ctx_t *ctx)
  * ngx_http_velro_l1_get_user().  Returns whether anything was found.
  */
 
-static ngx_uint_t
+ngx_uint_t
 ngx_http_velro_authz_l1(ngx_http_velro_ctx_t *ctx, ngx_msec_t stale,
     ngx_msec_t *age, ngx_uint_t tier)
 {
@@ -495,9 +453,9 @@ ngx_http_velro_authz_action(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    for (i = 0; i < 3; i++) {
-        if (value.len == ngx_strlen(ngx_http_velro_actions[i])
-            && ngx_strncmp(value.data, ngx_http_velro_actions[i], value.len)
+    for (i = VELRO_ACTION_READ; i <= VELRO_ACTION_DELETE; i++) {
+        if (value.len == ngx_strlen(velro_action_name(i))
+            && ngx_strncmp(value.data, velro_action_name(i), value.len)
                == 0)
         {
             ctx->action = i;
@@ -726,8 +684,7 @@ static ngx_int_t
 ngx_http_velro_authz_l3(ngx_http_request_t *r,
     ngx_http_velro_loc_conf_t *vlcf, ngx_http_velro_ctx_t *ctx)
 {
-    u_char                      *p, id[NGX_HTTP_VELRO_INFLIGHT_ID];
-    uint32_t                     hash;
+    u_char                      *p;
     ngx_str_t                    args;
     ngx_http_request_t          *sr;
     ngx_http_velro_inflight_t   *fl;
@@ -743,19 +700,9 @@ ngx_http_velro_authz_l3(ngx_http_request_t *r,
 
     /* concurrent misses for the same user and resource share a lookup */
 
-    ngx_memcpy(id, ctx->user_id, 16);
-
-    if (ctx->has_resource) {
-        ngx_memcpy(id + 16, ctx->resource_id, 16);
-        id[32] = 1;
-
-    } else {
-        ngx_memzero(id + 16, 17);
-    }
-
-    hash = ngx_murmur_hash2(id, NGX_HTTP_VELRO_INFLIGHT_ID);
-
-    fl = ngx_http_velro_authz_inflight_find(id, hash);
+    fl = ngx_http_velro_inflight_find(ctx->user_id,
+                                      ctx->has_resource ? ctx->resource_id
+                                                        : NULL);
 
     if (fl) {
         ctx->inflight = fl;
@@ -782,14 +729,6 @@ ngx_http_velro_authz_l3(ngx_http_request_t *r,
         ctx->authz_state = NGX_HTTP_VELRO_AUTHZ_DONE;
         return NGX_OK;
     }
-
-    fl = ngx_pcalloc(r->pool, sizeof(ngx_http_velro_inflight_t));
-    if (fl == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_memcpy(fl->id, id, NGX_HTTP_VELRO_INFLIGHT_ID);
-    fl->node.key = hash;
 
     args.len = sizeof("user=&resource=") - 1 + 2 * VELRO_UUID_LEN;
     args.data = ngx_pnalloc(r->pool, args.len);
@@ -822,9 +761,12 @@ ngx_http_velro_authz_l3(ngx_http_request_t *r,
     sr->header_only = 0;
     sr->request_body = NULL;
 
-    ngx_queue_init(&fl->waiters);
-    fl->leader = ctx;
-    ngx_rbtree_insert(&ngx_http_velro_inflight_tree, &fl->node);
+    fl = ngx_http_velro_inflight_add(r->pool, ctx->user_id,
+                                     ctx->has_resource ? ctx->resource_id
+                                                       : NULL, ctx);
+    if (fl == NULL) {
+        return NGX_ERROR;
+    }
 
     ctx->inflight = fl;
     ctx->inflight_leader = 1;
@@ -1056,7 +998,7 @@ ngx_http_velro_authz_inflight_done(ngx_http_velro_ctx_t *ctx, ngx_uint_t ok)
         return;
     }
 
-    ngx_rbtree_delete(&ngx_http_velro_inflight_tree, &fl->node);
+    ngx_http_velro_inflight_remove(fl);
 
     while (!ngx_queue_empty(&fl->waiters)) {
         q = ngx_queue_head(&fl->waiters);
@@ -1136,294 +1078,6 @@ ngx_http_velro_authz_cleanup(ngx_http_velro_ctx_t *ctx)
     if (ctx->inflight_leader) {
         ngx_http_velro_authz_inflight_done(ctx, 2);
     }
-}
-
-
-static ngx_http_velro_inflight_t *
-ngx_http_velro_authz_inflight_find(u_char *id, uint32_t hash)
-{
-    ngx_int_t                   rc;
-    ngx_rbtree_node_t          *node, *sentinel;
-    ngx_http_velro_inflight_t  *fl;
-
-    node = ngx_http_velro_inflight_tree.root;
-    sentinel = ngx_http_velro_inflight_tree.sentinel;
-
-    while (node != sentinel) {
-
-        if (hash != node->key) {
-            node = (hash < node->key) ? node->left : node->right;
-            continue;
-        }
-
-        fl = (ngx_http_velro_inflight_t *) node;
-
-        rc = ngx_memcmp(id, fl->id, NGX_HTTP_VELRO_INFLIGHT_ID);
-
-        if (rc == 0) {
-            return fl;
-        }
-
-        node = (rc < 0) ? node->left : node->right;
-    }
-
-    return NULL;
-}
-
-
-static void
-ngx_http_velro_authz_rbtree_insert(ngx_rbtree_node_t *temp,
-    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
-{
-    ngx_rbtree_node_t          **p;
-    ngx_http_velro_inflight_t   *n, *t;
-
-    for ( ;; ) {
-
-        n = (ngx_http_velro_inflight_t *) node;
-        t = (ngx_http_velro_inflight_t *) temp;
-
-        if (node->key != temp->key) {
-            p = (node->key < temp->key) ? &temp->left : &temp->right;
-
-        } else {
-            p = (ngx_memcmp(n->id, t->id, NGX_HTTP_VELRO_INFLIGHT_ID) < 0)
-                ? &temp->left : &temp->right;
-        }
-
-        if (*p == sentinel) {
-            break;
-        }
-
-        temp = *p;
-    }
-
-    *p = node;
-    node->parent = temp;
-    node->left = sentinel;
-    node->right = sentinel;
-    ngx_rbt_red(node);
-}
-
-
-/* the access row from the entities (or the pair entry): NGX_OK */
-
-static ngx_int_t
-ngx_http_velro_authz_access(ngx_http_velro_ctx_t *ctx)
-{
-    velro_roles_t  roles;
-
-    if (ctx->has_access) {
-        return NGX_OK;
-    }
-
-    if (!ctx->has_gen || ngx_http_velro_authz_needs(ctx) != 0) {
-        return NGX_ERROR;
-    }
-
-    if (ctx->has_roles) {
-        roles = ctx->roles;
-
-    } else {
-        ngx_memzero(&roles, sizeof(velro_roles_t));
-    }
-
-    if (velro_authz_decide(ctx->user_id, &roles, ctx->gen,
-                           ctx->has_project ? &ctx->project : NULL,
-                           &ctx->access)
-        != 0)
-    {
-        return NGX_ERROR;
-    }
-
-    ctx->has_access = 1;
-
-    return NGX_OK;
-}
-
-
-/* the decision, and the response when it is a refusal */
-
-static ngx_int_t
-ngx_http_velro_authz_decide(ngx_http_request_t *r,
-    ngx_http_velro_loc_conf_t *vlcf, ngx_http_velro_ctx_t *ctx)
-{
-    u_char           uid[VELRO_UUID_LEN], gid[VELRO_UUID_LEN];
-    ngx_int_t        status;
-    ngx_uint_t       monitor;
-    velro_user_rc_e  urc;
-
-    ctx->authz_state = NGX_HTTP_VELRO_AUTHZ_DECIDED;
-    monitor = (vlcf->authz == NGX_HTTP_VELRO_AUTHZ_MONITOR);
-
-    if (ctx->decision == NGX_HTTP_VELRO_DECISION_ERROR
-        && ctx->backend_failed && vlcf->stale
-        && ngx_http_velro_authz_stale(r, vlcf, ctx))
-    {
-        ctx->decision = NGX_HTTP_VELRO_DECISION_NONE;
-    }
-
-    velro_uuid_format(ctx->user_id, uid);
-    velro_uuid_format(ctx->resource_id, gid);
-
-    if (ctx->decision == NGX_HTTP_VELRO_DECISION_NONE && ctx->has_user) {
-        urc = velro_user_check(&ctx->user, ctx->iat);
-
-        if (urc != VELRO_USER_OK) {
-            ctx->decision = NGX_HTTP_VELRO_DECISION_DENY;
-            ctx->has_access = 0;        /* no role for a refused user */
-            ctx->user_desc = velro_user_description(urc);
-
-            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                          "velro: %sinvalid token: %s (user \"%V\")",
-                          monitor ? "monitor: " : "", ctx->user_desc,
-                          &ctx->sub);
-
-            if (monitor) {
-                ctx->authz_status = NGX_OK;
-                return NGX_OK;
-            }
-
-            return ngx_http_velro_authz_refuse(r, vlcf, ctx,
-                                               NGX_HTTP_UNAUTHORIZED);
-        }
-    }
-
-    if (ctx->decision == NGX_HTTP_VELRO_DECISION_NONE) {
-
-        if (!ctx->has_resource) {
-            ctx->decision = NGX_HTTP_VELRO_DECISION_ALLOW;
-
-        } else if (ngx_http_velro_authz_access(ctx) != NGX_OK) {
-            ctx->decision = NGX_HTTP_VELRO_DECISION_ERROR;
-
-        } else if (velro_access_allows(&ctx->access, ctx->action)) {
-            ctx->decision = NGX_HTTP_VELRO_DECISION_ALLOW;
-
-        } else {
-            ctx->decision = NGX_HTTP_VELRO_DECISION_DENY;
-        }
-    }
-
-    switch (ctx->decision) {
-
-    case NGX_HTTP_VELRO_DECISION_ALLOW:
-        ctx->authz_status = NGX_OK;
-        return NGX_OK;
-
-    case NGX_HTTP_VELRO_DECISION_DENY:
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "velro: %saccess denied: user %*s, resource %*s, "
-                      "action %s, role \"%s\"", monitor ? "monitor: " : "",
-                      (size_t) VELRO_UUID_LEN, uid,
-                      ctx->has_resource ? (size_t) VELRO_UUID_LEN : 1,
-                      ctx->has_resource ? gid : (u_char *) "-",
-                      ngx_http_velro_actions[ctx->action],
-                      velro_role_name(ctx->has_access ? ctx->access.role
-                                                      : VELRO_ROLE_NONE));
-
-        if (monitor) {
-            ctx->authz_status = NGX_OK;
-            return NGX_OK;
-        }
-
-        status = vlcf->deny_status;
-        break;
-
-    default: /* NGX_HTTP_VELRO_DECISION_ERROR */
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "velro: %sno authorization decision for user %*s",
-                      monitor ? "monitor: " : "",
-                      (size_t) VELRO_UUID_LEN, uid);
-
-        if (monitor) {
-            ctx->authz_status = NGX_OK;
-            return NGX_OK;
-        }
-
-        status = NGX_HTTP_SERVICE_UNAVAILABLE;
-        ctx->detail = "no authorization decision possible";
-
-        if (ngx_http_velro_breaker_state(NGX_HTTP_VELRO_BREAKER_DATABASE)
-            != VELRO_BREAKER_CLOSED)
-        {
-            ctx->retry_after = ngx_http_velro_breaker_retry_after(
-                                             NGX_HTTP_VELRO_BREAKER_DATABASE);
-        }
-
-        break;
-    }
-
-    return ngx_http_velro_authz_refuse(r, vlcf, ctx, status);
-}
-
-
-/*
- * velro_authz_stale: L3 failed or its breaker is open.  What L1 and L2
- * did not give comes from L1 entries expired no longer than vlcf->stale
- * ago (an invalidated entry is gone, not expired).  Nothing is guessed:
- * when an entity the decision needs has no entry, there is no answer.  A
- * stale answer is the answer that was cached, a denial stays one.
- */
-
-static ngx_uint_t
-ngx_http_velro_authz_stale(ngx_http_request_t *r,
-    ngx_http_velro_loc_conf_t *vlcf, ngx_http_velro_ctx_t *ctx)
-{
-    u_char      uid[VELRO_UUID_LEN];
-    ngx_msec_t  age;
-
-    age = 0;
-
-    (void) ngx_http_velro_authz_l1(ctx, vlcf->stale, &age,
-                                   NGX_HTTP_VELRO_TIER_STALE);
-
-    if (ngx_http_velro_authz_needs(ctx) != 0) {
-        return 0;
-    }
-
-    velro_uuid_format(ctx->user_id, uid);
-
-    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                  "velro: stale answer for user %*s, expired %Mms ago",
-                  (size_t) VELRO_UUID_LEN, uid, age);
-
-    ctx->tier = NGX_HTTP_VELRO_TIER_STALE;
-
-    ngx_http_velro_breaker_stale();
-
-    return 1;
-}
-
-
-/*
- * The refusal is sent and the request finalized (NGX_DONE), which may free
- * the request and its ctx at once; or the status is left to nginx
- * ("satisfy any", error_page) and kept for a second call.
- */
-
-static ngx_int_t
-ngx_http_velro_authz_refuse(ngx_http_request_t *r,
-    ngx_http_velro_loc_conf_t *vlcf, ngx_http_velro_ctx_t *ctx,
-    ngx_int_t status)
-{
-    ngx_int_t  rc;
-
-    /* metrics: counted now, the response may free the request */
-
-    ngx_http_velro_metrics_authz(r, ctx, NGX_DONE);
-
-    ctx->authz_status = NGX_DONE;
-
-    /* ctx->status stays the token's: $velro_user_id still has a value */
-
-    rc = ngx_http_velro_jwt_reject(r, vlcf, ctx, status);
-
-    if (rc != NGX_DONE) {
-        ctx->authz_status = rc;
-    }
-
-    return rc;
 }
 
 

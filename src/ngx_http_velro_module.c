@@ -6,6 +6,7 @@
 
 
 #include "ngx_http_velro_module.h"
+#include "ngx_http_velro_authz.h"
 #include "ngx_http_velro_invalidate.h"
 #include "ngx_http_velro_variables.h"
 

@@ -275,13 +275,6 @@ ngx_int_t ngx_http_velro_jwks_fetch(ngx_http_request_t *r,
 
 velro_cache_t *ngx_http_velro_l1(void);
 
-ngx_int_t ngx_http_velro_authz_check(ngx_http_request_t *r,
-    ngx_http_velro_loc_conf_t *vlcf, ngx_http_velro_ctx_t *ctx);
-void ngx_http_velro_authz_cleanup(ngx_http_velro_ctx_t *ctx);
-ngx_int_t ngx_http_velro_authz_init_process(ngx_cycle_t *cycle);
-void ngx_http_velro_authz_exit_process(ngx_cycle_t *cycle);
-char *ngx_http_velro_authz_merge(ngx_conf_t *cf,
-    ngx_http_velro_loc_conf_t *prev, ngx_http_velro_loc_conf_t *conf);
 
 char *ngx_http_velro_batch(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 ngx_int_t ngx_http_velro_warm_header(ngx_http_request_t *r);

@@ -249,6 +249,15 @@ velro_user_check(const velro_user_t *u, int64_t iat)
 
 
 const char *
+velro_action_name(velro_action_e action)
+{
+    static const char  *names[] = { "read", "write", "delete" };
+
+    return ((unsigned) action < 3) ? names[action] : "";
+}
+
+
+const char *
 velro_role_name(velro_role_e role)
 {
     if ((unsigned) role >= sizeof(velro_roles) / sizeof(velro_roles[0])) {

@@ -84,6 +84,7 @@ int velro_access_allows(const velro_access_t *a, velro_action_e action);
 velro_user_rc_e velro_user_check(const velro_user_t *u, int64_t iat);
 
 const char *velro_role_name(velro_role_e role);   /* "" for none */
+const char *velro_action_name(velro_action_e action);
 const char *velro_user_description(velro_user_rc_e rc);
 
 /*
