@@ -128,7 +128,7 @@ ngx_http_velro_authz_start(ngx_http_request_t *r,
     ngx_str_t                    value;
     ngx_http_velro_main_conf_t  *vmcf;
 
-    ctx->tier = NGX_HTTP_VELRO_TIER_NONE;
+    ctx->tier = VELRO_TIER_NONE;
     ngx_memzero(ctx->tiers, sizeof(ctx->tiers));
     ctx->has_user = 0;
     ctx->has_roles = 0;
@@ -154,7 +154,7 @@ ngx_http_velro_authz_start(ngx_http_request_t *r,
     ctx->roles.teams = ctx->teams;
 
     if (ngx_http_velro_authz_action(r, vlcf, ctx) != NGX_OK) {
-        ctx->decision = NGX_HTTP_VELRO_DECISION_DENY;
+        ctx->decision = VELRO_DECISION_DENY;
         ctx->authz_state = NGX_HTTP_VELRO_AUTHZ_DONE;
         return ngx_http_velro_authz_decide(r, vlcf, ctx);
     }
@@ -184,7 +184,7 @@ ngx_http_velro_authz_start(ngx_http_request_t *r,
                           "not a UUID", ngx_min(value.len, 64), value.data,
                           value.len > 64 ? "..." : "");
 
-            ctx->decision = NGX_HTTP_VELRO_DECISION_DENY;
+            ctx->decision = VELRO_DECISION_DENY;
             ctx->authz_state = NGX_HTTP_VELRO_AUTHZ_DONE;
             return ngx_http_velro_authz_decide(r, vlcf, ctx);
         }
@@ -196,10 +196,10 @@ ngx_http_velro_authz_start(ngx_http_request_t *r,
 
     ctx->timing.l1 = (ngx_http_velro_l1() != NULL);    /* metrics */
 
-    (void) ngx_http_velro_authz_l1(ctx, 0, NULL, NGX_HTTP_VELRO_TIER_L1);
+    (void) ngx_http_velro_authz_l1(ctx, 0, NULL, VELRO_TIER_L1);
 
     if (ngx_http_velro_authz_needs(ctx) == 0) {
-        ctx->tier = NGX_HTTP_VELRO_TIER_L1;
+        ctx->tier = VELRO_TIER_L1;
         ctx->authz_state = NGX_HTTP_VELRO_AUTHZ_DONE;
         return NGX_DECLINED;
     }
@@ -229,8 +229,8 @@ ngx_http_velro_authz_next(ngx_http_request_t *r,
     }
 
     if (ngx_http_velro_authz_needs(ctx) == 0) {
-        if (ctx->tier < NGX_HTTP_VELRO_TIER_L2) {
-            ctx->tier = NGX_HTTP_VELRO_TIER_L1;
+        if (ctx->tier < VELRO_TIER_L2) {
+            ctx->tier = VELRO_TIER_L1;
         }
 
         ctx->authz_state = NGX_HTTP_VELRO_AUTHZ_DONE;
@@ -573,7 +573,7 @@ ngx_http_velro_authz_l2_reply(void *data, redisReply *reply)
         if (ngx_http_velro_authz_l2_value(r, ctx, ctx->l2_asked[i],
                                           reply->element[i]))
         {
-            ctx->tier = NGX_HTTP_VELRO_TIER_L2;
+            ctx->tier = VELRO_TIER_L2;
         }
     }
 
@@ -586,7 +586,7 @@ ngx_http_velro_authz_l2_reply(void *data, redisReply *reply)
 
     if (need & ngx_http_velro_bit(NGX_HTTP_VELRO_ENTITY_PROJECT)) {
 
-        (void) ngx_http_velro_authz_l1(ctx, 0, NULL, NGX_HTTP_VELRO_TIER_L1);
+        (void) ngx_http_velro_authz_l1(ctx, 0, NULL, VELRO_TIER_L1);
 
         vmcf = ngx_http_get_module_main_conf(r, ngx_http_velro_module);
 
@@ -672,7 +672,7 @@ ngx_http_velro_authz_l2_value(ngx_http_request_t *r,
         return 0;
     }
 
-    ctx->tiers[kind] = NGX_HTTP_VELRO_TIER_L2;
+    ctx->tiers[kind] = VELRO_TIER_L2;
 
     return 1;
 }
@@ -693,7 +693,7 @@ ngx_http_velro_authz_l3(ngx_http_request_t *r,
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "velro: no decision: L1 and L2 missed and there is "
                       "no \"velro_authz_fallback\"");
-        ctx->decision = NGX_HTTP_VELRO_DECISION_ERROR;
+        ctx->decision = VELRO_DECISION_ERROR;
         ctx->authz_state = NGX_HTTP_VELRO_AUTHZ_DONE;
         return NGX_OK;
     }
@@ -725,7 +725,7 @@ ngx_http_velro_authz_l3(ngx_http_request_t *r,
                       "velro: breaker database open, no L3 lookup");
 
         ctx->backend_failed = 1;
-        ctx->decision = NGX_HTTP_VELRO_DECISION_ERROR;
+        ctx->decision = VELRO_DECISION_ERROR;
         ctx->authz_state = NGX_HTTP_VELRO_AUTHZ_DONE;
         return NGX_OK;
     }
@@ -842,7 +842,7 @@ failed:
     ngx_http_velro_breaker_result(NGX_HTTP_VELRO_BREAKER_DATABASE, 0,
                                   r->connection->log);
 
-    ctx->decision = NGX_HTTP_VELRO_DECISION_ERROR;
+    ctx->decision = VELRO_DECISION_ERROR;
     ctx->backend_failed = 1;
 
     ngx_http_velro_authz_inflight_done(ctx, 0);
@@ -870,15 +870,15 @@ ngx_http_velro_authz_l3_store(ngx_http_velro_ctx_t *ctx,
     velro_access_t  access;
 
 #define ngx_http_velro_l3_l2(kind)                                            \
-    (ctx->tiers[kind] != NGX_HTTP_VELRO_TIER_L2)
+    (ctx->tiers[kind] != VELRO_TIER_L2)
 
-    ctx->tier = NGX_HTTP_VELRO_TIER_L3;
+    ctx->tier = VELRO_TIER_L3;
 
     if (!ctx->has_user) {
         l2 = ngx_http_velro_l3_l2(NGX_HTTP_VELRO_ENTITY_USER);
         ctx->user = ans->user;
         ctx->has_user = 1;
-        ctx->tiers[NGX_HTTP_VELRO_ENTITY_USER] = NGX_HTTP_VELRO_TIER_L3;
+        ctx->tiers[NGX_HTTP_VELRO_ENTITY_USER] = VELRO_TIER_L3;
         ngx_http_velro_cache_put_user(ctx->seq, ctx->user_id, &ctx->user, l2);
     }
 
@@ -887,7 +887,7 @@ ngx_http_velro_authz_l3_store(ngx_http_velro_ctx_t *ctx,
         if (ctx->has_resource) {
             ctx->access = ans->access;
             ctx->has_access = 1;
-            ctx->tiers[NGX_HTTP_VELRO_ENTITY_PAIR] = NGX_HTTP_VELRO_TIER_L3;
+            ctx->tiers[NGX_HTTP_VELRO_ENTITY_PAIR] = VELRO_TIER_L3;
             ngx_http_velro_cache_put_pair(ctx->seq, ctx->user_id,
                                           ctx->resource_id, &ctx->access);
 
@@ -907,7 +907,7 @@ ngx_http_velro_authz_l3_store(ngx_http_velro_ctx_t *ctx,
         ngx_memcpy(ctx->teams, ans->roles.teams,
                    ans->roles.n * sizeof(velro_team_role_t));
         ctx->has_roles = 1;
-        ctx->tiers[NGX_HTTP_VELRO_ENTITY_ROLES] = NGX_HTTP_VELRO_TIER_L3;
+        ctx->tiers[NGX_HTTP_VELRO_ENTITY_ROLES] = VELRO_TIER_L3;
         ngx_http_velro_cache_put_roles(ctx->seq, ctx->user_id, &ctx->roles,
                                        l2);
     }
@@ -929,7 +929,7 @@ ngx_http_velro_authz_l3_store(ngx_http_velro_ctx_t *ctx,
         l2 = ngx_http_velro_l3_l2(NGX_HTTP_VELRO_ENTITY_GENERATION);
         ngx_memcpy(ctx->gen, &ans->gen, velro_generation_size(&ans->gen));
         ctx->has_gen = 1;
-        ctx->tiers[NGX_HTTP_VELRO_ENTITY_GENERATION] = NGX_HTTP_VELRO_TIER_L3;
+        ctx->tiers[NGX_HTTP_VELRO_ENTITY_GENERATION] = VELRO_TIER_L3;
         ngx_http_velro_cache_put_generation(ctx->seq, ctx->resource_id,
                                             ctx->gen, l2);
     }
@@ -941,14 +941,14 @@ ngx_http_velro_authz_l3_store(ngx_http_velro_ctx_t *ctx,
     {
         /* learnt from the answer's generation, and in L1 */
         ctx->has_project = 1;
-        ctx->tiers[NGX_HTTP_VELRO_ENTITY_PROJECT] = NGX_HTTP_VELRO_TIER_L1;
+        ctx->tiers[NGX_HTTP_VELRO_ENTITY_PROJECT] = VELRO_TIER_L1;
     }
 
     if (!ctx->has_project && ctx->gen->exists && ctx->gen->has_project) {
         l2 = ngx_http_velro_l3_l2(NGX_HTTP_VELRO_ENTITY_PROJECT);
         ctx->project = ans->project;
         ctx->has_project = 1;
-        ctx->tiers[NGX_HTTP_VELRO_ENTITY_PROJECT] = NGX_HTTP_VELRO_TIER_L3;
+        ctx->tiers[NGX_HTTP_VELRO_ENTITY_PROJECT] = VELRO_TIER_L3;
 
         /* a project that is gone: a negative entry under the id asked */
 
@@ -971,7 +971,7 @@ ngx_http_velro_authz_l3_store(ngx_http_velro_ctx_t *ctx,
         {
             ctx->access = access;
             ctx->has_access = 1;
-            ctx->tiers[NGX_HTTP_VELRO_ENTITY_PAIR] = NGX_HTTP_VELRO_TIER_L3;
+            ctx->tiers[NGX_HTTP_VELRO_ENTITY_PAIR] = VELRO_TIER_L3;
             ngx_http_velro_cache_put_pair(ctx->seq, ctx->user_id,
                                           ctx->resource_id, &access);
         }
@@ -1019,7 +1019,7 @@ ngx_http_velro_authz_inflight_done(ngx_http_velro_ctx_t *ctx, ngx_uint_t ok)
                 ngx_http_velro_authz_adopt(w, ctx);
 
             } else {
-                w->decision = NGX_HTTP_VELRO_DECISION_ERROR;
+                w->decision = VELRO_DECISION_ERROR;
                 w->backend_failed = 1;
             }
         }
@@ -1057,7 +1057,7 @@ ngx_http_velro_authz_adopt(ngx_http_velro_ctx_t *w, ngx_http_velro_ctx_t *ctx)
     }
 
     ngx_memcpy(w->tiers, ctx->tiers, sizeof(w->tiers));
-    w->tier = NGX_HTTP_VELRO_TIER_L3;
+    w->tier = VELRO_TIER_L3;
 }
 
 

@@ -68,21 +68,21 @@ ngx_http_velro_authz_decide(ngx_http_request_t *r,
     ctx->authz_state = NGX_HTTP_VELRO_AUTHZ_DECIDED;
     monitor = (vlcf->authz == NGX_HTTP_VELRO_AUTHZ_MONITOR);
 
-    if (ctx->decision == NGX_HTTP_VELRO_DECISION_ERROR
+    if (ctx->decision == VELRO_DECISION_ERROR
         && ctx->backend_failed && vlcf->stale
         && ngx_http_velro_authz_stale(r, vlcf, ctx))
     {
-        ctx->decision = NGX_HTTP_VELRO_DECISION_NONE;
+        ctx->decision = VELRO_DECISION_NONE;
     }
 
     velro_uuid_format(ctx->user_id, uid);
     velro_uuid_format(ctx->resource_id, gid);
 
-    if (ctx->decision == NGX_HTTP_VELRO_DECISION_NONE && ctx->has_user) {
+    if (ctx->decision == VELRO_DECISION_NONE && ctx->has_user) {
         urc = velro_user_check(&ctx->user, ctx->iat);
 
         if (urc != VELRO_USER_OK) {
-            ctx->decision = NGX_HTTP_VELRO_DECISION_DENY;
+            ctx->decision = VELRO_DECISION_DENY;
             ctx->has_access = 0;        /* no role for a refused user */
             ctx->user_desc = velro_user_description(urc);
 
@@ -101,29 +101,29 @@ ngx_http_velro_authz_decide(ngx_http_request_t *r,
         }
     }
 
-    if (ctx->decision == NGX_HTTP_VELRO_DECISION_NONE) {
+    if (ctx->decision == VELRO_DECISION_NONE) {
 
         if (!ctx->has_resource) {
-            ctx->decision = NGX_HTTP_VELRO_DECISION_ALLOW;
+            ctx->decision = VELRO_DECISION_ALLOW;
 
         } else if (ngx_http_velro_authz_access(ctx) != NGX_OK) {
-            ctx->decision = NGX_HTTP_VELRO_DECISION_ERROR;
+            ctx->decision = VELRO_DECISION_ERROR;
 
         } else if (velro_access_allows(&ctx->access, ctx->action)) {
-            ctx->decision = NGX_HTTP_VELRO_DECISION_ALLOW;
+            ctx->decision = VELRO_DECISION_ALLOW;
 
         } else {
-            ctx->decision = NGX_HTTP_VELRO_DECISION_DENY;
+            ctx->decision = VELRO_DECISION_DENY;
         }
     }
 
     switch (ctx->decision) {
 
-    case NGX_HTTP_VELRO_DECISION_ALLOW:
+    case VELRO_DECISION_ALLOW:
         ctx->authz_status = NGX_OK;
         return NGX_OK;
 
-    case NGX_HTTP_VELRO_DECISION_DENY:
+    case VELRO_DECISION_DENY:
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "velro: %saccess denied: user %*s, resource %*s, "
                       "action %s, role \"%s\"", monitor ? "monitor: " : "",
@@ -142,7 +142,7 @@ ngx_http_velro_authz_decide(ngx_http_request_t *r,
         status = vlcf->deny_status;
         break;
 
-    default: /* NGX_HTTP_VELRO_DECISION_ERROR */
+    default: /* VELRO_DECISION_ERROR */
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "velro: %sno authorization decision for user %*s",
                       monitor ? "monitor: " : "",
@@ -188,7 +188,7 @@ ngx_http_velro_authz_stale(ngx_http_request_t *r,
     age = 0;
 
     (void) ngx_http_velro_authz_l1(ctx, vlcf->stale, &age,
-                                   NGX_HTTP_VELRO_TIER_STALE);
+                                   VELRO_TIER_STALE);
 
     if (ngx_http_velro_authz_needs(ctx) != 0) {
         return 0;
@@ -200,7 +200,7 @@ ngx_http_velro_authz_stale(ngx_http_request_t *r,
                   "velro: stale answer for user %*s, expired %Mms ago",
                   (size_t) VELRO_UUID_LEN, uid, age);
 
-    ctx->tier = NGX_HTTP_VELRO_TIER_STALE;
+    ctx->tier = VELRO_TIER_STALE;
 
     ngx_http_velro_breaker_stale();
 

@@ -612,7 +612,7 @@ ngx_http_velro_check(ngx_http_request_t *r)
     case NGX_OK:
         if (vlcf->authz == NGX_HTTP_VELRO_AUTHZ_OFF) {
             ngx_http_velro_metrics_done(r, ctx,
-                                        NGX_HTTP_VELRO_DECISION_ALLOW);
+                                        VELRO_DECISION_ALLOW);
             return NGX_OK;
         }
 
@@ -628,15 +628,15 @@ ngx_http_velro_check(ngx_http_request_t *r)
         return NGX_AGAIN;
 
     case NGX_ERROR:
-        ngx_http_velro_metrics_done(r, ctx, NGX_HTTP_VELRO_DECISION_ERROR);
+        ngx_http_velro_metrics_done(r, ctx, VELRO_DECISION_ERROR);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
 
     default:
         ngx_http_velro_metrics_done(r, ctx,
                                     (ctx->status == NGX_HTTP_UNAUTHORIZED
                                      || ctx->status == NGX_HTTP_BAD_REQUEST)
-                                    ? NGX_HTTP_VELRO_DECISION_DENY
-                                    : NGX_HTTP_VELRO_DECISION_ERROR);
+                                    ? VELRO_DECISION_DENY
+                                    : VELRO_DECISION_ERROR);
 
         return ngx_http_velro_jwt_reject(r, vlcf, ctx, ctx->status);
     }

@@ -44,25 +44,13 @@
 #define NGX_HTTP_VELRO_ACTION_METHOD  3
 #define NGX_HTTP_VELRO_ACTION_VALUE   4
 
-/* $velro_authz_cache: the slowest tier that answered */
-#define NGX_HTTP_VELRO_TIER_NONE    0
-#define NGX_HTTP_VELRO_TIER_L1      1
-#define NGX_HTTP_VELRO_TIER_L2      2
-#define NGX_HTTP_VELRO_TIER_L3      3
-#define NGX_HTTP_VELRO_TIER_STALE   4
+/* decisions and tiers: VELRO_DECISION_x, VELRO_TIER_x (velro_metrics.h) */
 
 /* circuit breakers: velro_breaker BACKEND */
 #define NGX_HTTP_VELRO_BREAKER_REDIS     0
 #define NGX_HTTP_VELRO_BREAKER_DATABASE  1
 #define NGX_HTTP_VELRO_BREAKER_JWKS      2
 #define NGX_HTTP_VELRO_BREAKERS          3
-
-/* $velro_authz_decision */
-#define NGX_HTTP_VELRO_DECISION_NONE   0
-#define NGX_HTTP_VELRO_DECISION_ALLOW  1
-#define NGX_HTTP_VELRO_DECISION_DENY   2
-#define NGX_HTTP_VELRO_DECISION_ERROR  3
-
 
 typedef struct {
     size_t                        l1_size;
@@ -190,8 +178,8 @@ typedef struct {
     velro_project_t               project;
     velro_access_t                access;       /* the row decided from */
     u_char                        tiers[NGX_HTTP_VELRO_ENTITIES + 1];
-                                                /* NGX_HTTP_VELRO_TIER_x of
-                                                   each entity, pair last */
+                                                /* VELRO_TIER_x of each
+                                                   entity, pair last */
 
     /* authz: the tiers asked */
     ngx_uint_t                    l2_tried;     /* entity bits */

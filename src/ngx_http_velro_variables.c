@@ -417,7 +417,7 @@ ngx_http_velro_variable_authz(ngx_http_request_t *r,
     switch (data) {
 
     case 0:
-        if (ctx && ctx->decision != NGX_HTTP_VELRO_DECISION_NONE
+        if (ctx && ctx->decision != VELRO_DECISION_NONE
             && ctx->has_access)
         {
             s = velro_role_name(ctx->access.role);
@@ -464,7 +464,7 @@ ngx_http_velro_variable_authz(ngx_http_request_t *r,
         return NGX_OK;
 
     default:
-        if (ctx && ctx->decision != NGX_HTTP_VELRO_DECISION_NONE
+        if (ctx && ctx->decision != VELRO_DECISION_NONE
             && ctx->has_access && ctx->access.has_project)
         {
             p = ngx_pnalloc(r->pool, VELRO_UUID_LEN);
