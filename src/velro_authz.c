@@ -14,9 +14,6 @@
 
 static int velro_hex(unsigned char c);
 static json_t *velro_json_load(const char *buf, size_t len);
-static int velro_access_fast(const char *buf, size_t len,
-    const unsigned char *user, const unsigned char *resource,
-    velro_access_t *a);
 static int velro_access_fast_at(const char **p, const char *end,
     const unsigned char *user, const unsigned char *resource,
     unsigned char *gen, velro_access_t *a);
@@ -501,56 +498,6 @@ velro_access_parse(json_t *j, const unsigned char *user,
 }
 
 
-int
-velro_l3_parse(const char *buf, size_t len, const unsigned char *user,
-    const unsigned char *resource, velro_user_t *u, velro_access_t *a,
-    velro_project_t *project, const char **err)
-{
-    int      rc;
-    json_t  *j, *ju, *ja;
-
-    j = velro_json_load(buf, len);
-
-    if (j == NULL) {
-        *err = "not JSON";
-        return -1;
-    }
-
-    rc = -1;
-
-    if (!json_is_object(j)) {
-        *err = "not a JSON object";
-        goto done;
-    }
-
-    ju = json_object_get(j, "user");
-    ja = json_object_get(j, "access");
-
-    if (ju == NULL || ja == NULL) {
-        *err = "\"user\" or \"access\" is missing";
-        goto done;
-    }
-
-    if (velro_user_parse(ju, user, u, err) != 0
-        || velro_access_parse(ja, user, resource, a, err) != 0)
-    {
-        goto done;
-    }
-
-    if (project) {
-        (void) velro_project_parse(json_object_get(j, "project"), project);
-    }
-
-    rc = 0;
-
-done:
-
-    json_decref(j);
-
-    return rc;
-}
-
-
 size_t
 velro_user_json(const velro_user_t *u, const unsigned char *user, char *buf)
 {
@@ -579,52 +526,6 @@ velro_user_json(const velro_user_t *u, const unsigned char *user, char *buf)
     }
 
     return (n > 0 && n < VELRO_USER_JSON_MAX) ? (size_t) n : 0;
-}
-
-
-size_t
-velro_access_json(const velro_access_t *a, const unsigned char *user,
-    const unsigned char *resource, char *buf)
-{
-    int            n;
-    char           role[16], project[48];
-    unsigned char  uid[VELRO_UUID_LEN], gid[VELRO_UUID_LEN],
-                   pid[VELRO_UUID_LEN];
-
-    if (!a->exists) {
-        memcpy(buf, "null", 4);
-        return 4;
-    }
-
-    velro_uuid_format(user, uid);
-    velro_uuid_format(resource, gid);
-
-    if (a->has_project) {
-        velro_uuid_format(a->project, pid);
-        snprintf(project, sizeof(project), "\"%.36s\"", pid);
-
-    } else {
-        strcpy(project, "null");
-    }
-
-    if (a->role == VELRO_ROLE_NONE) {
-        strcpy(role, "null");
-
-    } else {
-        snprintf(role, sizeof(role), "\"%s\"", velro_role_name(a->role));
-    }
-
-    n = snprintf(buf, VELRO_ACCESS_JSON_MAX,
-                 "{\"user_id\":\"%.36s\",\"generation_id\":\"%.36s\","
-                 "\"project_id\":%s,\"effective_role\":%s,"
-                 "\"has_direct_access\":%s,\"has_team_access\":%s,"
-                 "\"has_public_access\":%s}",
-                 uid, gid, project, role,
-                 a->direct ? "true" : "false",
-                 a->team ? "true" : "false",
-                 a->public_access ? "true" : "false");
-
-    return (n > 0 && n < VELRO_ACCESS_JSON_MAX) ? (size_t) n : 0;
 }
 
 
@@ -729,9 +630,8 @@ velro_user_from_json(const char *buf, size_t len, const unsigned char *user,
 
 
 /*
- * The layout velro_access_json() writes, read without a JSON parser: L2
- * hits read it on every request.  Anything else (another writer's
- * spacing or member order) goes to jansson.
+ * The rows of velro_l3_warm()'s own layout (issue 3's warm form), read
+ * without a JSON parser; anything else goes to jansson.
  */
 
 static int
@@ -785,29 +685,6 @@ velro_fast_bool(const char **p, const char *end, uint8_t *out)
     return -1;
 }
 
-
-static int
-velro_access_fast(const char *buf, size_t len, const unsigned char *user,
-    const unsigned char *resource, velro_access_t *a)
-{
-    const char  *p;
-
-    p = buf;
-
-    if (velro_access_fast_at(&p, buf + len, user, resource, NULL, a) != 0
-        || p != buf + len)
-    {
-        return -1;
-    }
-
-    return 0;
-}
-
-
-/*
- * One row at *p, advanced past it: its generation must be resource, or,
- * with resource NULL, is copied to gen.
- */
 
 static int
 velro_access_fast_at(const char **pp, const char *end,
@@ -932,38 +809,6 @@ velro_project_fast_at(const char **pp, const char *end, velro_project_t *pr)
     }
 
     return -1;
-}
-
-
-int
-velro_access_from_json(const char *buf, size_t len,
-    const unsigned char *user, const unsigned char *resource,
-    velro_access_t *a, const char **err)
-{
-    int      rc;
-    json_t  *j;
-
-    if (resource && len == 4 && memcmp(buf, "null", 4) == 0) {
-        memset(a, 0, sizeof(velro_access_t));
-        return 0;
-    }
-
-    if (resource && velro_access_fast(buf, len, user, resource, a) == 0) {
-        return 0;
-    }
-
-    j = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, NULL);
-
-    if (j == NULL) {
-        *err = "not JSON";
-        return -1;
-    }
-
-    rc = velro_access_parse(j, user, resource, a, err);
-
-    json_decref(j);
-
-    return rc;
 }
 
 

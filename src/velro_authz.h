@@ -1,9 +1,10 @@
 
 /*
  * velro: authorization decisions, pure C (no nginx), so unit tests and
- * fuzzers reach them: UUIDs, the access rule applied to a
- * velro_authorize() row, the user checks, and the JSON shapes of the L3
- * contract and of the L2 values.
+ * fuzzers reach them: UUIDs, the access rule as a function of the
+ * entities (velro_authz_decide()) and applied to a velro_authorize() row,
+ * the user checks, the JSON objects of the L3 contract, the user's L2
+ * value, the invalidation notices and issue 3's warm form.
  */
 
 
@@ -185,33 +186,15 @@ int velro_access_parse(json_t *j, const unsigned char *user,
     const unsigned char *resource, velro_access_t *a, const char **err);
 
 /*
- * The L3 answer: {"user":USER|null,"access":ROW|null[,"project":PROJECT]}.
- * The ids in it must be the ones asked for (resource NULL: "access" must
- * be null).  A "project" that is missing or malformed leaves
- * project->valid 0 (project may be NULL).
- * Returns 0, or -1 with a static message in *err.
- */
-int velro_l3_parse(const char *buf, size_t len, const unsigned char *user,
-    const unsigned char *resource, velro_user_t *u, velro_access_t *a,
-    velro_project_t *project, const char **err);
-
-/*
- * L2 values are the L3 answer's parts: USER or null, ROW or null.
- * *_json() write at most VELRO_*_JSON_MAX bytes and return the length.
+ * The L2 value auth:{user}: USER or null (at most VELRO_USER_JSON_MAX
+ * bytes).  The L3 answers: velro_entity.h.
  */
 #define VELRO_USER_JSON_MAX    128
-#define VELRO_ACCESS_JSON_MAX  320
 
 size_t velro_user_json(const velro_user_t *u, const unsigned char *user,
     char *buf);
-size_t velro_access_json(const velro_access_t *a, const unsigned char *user,
-    const unsigned char *resource, char *buf);
-
 int velro_user_from_json(const char *buf, size_t len,
     const unsigned char *user, velro_user_t *u, const char **err);
-int velro_access_from_json(const char *buf, size_t len,
-    const unsigned char *user, const unsigned char *resource,
-    velro_access_t *a, const char **err);
 
 /*
  * An invalidation notice: {"kind":"user|member|team|project|generation",
