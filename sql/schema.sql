@@ -242,6 +242,45 @@ END
 $fn$;
 
 ------------------------------------------------------------------------------
+-- velro_recent_generations: what warming fills, for both warm forms
+------------------------------------------------------------------------------
+--
+-- The user's p_limit most recent generations (created_at DESC, then id)
+-- among those the user created (any status) and the completed ones of the
+-- projects of the user's teams, each once. A plain SQL function, inlined
+-- into its callers: the first p_limit rows of
+-- generations_user_id_created_at_idx, and for each project of each of the
+-- user's teams the first p_limit rows of
+-- generations_project_id_created_at_idx (partial, completed only, in the
+-- final order), then a top-N of those.
+
+CREATE OR REPLACE FUNCTION velro_recent_generations(p_user uuid, p_limit int)
+RETURNS TABLE (id uuid, created_at timestamptz)
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $fn$
+    SELECT r.id, r.created_at
+      FROM ((SELECT g.id, g.created_at
+               FROM generations g
+              WHERE g.user_id = p_user
+              ORDER BY g.created_at DESC, g.id
+              LIMIT p_limit)
+            UNION
+            SELECT t.id, t.created_at
+              FROM team_members tm
+              JOIN projects p ON p.team_id = tm.team_id
+             CROSS JOIN LATERAL (
+                    SELECT g.id, g.created_at
+                      FROM generations g
+                     WHERE g.project_id = p.id
+                       AND g.status = 'completed'
+                     ORDER BY g.created_at DESC, g.id
+                     LIMIT p_limit) t
+             WHERE tm.user_id = p_user) r
+     ORDER BY r.created_at DESC, r.id
+     LIMIT p_limit
+$fn$;
+
+------------------------------------------------------------------------------
 -- velro_l3_warm: the L3 warm form, cache warming on login
 ------------------------------------------------------------------------------
 --
@@ -290,32 +329,9 @@ BEGIN
         RETURN '{"user":null,"access":[],"projects":[]}'::json;
     END IF;
 
-    WITH recent AS (
-        -- created by the user, any status
-        (SELECT g.id, g.created_at
-           FROM generations g
-          WHERE g.user_id = p_user
-          ORDER BY g.created_at DESC, g.id
-          LIMIT v_limit)
-        UNION
-        -- completed, in a project of one of the user's teams
-        SELECT t.id, t.created_at
-          FROM team_members tm
-          JOIN projects p ON p.team_id = tm.team_id
-         CROSS JOIN LATERAL (
-                SELECT g.id, g.created_at
-                  FROM generations g
-                 WHERE g.project_id = p.id
-                   AND g.status = 'completed'
-                 ORDER BY g.created_at DESC, g.id
-                 LIMIT v_limit) t
-         WHERE tm.user_id = p_user
-    ),
-    top AS (
+    WITH top AS (
         SELECT r.id, r.created_at
-          FROM recent r
-         ORDER BY r.created_at DESC, r.id
-         LIMIT v_limit
+          FROM velro_recent_generations(p_user, v_limit) r
     ),
     acc AS (
         SELECT t.id, t.created_at, a.project_id,
@@ -487,31 +503,10 @@ BEGIN
         RETURN '{"user":null,"generations":[],"projects":[]}'::json;
     END IF;
 
-    WITH recent AS (
-        (SELECT g.id, g.created_at
-           FROM generations g
-          WHERE g.user_id = p_user
-          ORDER BY g.created_at DESC, g.id
-          LIMIT v_limit)
-        UNION
-        SELECT t.id, t.created_at
-          FROM team_members tm
-          JOIN projects p ON p.team_id = tm.team_id
-         CROSS JOIN LATERAL (
-                SELECT g.id, g.created_at
-                  FROM generations g
-                 WHERE g.project_id = p.id
-                   AND g.status = 'completed'
-                 ORDER BY g.created_at DESC, g.id
-                 LIMIT v_limit) t
-         WHERE tm.user_id = p_user
-    ),
-    top AS (
+    WITH top AS (
         SELECT r.id, r.created_at, g.project_id
-          FROM recent r
+          FROM velro_recent_generations(p_user, v_limit) r
           JOIN generations g ON g.id = r.id
-         ORDER BY r.created_at DESC, r.id
-         LIMIT v_limit
     )
     SELECT '[' || coalesce(string_agg(velro_generation_entity(top.id), ','
                                       ORDER BY top.created_at DESC, top.id),

@@ -58,6 +58,9 @@ typedef struct {
 static ngx_int_t ngx_http_velro_l1_find(ngx_uint_t kind, const u_char *id,
     const u_char *id2, ngx_msec_t stale, ngx_msec_t *age, u_char **value,
     size_t *len);
+static ngx_int_t ngx_http_velro_l1_get_fixed(ngx_uint_t kind,
+    const u_char *id, void *out, size_t size, ngx_msec_t stale,
+    ngx_msec_t *age);
 static void ngx_http_velro_l1_put(ngx_uint_t kind, ngx_uint_t type,
     ngx_uint_t negative, const u_char *id, const u_char *id2,
     const void *value, size_t len);
@@ -211,24 +214,34 @@ ngx_http_velro_l1_find(ngx_uint_t kind, const u_char *id, const u_char *id2,
 }
 
 
-ngx_int_t
-ngx_http_velro_l1_get_user(const u_char *id, velro_user_t *u,
-    ngx_msec_t stale, ngx_msec_t *age)
+/* an entity of a fixed size */
+
+static ngx_int_t
+ngx_http_velro_l1_get_fixed(ngx_uint_t kind, const u_char *id, void *out,
+    size_t size, ngx_msec_t stale, ngx_msec_t *age)
 {
     u_char  *v;
     size_t   len;
 
-    if (ngx_http_velro_l1_find(NGX_HTTP_VELRO_ENTITY_USER, id, NULL, stale,
-                               age, &v, &len)
+    if (ngx_http_velro_l1_find(kind, id, NULL, stale, age, &v, &len)
         != NGX_OK
-        || len != sizeof(velro_user_t))
+        || len != size)
     {
         return NGX_DECLINED;
     }
 
-    ngx_memcpy(u, v, sizeof(velro_user_t));
+    ngx_memcpy(out, v, size);
 
     return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_velro_l1_get_user(const u_char *id, velro_user_t *u,
+    ngx_msec_t stale, ngx_msec_t *age)
+{
+    return ngx_http_velro_l1_get_fixed(NGX_HTTP_VELRO_ENTITY_USER, id, u,
+                                       sizeof(velro_user_t), stale, age);
 }
 
 
@@ -292,20 +305,8 @@ ngx_int_t
 ngx_http_velro_l1_get_project(const u_char *id, velro_project_t *p,
     ngx_msec_t stale, ngx_msec_t *age)
 {
-    u_char  *v;
-    size_t   len;
-
-    if (ngx_http_velro_l1_find(NGX_HTTP_VELRO_ENTITY_PROJECT, id, NULL,
-                               stale, age, &v, &len)
-        != NGX_OK
-        || len != sizeof(velro_project_t))
-    {
-        return NGX_DECLINED;
-    }
-
-    ngx_memcpy(p, v, sizeof(velro_project_t));
-
-    return NGX_OK;
+    return ngx_http_velro_l1_get_fixed(NGX_HTTP_VELRO_ENTITY_PROJECT, id, p,
+                                       sizeof(velro_project_t), stale, age);
 }
 
 

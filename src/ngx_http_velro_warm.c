@@ -35,6 +35,8 @@ static ngx_int_t ngx_http_velro_warm_entities(ngx_http_request_t *sr,
     ngx_http_velro_warm_t *w, ngx_buf_t *b);
 static ngx_int_t ngx_http_velro_warm_pairs(ngx_http_request_t *sr,
     ngx_http_velro_warm_t *w, ngx_buf_t *b);
+static ngx_int_t ngx_http_velro_warm_rejected(ngx_http_request_t *sr,
+    const char *err);
 
 
 ngx_int_t
@@ -372,10 +374,7 @@ ngx_http_velro_warm_entities(ngx_http_request_t *sr,
                                   projects, w->limit, &np, &err)
         != 0)
     {
-        ngx_log_error(NGX_LOG_WARN, sr->connection->log, 0,
-                      "velro: warming failed: the answer of \"%V\" is "
-                      "rejected: %s", &sr->uri, err);
-        return NGX_ERROR;
+        return ngx_http_velro_warm_rejected(sr, err);
     }
 
     ngx_http_velro_cache_put_user(w->seq, w->user_id, &user, 1);
@@ -426,10 +425,7 @@ ngx_http_velro_warm_pairs(ngx_http_request_t *sr, ngx_http_velro_warm_t *w,
                          &err)
         != 0)
     {
-        ngx_log_error(NGX_LOG_WARN, sr->connection->log, 0,
-                      "velro: warming failed: the answer of \"%V\" is "
-                      "rejected: %s", &sr->uri, err);
-        return NGX_ERROR;
+        return ngx_http_velro_warm_rejected(sr, err);
     }
 
     ngx_http_velro_cache_put_user(w->seq, w->user_id, &user, 1);
@@ -448,4 +444,15 @@ ngx_http_velro_warm_pairs(ngx_http_request_t *sr, ngx_http_velro_warm_t *w,
                   "velro: warmed the caches: a user and %uz generations", n);
 
     return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_velro_warm_rejected(ngx_http_request_t *sr, const char *err)
+{
+    ngx_log_error(NGX_LOG_WARN, sr->connection->log, 0,
+                  "velro: warming failed: the answer of \"%V\" is "
+                  "rejected: %s", &sr->uri, err);
+
+    return NGX_ERROR;
 }
