@@ -1571,7 +1571,8 @@ sub phase_zipf {
     # the user from the script's X-Bench-User: $velro_user_id is not
     # always there (see "user id" below)
     my $fmt = "    log_format velro_zipf '\$velro_authz_cache \$status"
-            . " \$http_x_bench_user \$gen \$velro_user_id';\n";
+            . " \$http_x_bench_user \$gen \$velro_user_id"
+            . " \$velro_authz_tiers';\n";
 
     say "";
     say sprintf("%-18s %7s %7s %7s %6s %6s %6s %6s %6s %6s %8s %5s",
@@ -1623,7 +1624,7 @@ sub phase_zipf {
         my $seed = 2;
         for my $window (qw(warm-up measured)) {
             my $want = $window eq 'warm-up' ? $ZWARM_REQS : $ZMEAS_REQS;
-            my (%tier, %st, $nreq, $ideal, @rs);
+            my (%tier, %st, $nreq, $ideal, @rs, $two);
             $nreq = 0;
             while ($nreq < $want) {
                 my $r = $run->("zipf-$window", $pz, $seed++,
@@ -1632,9 +1633,12 @@ sub phase_zipf {
                 sleep 0.5;          # the buffered access log, flushed
                 my $to = -s $log // 0;
                 for my $l (log_lines($log, $from, $to)) {
-                    my ($t, $s, $u, $g, $vu) = split ' ', $l;
+                    my ($t, $s, $u, $g, $vu, $tiers) = split ' ', $l, 6;
                     next unless defined $vu;
                     $nreq++;
+                    # the generation and its project both from L2: the
+                    # second round trip
+                    $two++ if ($tiers // '') =~ /generation=L2 project=L2/;
                     $NOUSER{$s}++ if $vu eq '-';
                     $tier{$t}++;
                     $st{$s}++;
@@ -1671,7 +1675,9 @@ sub phase_zipf {
             my $detail = join ' ', map { "$_ $tier{$_}" } sort keys %tier;
             say "    tiers: $detail; statuses: "
               . join(' ', map { "$_ $st{$_}" } sort keys %st)
-              . sprintf("; %d rounds of wrk", scalar @rs);
+              . sprintf("; %d rounds of wrk; second L2 round trips: %.1f"
+                      . " per 1,000 requests", scalar @rs,
+                        1000 * ($two // 0) / $nn);
 
             # L1 after the run: entities, bytes, and the pairs seen
             my (undef, undef, $js) = http($pz, "/status");

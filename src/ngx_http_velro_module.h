@@ -22,6 +22,8 @@
 #include "ngx_http_velro_pg.h"
 #include "ngx_http_velro_metrics.h"
 #include "ngx_http_velro_cache.h"
+#include "ngx_http_velro_warm.h"        /* for batch.c's filters, until it
+                                           includes it itself */
 
 
 /* L1 entry types; velro_cache_ttl TYPE */
@@ -265,8 +267,6 @@ velro_cache_t *ngx_http_velro_l1(void);
 
 
 char *ngx_http_velro_batch(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
-ngx_int_t ngx_http_velro_warm_header(ngx_http_request_t *r);
-ngx_int_t ngx_http_velro_warm_body(ngx_http_request_t *r, ngx_chain_t *in);
 ngx_int_t ngx_http_velro_batch_is_item(ngx_http_request_t *r);
 ngx_int_t ngx_http_velro_batch_rewrite(ngx_http_request_t *r);
 ngx_int_t ngx_http_velro_batch_access(ngx_http_request_t *r,

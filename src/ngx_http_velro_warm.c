@@ -15,6 +15,7 @@
 
 
 #include "ngx_http_velro_module.h"
+#include "ngx_http_velro_warm.h"
 
 
 #define NGX_HTTP_VELRO_WARM_BODY_MAX  65536
