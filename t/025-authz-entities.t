@@ -246,3 +246,98 @@ my $u = Velro::Authz::id('outsider');
 --- response_headers eval
 ["", main::tiers(qw(L3 L3 L3 L3), 'L3'), main::tiers(qw(L1 L1 L1 L1), 'L1'),
  main::tiers(qw(L1 L1 L3 L3), 'L3'), ""]
+
+
+
+=== TEST 12: a notice that overtakes an L3 answer in flight wins: the answer
+(read before the change committed) serves its own request, its memberships
+are kept neither in L1 nor in L2, the next request asks L3 again
+--- init
+Velro::Authz::fresh();
+my $g = Velro::Authz::id('gen_team_open');
+my $def = Velro::Backends::psql(
+    "SELECT pg_get_functiondef('velro_l3_entities(uuid,uuid)'::regprocedure)");
+$def =~ s/FUNCTION public\.velro_l3_entities\(/FUNCTION public.velro_l3_entities_real(/
+    or die "no velro_l3_entities definition";
+Velro::Backends::psql("DROP SEQUENCE IF EXISTS velro_overtake;
+CREATE SEQUENCE velro_overtake;
+$def;
+-- the lookup of gen_team_open reads at once (this statement's snapshot),
+-- then answers once the change has committed (a sequence is outside MVCC)
+CREATE OR REPLACE FUNCTION velro_l3_entities(p_user uuid, p_resource uuid)
+RETURNS json LANGUAGE plpgsql STABLE AS \$fn\$
+DECLARE
+    v json;
+    i int := 0;
+BEGIN
+    v := velro_l3_entities_real(p_user, p_resource);
+    IF p_resource = '$g' THEN
+        WHILE NOT (SELECT is_called FROM velro_overtake) AND i < 200 LOOP
+            PERFORM pg_sleep(0.05);
+            i := i + 1;
+        END LOOP;
+        PERFORM pg_sleep(0.2);
+    END IF;
+    RETURN v;
+END
+\$fn\$;
+-- the change waits for that lookup to be under way
+CREATE OR REPLACE FUNCTION velro_overtake_wait() RETURNS boolean
+LANGUAGE plpgsql AS \$fn\$
+DECLARE
+    i int := 0;
+BEGIN
+    WHILE i < 500 AND NOT EXISTS (
+        SELECT 1 FROM pg_stat_activity
+         WHERE query LIKE '%velro_l3_entities(%' AND state = 'active'
+           AND pid <> pg_backend_pid())
+    LOOP
+        PERFORM pg_stat_clear_snapshot();
+        PERFORM pg_sleep(0.02);
+        i := i + 1;
+    END LOOP;
+    RETURN i < 500;
+END
+\$fn\$;
+-- and everything back as it was, at the end
+CREATE OR REPLACE FUNCTION velro_restore_l3() RETURNS void
+LANGUAGE plpgsql AS \$fn\$
+BEGIN
+    EXECUTE replace(pg_get_functiondef(
+                        'velro_l3_entities_real(uuid,uuid)'::regprocedure),
+                    'velro_l3_entities_real(', 'velro_l3_entities(');
+    DROP FUNCTION velro_l3_entities_real(uuid, uuid);
+    DROP FUNCTION velro_overtake_wait();
+    DROP SEQUENCE velro_overtake;
+END
+\$fn\$;");
+--- http_config eval: Velro::Authz::http_config(pg_opts => 'timeout=15s')
+--- config eval
+my $t = Velro::Authz::id('team');
+Velro::Authz::location(extra => $::TIERS) . <<CONF
+    location = /page {
+        velro_jwt off;
+        ssi on;
+        default_type text/html;
+        return 200 '<!--# include virtual="/gen/\$arg_g" -->|<!--# include virtual="/change" -->';
+    }
+
+    location = /change {
+        internal;
+        proxy_method POST;
+        proxy_set_body "SELECT velro_overtake_wait(); UPDATE team_members SET role = 'editor' WHERE team_id = '$t' AND user_id = '$::U'; SELECT nextval('velro_overtake') > 0;";
+        proxy_pass http://127.0.0.1:\$TEST_NGINX_SQL_PORT;
+    }
+CONF
+--- more_headers eval: Velro::Authz::bearer('viewer')
+--- request eval
+my $t = Velro::Authz::id('team');
+[$::SETTLE,
+ "GET /page?g=" . Velro::Authz::id('gen_team_open'),
+ "PUT " . main::gen('gen_team_open'),
+ main::sql("UPDATE team_members SET role = 'viewer' WHERE team_id = '$t' AND user_id = '$::U';
+ SELECT velro_restore_l3()")]
+--- error_code eval: [200, 200, 200, 200]
+--- response_body_like eval: [qr/^$/, qr/^ok\n\|t\nt\n$/, qr/^ok\n$/, qr/^$/]
+--- response_headers eval
+["", "", main::tiers(qw(L1 L3 L1 L1)), ""]
