@@ -16,7 +16,7 @@
 #          id), no module directives (the same token is sent)
 #   l1     velro_authz on, one user and one generation repeated: after the
 #          first request, the token, the user and the decision are all L1
-#   l2     "velro_cache_ttl ownership|team_access l1=0" and velro_redis:
+#   l2     "velro_cache_ttl ownership|team_access|project_vis l1=0" and velro_redis:
 #          the token and the user come from L1, the decision from one
 #          Redis MGET per request
 #   l3     the same with no velro_redis: every request is an L3 subrequest,
@@ -826,7 +826,7 @@ sub phase_tiers {
     say "  GET /gen/UUID (a 3-byte static file), HS256 token; $RUNS rounds x "
       . scalar(@TIERS) . " paths, interleaved";
     say "  user 1 on generation 1 (role $PAIR_ROLE);"
-      . " l2/l3 with velro_cache_ttl ownership|team_access l1=0,"
+      . " l2/l3 with velro_cache_ttl ownership|team_access|project_vis l1=0,"
       . " l3 without velro_redis";
 
     # the module must run where it is on, and not where it is off; and

@@ -192,7 +192,7 @@ ngx_http_velro_authz_start(ngx_http_request_t *r,
         ctx->has_resource = 1;
     }
 
-    ctx->seq = ngx_http_velro_cache_seq();
+    ngx_http_velro_cache_mark(&ctx->mark);
 
     ctx->timing.l1 = (ngx_http_velro_l1() != NULL);    /* metrics */
 
@@ -611,9 +611,29 @@ ngx_http_velro_authz_l2_value(ngx_http_request_t *r,
     ngx_http_velro_ctx_t *ctx, ngx_uint_t kind, redisReply *v)
 {
     ngx_int_t    rc;
-    const char  *err;
+    const char  *err, *str;
+    size_t       skip, len;
+    uint64_t     stamp;
 
     if (v->type != REDIS_REPLY_STRING) {
+        return 0;
+    }
+
+    /* older than a notice seen for the entity: as if absent */
+
+    skip = velro_l2_unstamp(v->str, v->len, &stamp);
+    str = v->str + skip;
+    len = v->len - skip;
+
+    if (!ngx_http_velro_cache_l2_fresh(kind,
+                                       kind == NGX_HTTP_VELRO_ENTITY_PROJECT
+                                       ? ctx->gen->project
+                                       : kind == NGX_HTTP_VELRO_ENTITY_GENERATION
+                                       ? ctx->resource_id : ctx->user_id,
+                                       stamp))
+    {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "velro: L2 entry older than a notice, ignored");
         return 0;
     }
 
@@ -622,44 +642,43 @@ ngx_http_velro_authz_l2_value(ngx_http_request_t *r,
     switch (kind) {
 
     case NGX_HTTP_VELRO_ENTITY_USER:
-        rc = velro_user_from_json(v->str, v->len, ctx->user_id, &ctx->user,
-                                  &err);
+        rc = velro_user_from_json(str, len, ctx->user_id, &ctx->user, &err);
         if (rc == 0) {
             ctx->has_user = 1;
-            ngx_http_velro_cache_put_user(ctx->seq, ctx->user_id, &ctx->user,
+            ngx_http_velro_cache_put_user(&ctx->mark, ctx->user_id, &ctx->user,
                                           0);
         }
 
         break;
 
     case NGX_HTTP_VELRO_ENTITY_ROLES:
-        rc = velro_roles_from_json(v->str, v->len, ctx->user_id, &ctx->roles,
+        rc = velro_roles_from_json(str, len, ctx->user_id, &ctx->roles,
                                    ctx->teams, VELRO_TEAMS_MAX, &err);
         if (rc == 0) {
             ctx->has_roles = 1;
-            ngx_http_velro_cache_put_roles(ctx->seq, ctx->user_id,
+            ngx_http_velro_cache_put_roles(&ctx->mark, ctx->user_id,
                                            &ctx->roles, 0);
         }
 
         break;
 
     case NGX_HTTP_VELRO_ENTITY_GENERATION:
-        rc = velro_generation_from_json(v->str, v->len, ctx->resource_id,
-                                        ctx->gen, &err);
+        rc = velro_generation_from_json(str, len, ctx->resource_id, ctx->gen,
+                                        &err);
         if (rc == 0) {
             ctx->has_gen = 1;
-            ngx_http_velro_cache_put_generation(ctx->seq, ctx->resource_id,
+            ngx_http_velro_cache_put_generation(&ctx->mark, ctx->resource_id,
                                                 ctx->gen, 0);
         }
 
         break;
 
     default: /* NGX_HTTP_VELRO_ENTITY_PROJECT */
-        rc = velro_project_from_json(v->str, v->len, ctx->gen->project,
+        rc = velro_project_from_json(str, len, ctx->gen->project,
                                      &ctx->project, &err);
         if (rc == 0) {
             ctx->has_project = 1;
-            ngx_http_velro_cache_put_project(ctx->seq, ctx->gen->project,
+            ngx_http_velro_cache_put_project(&ctx->mark, ctx->gen->project,
                                              &ctx->project, 0);
         }
 
@@ -879,7 +898,7 @@ ngx_http_velro_authz_l3_store(ngx_http_velro_ctx_t *ctx,
         ctx->user = ans->user;
         ctx->has_user = 1;
         ctx->tiers[NGX_HTTP_VELRO_ENTITY_USER] = VELRO_TIER_L3;
-        ngx_http_velro_cache_put_user(ctx->seq, ctx->user_id, &ctx->user, l2);
+        ngx_http_velro_cache_put_user(&ctx->mark, ctx->user_id, &ctx->user, l2);
     }
 
     if (ans->form == VELRO_L3_ACCESS) {
@@ -888,11 +907,11 @@ ngx_http_velro_authz_l3_store(ngx_http_velro_ctx_t *ctx,
             ctx->access = ans->access;
             ctx->has_access = 1;
             ctx->tiers[NGX_HTTP_VELRO_ENTITY_PAIR] = VELRO_TIER_L3;
-            ngx_http_velro_cache_put_pair(ctx->seq, ctx->user_id,
+            ngx_http_velro_cache_put_pair(&ctx->mark, ctx->user_id,
                                           ctx->resource_id, &ctx->access);
 
             if (ans->project.valid) {
-                ngx_http_velro_cache_put_project(ctx->seq, ans->project.id,
+                ngx_http_velro_cache_put_project(&ctx->mark, ans->project.id,
                                                  &ans->project, 1);
             }
         }
@@ -908,7 +927,7 @@ ngx_http_velro_authz_l3_store(ngx_http_velro_ctx_t *ctx,
                    ans->roles.n * sizeof(velro_team_role_t));
         ctx->has_roles = 1;
         ctx->tiers[NGX_HTTP_VELRO_ENTITY_ROLES] = VELRO_TIER_L3;
-        ngx_http_velro_cache_put_roles(ctx->seq, ctx->user_id, &ctx->roles,
+        ngx_http_velro_cache_put_roles(&ctx->mark, ctx->user_id, &ctx->roles,
                                        l2);
     }
 
@@ -930,7 +949,7 @@ ngx_http_velro_authz_l3_store(ngx_http_velro_ctx_t *ctx,
         ngx_memcpy(ctx->gen, &ans->gen, velro_generation_size(&ans->gen));
         ctx->has_gen = 1;
         ctx->tiers[NGX_HTTP_VELRO_ENTITY_GENERATION] = VELRO_TIER_L3;
-        ngx_http_velro_cache_put_generation(ctx->seq, ctx->resource_id,
+        ngx_http_velro_cache_put_generation(&ctx->mark, ctx->resource_id,
                                             ctx->gen, l2);
     }
 
@@ -952,7 +971,7 @@ ngx_http_velro_authz_l3_store(ngx_http_velro_ctx_t *ctx,
 
         /* a project that is gone: a negative entry under the id asked */
 
-        ngx_http_velro_cache_put_project(ctx->seq, ctx->gen->project,
+        ngx_http_velro_cache_put_project(&ctx->mark, ctx->gen->project,
                                          &ctx->project, l2);
     }
 
@@ -972,7 +991,7 @@ ngx_http_velro_authz_l3_store(ngx_http_velro_ctx_t *ctx,
             ctx->access = access;
             ctx->has_access = 1;
             ctx->tiers[NGX_HTTP_VELRO_ENTITY_PAIR] = VELRO_TIER_L3;
-            ngx_http_velro_cache_put_pair(ctx->seq, ctx->user_id,
+            ngx_http_velro_cache_put_pair(&ctx->mark, ctx->user_id,
                                           ctx->resource_id, &access);
         }
     }

@@ -11,7 +11,10 @@
  * An invalidation deletes the entity's L1 entry at once; it also raises
  * this worker's sequence number and records it for the entity (a tag), so
  * that the answer of a lookup started before it, still in flight, is
- * used by its request but kept nowhere.  Pair entries cannot be found
+ * used by its request but kept nowhere; the tag also holds the wall clock
+ * of the notice, and an L2 value stamped (when its lookup started) before
+ * it is not used (worker 0 deletes the key, and its DEL may land after
+ * this worker's read).  Pair entries cannot be found
  * from an entity, so they keep the sequence number they were looked up
  * at and are checked against the tags of their user's memberships, their
  * generation and its project when read.  Tags live as long as the
@@ -55,6 +58,14 @@ typedef struct {
 } ngx_http_velro_pair_entry_t;
 
 
+/* a tag: the sequence number and the wall clock of an invalidation */
+
+typedef struct {
+    uint64_t                      seq;
+    uint64_t                      msec;
+} ngx_http_velro_tag_t;
+
+
 static ngx_int_t ngx_http_velro_l1_find(ngx_uint_t kind, const u_char *id,
     const u_char *id2, ngx_msec_t stale, ngx_msec_t *age, u_char **value,
     size_t *len);
@@ -64,8 +75,10 @@ static ngx_int_t ngx_http_velro_l1_get_fixed(ngx_uint_t kind,
 static void ngx_http_velro_l1_put(ngx_uint_t kind, ngx_uint_t type,
     ngx_uint_t negative, const u_char *id, const u_char *id2,
     const void *value, size_t len);
-static void ngx_http_velro_l2_put(ngx_uint_t kind, ngx_uint_t type,
-    ngx_uint_t negative, const u_char *id, const u_char *value, size_t len);
+static void ngx_http_velro_l2_put(const ngx_http_velro_mark_t *mark,
+    ngx_uint_t kind, ngx_uint_t type, ngx_uint_t negative, const u_char *id,
+    const u_char *value, size_t len);
+static uint64_t ngx_http_velro_cache_now(void);
 static time_t ngx_http_velro_cache_ttl(time_t *ttls, ngx_uint_t type,
     ngx_uint_t negative);
 static ngx_uint_t ngx_http_velro_cache_fresh(ngx_uint_t kind,
@@ -135,10 +148,22 @@ ngx_http_velro_cache_exit_process(ngx_cycle_t *cycle)
 }
 
 
-uint64_t
-ngx_http_velro_cache_seq(void)
+static uint64_t
+ngx_http_velro_cache_now(void)
 {
-    return ngx_http_velro_cache_sequence;
+    ngx_time_t  *tp;
+
+    tp = ngx_timeofday();
+
+    return (uint64_t) tp->sec * 1000 + tp->msec;
+}
+
+
+void
+ngx_http_velro_cache_mark(ngx_http_velro_mark_t *mark)
+{
+    mark->seq = ngx_http_velro_cache_sequence;
+    mark->msec = ngx_http_velro_cache_now();
 }
 
 
@@ -401,11 +426,13 @@ ngx_http_velro_l1_put(ngx_uint_t kind, ngx_uint_t type, ngx_uint_t negative,
 
 
 static void
-ngx_http_velro_l2_put(ngx_uint_t kind, ngx_uint_t type, ngx_uint_t negative,
-    const u_char *id, const u_char *value, size_t len)
+ngx_http_velro_l2_put(const ngx_http_velro_mark_t *mark, ngx_uint_t kind,
+    ngx_uint_t type, ngx_uint_t negative, const u_char *id,
+    const u_char *value, size_t len)
 {
     u_char                       key[NGX_HTTP_VELRO_L2_KEY_MAX];
     u_char                       ttl[NGX_TIME_T_LEN];
+    u_char                      *v, *p;
     time_t                       t;
     size_t                       argvlen[5];
     const char                  *argv[5];
@@ -423,20 +450,33 @@ ngx_http_velro_l2_put(ngx_uint_t kind, ngx_uint_t type, ngx_uint_t negative,
         return;
     }
 
+    /* the value stamped with when its lookup started */
+
+    v = ngx_alloc(NGX_INT64_LEN + 1 + len, ngx_cycle->log);
+    if (v == NULL) {
+        return;
+    }
+
+    p = ngx_sprintf(v, "%uL ", mark->msec);
+    p = ngx_cpymem(p, value, len);
+
     argv[0] = "SET";
     argvlen[0] = 3;
     argv[1] = (char *) key;
     argvlen[1] = ngx_http_velro_l2_key(key, kind, id);
-    argv[2] = (char *) value;
-    argvlen[2] = len;
+    argv[2] = (char *) v;
+    argvlen[2] = p - v;
     argv[3] = "EX";
     argvlen[3] = 2;
     argv[4] = (char *) ttl;
     argvlen[4] = ngx_sprintf(ttl, "%T", t) - ttl;
 
     if (ngx_http_velro_redis_send(5, argv, argvlen) != NGX_OK) {
+        ngx_free(v);
         return;
     }
+
+    ngx_free(v);
 
     /* remembered for a notice that may follow (see the file's comment) */
 
@@ -449,22 +489,14 @@ ngx_http_velro_l2_put(ngx_uint_t kind, ngx_uint_t type, ngx_uint_t negative,
 }
 
 
-size_t
-ngx_http_velro_cache_user_value(const u_char *id, const velro_user_t *u,
-    u_char *buf)
-{
-    return velro_user_json(u, id, (char *) buf);
-}
-
-
 void
-ngx_http_velro_cache_put_user(uint64_t seq, const u_char *id,
-    const velro_user_t *u, ngx_uint_t l2)
+ngx_http_velro_cache_put_user(const ngx_http_velro_mark_t *mark,
+    const u_char *id, const velro_user_t *u, ngx_uint_t l2)
 {
     u_char      text[VELRO_USER_JSON_MAX];
     ngx_uint_t  negative;
 
-    if (!ngx_http_velro_cache_fresh(NGX_HTTP_VELRO_ENTITY_USER, id, seq)) {
+    if (!ngx_http_velro_cache_fresh(NGX_HTTP_VELRO_ENTITY_USER, id, mark->seq)) {
         return;
     }
 
@@ -474,16 +506,16 @@ ngx_http_velro_cache_put_user(uint64_t seq, const u_char *id,
                           negative, id, NULL, u, sizeof(velro_user_t));
 
     if (l2) {
-        ngx_http_velro_l2_put(NGX_HTTP_VELRO_ENTITY_USER, NGX_HTTP_VELRO_AUTH,
-                              negative, id, text,
-                              ngx_http_velro_cache_user_value(id, u, text));
+        ngx_http_velro_l2_put(mark, NGX_HTTP_VELRO_ENTITY_USER,
+                              NGX_HTTP_VELRO_AUTH, negative, id, text,
+                              velro_user_json(u, id, (char *) text));
     }
 }
 
 
 void
-ngx_http_velro_cache_put_roles(uint64_t seq, const u_char *id,
-    const velro_roles_t *roles, ngx_uint_t l2)
+ngx_http_velro_cache_put_roles(const ngx_http_velro_mark_t *mark,
+    const u_char *id, const velro_roles_t *roles, ngx_uint_t l2)
 {
     u_char                       *value;
     size_t                        len;
@@ -492,7 +524,8 @@ ngx_http_velro_cache_put_roles(uint64_t seq, const u_char *id,
                                       * sizeof(velro_team_role_t)];
 
     if (roles->n > VELRO_TEAMS_MAX
-        || !ngx_http_velro_cache_fresh(NGX_HTTP_VELRO_ENTITY_ROLES, id, seq))
+        || !ngx_http_velro_cache_fresh(NGX_HTTP_VELRO_ENTITY_ROLES, id,
+                                       mark->seq))
     {
         return;
     }
@@ -521,7 +554,7 @@ ngx_http_velro_cache_put_roles(uint64_t seq, const u_char *id,
         return;
     }
 
-    ngx_http_velro_l2_put(NGX_HTTP_VELRO_ENTITY_ROLES,
+    ngx_http_velro_l2_put(mark, NGX_HTTP_VELRO_ENTITY_ROLES,
                           NGX_HTTP_VELRO_TEAM_ACCESS, !roles->exists, id,
                           value,
                           velro_roles_json(roles, id, (char *) value, len));
@@ -531,13 +564,13 @@ ngx_http_velro_cache_put_roles(uint64_t seq, const u_char *id,
 
 
 void
-ngx_http_velro_cache_put_generation(uint64_t seq, const u_char *id,
-    const velro_generation_t *g, ngx_uint_t l2)
+ngx_http_velro_cache_put_generation(const ngx_http_velro_mark_t *mark,
+    const u_char *id, const velro_generation_t *g, ngx_uint_t l2)
 {
     u_char  *value;
 
     if (!ngx_http_velro_cache_fresh(NGX_HTTP_VELRO_ENTITY_GENERATION, id,
-                                    seq))
+                                    mark->seq))
     {
         return;
     }
@@ -555,7 +588,7 @@ ngx_http_velro_cache_put_generation(uint64_t seq, const u_char *id,
         return;
     }
 
-    ngx_http_velro_l2_put(NGX_HTTP_VELRO_ENTITY_GENERATION,
+    ngx_http_velro_l2_put(mark, NGX_HTTP_VELRO_ENTITY_GENERATION,
                           NGX_HTTP_VELRO_OWNERSHIP, !g->exists, id, value,
                           velro_generation_json(g, id, (char *) value,
                                                 VELRO_GENERATION_JSON_MAX));
@@ -564,12 +597,13 @@ ngx_http_velro_cache_put_generation(uint64_t seq, const u_char *id,
 
 
 void
-ngx_http_velro_cache_put_project(uint64_t seq, const u_char *id,
-    const velro_project_t *p, ngx_uint_t l2)
+ngx_http_velro_cache_put_project(const ngx_http_velro_mark_t *mark,
+    const u_char *id, const velro_project_t *p, ngx_uint_t l2)
 {
     u_char  text[VELRO_PROJECT_JSON_MAX];
 
-    if (!ngx_http_velro_cache_fresh(NGX_HTTP_VELRO_ENTITY_PROJECT, id, seq)) {
+    if (!ngx_http_velro_cache_fresh(NGX_HTTP_VELRO_ENTITY_PROJECT, id,
+                                    mark->seq)) {
         return;
     }
 
@@ -578,7 +612,7 @@ ngx_http_velro_cache_put_project(uint64_t seq, const u_char *id,
                           sizeof(velro_project_t));
 
     if (l2) {
-        ngx_http_velro_l2_put(NGX_HTTP_VELRO_ENTITY_PROJECT,
+        ngx_http_velro_l2_put(mark, NGX_HTTP_VELRO_ENTITY_PROJECT,
                               NGX_HTTP_VELRO_PROJECT_VIS, !p->valid, id, text,
                               velro_project_json(p, (char *) text));
     }
@@ -586,23 +620,24 @@ ngx_http_velro_cache_put_project(uint64_t seq, const u_char *id,
 
 
 void
-ngx_http_velro_cache_put_pair(uint64_t seq, const u_char *user,
-    const u_char *gen, const velro_access_t *a)
+ngx_http_velro_cache_put_pair(const ngx_http_velro_mark_t *mark,
+    const u_char *user, const u_char *gen, const velro_access_t *a)
 {
     ngx_http_velro_pair_entry_t  pe;
 
-    if (!ngx_http_velro_cache_fresh(NGX_HTTP_VELRO_ENTITY_ROLES, user, seq)
+    if (!ngx_http_velro_cache_fresh(NGX_HTTP_VELRO_ENTITY_ROLES, user,
+                                    mark->seq)
         || !ngx_http_velro_cache_fresh(NGX_HTTP_VELRO_ENTITY_GENERATION, gen,
-                                       seq)
+                                       mark->seq)
         || (a->has_project
             && !ngx_http_velro_cache_fresh(NGX_HTTP_VELRO_ENTITY_PROJECT,
-                                           a->project, seq)))
+                                           a->project, mark->seq)))
     {
         return;
     }
 
     ngx_memzero(&pe, sizeof(pe));
-    pe.seq = seq;
+    pe.seq = mark->seq;
     pe.access = *a;
 
     ngx_http_velro_l1_put(NGX_HTTP_VELRO_ENTITY_PAIR,
@@ -650,11 +685,39 @@ ngx_http_velro_cache_fresh(ngx_uint_t kind, const u_char *id, uint64_t seq)
 
 
 ngx_uint_t
+ngx_http_velro_cache_l2_fresh(ngx_uint_t kind, const u_char *id,
+    uint64_t stamp)
+{
+    u_char                 key[17];
+    velro_cache_entry_t   *e;
+    ngx_http_velro_tag_t   tag;
+
+    if (ngx_http_velro_cache_tags == NULL) {
+        return 1;
+    }
+
+    key[0] = (u_char) (NGX_HTTP_VELRO_TAG + kind);
+    ngx_memcpy(key + 1, id, 16);
+
+    e = velro_cache_get(ngx_http_velro_cache_tags, key, 17, ngx_current_msec);
+
+    if (e == NULL || e->vlen != sizeof(tag)) {
+        return 1;
+    }
+
+    ngx_memcpy(&tag, velro_cache_value(e), sizeof(tag));
+
+    return tag.msec < stamp;
+}
+
+
+ngx_uint_t
 ngx_http_velro_cache_invalidate(ngx_uint_t kind, const u_char *id)
 {
-    u_char          key[NGX_HTTP_VELRO_L1_KEY_MAX];
-    uint64_t        evictions;
-    velro_cache_t  *tags;
+    u_char                 key[NGX_HTTP_VELRO_L1_KEY_MAX];
+    uint64_t               evictions;
+    velro_cache_t         *tags;
+    ngx_http_velro_tag_t   tag;
 
     ngx_http_velro_cache_sequence++;
 
@@ -671,8 +734,10 @@ ngx_http_velro_cache_invalidate(ngx_uint_t kind, const u_char *id)
 
         evictions = tags->evictions;
 
-        if (velro_cache_put(tags, 0, key, 17, &ngx_http_velro_cache_sequence,
-                            sizeof(uint64_t),
+        tag.seq = ngx_http_velro_cache_sequence;
+        tag.msec = ngx_http_velro_cache_now();
+
+        if (velro_cache_put(tags, 0, key, 17, &tag, sizeof(tag),
                             ngx_current_msec + ngx_http_velro_cache_tag_ttl)
                != 0
             || tags->evictions != evictions)

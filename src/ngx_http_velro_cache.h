@@ -37,11 +37,29 @@
 #define NGX_HTTP_VELRO_L2_KEY_MAX         (256 + 12 + 36)
 
 
+/*
+ * When a lookup started: the invalidations this worker had seen (what an
+ * answer overtaken by a notice is told by) and the wall clock in
+ * milliseconds (the stamp of what it writes to L2).
+ */
+typedef struct {
+    uint64_t                      seq;
+    uint64_t                      msec;
+} ngx_http_velro_mark_t;
+
+
 ngx_int_t ngx_http_velro_cache_init_process(ngx_cycle_t *cycle);
 void ngx_http_velro_cache_exit_process(ngx_cycle_t *cycle);
 
-/* the invalidations this worker has seen: a lookup starts with it */
-uint64_t ngx_http_velro_cache_seq(void);
+void ngx_http_velro_cache_mark(ngx_http_velro_mark_t *mark);
+
+/*
+ * An L2 value of the entity, stamped stamp: 1 if no notice this worker saw
+ * for it came at or after that stamp, else 0 (the value may predate the
+ * change, and another worker's DEL may not have landed yet).
+ */
+ngx_uint_t ngx_http_velro_cache_l2_fresh(ngx_uint_t kind, const u_char *id,
+    uint64_t stamp);
 
 size_t ngx_http_velro_l1_key(u_char *key, ngx_uint_t kind, const u_char *id,
     const u_char *id2);
@@ -64,23 +82,20 @@ ngx_int_t ngx_http_velro_l1_get_pair(const u_char *user, const u_char *gen,
     velro_access_t *a, ngx_msec_t stale, ngx_msec_t *age);
 
 /*
- * L1 and L2 writes of what a lookup started at seq learnt: nothing that
- * an invalidation overtook is kept.  l2: also into Redis (SET EX).
+ * L1 and L2 writes of what a lookup started at mark learnt: nothing that
+ * an invalidation overtook is kept.  l2: also into Redis (SET EX, the
+ * value stamped with mark->msec).
  */
-void ngx_http_velro_cache_put_user(uint64_t seq, const u_char *id,
-    const velro_user_t *u, ngx_uint_t l2);
-void ngx_http_velro_cache_put_roles(uint64_t seq, const u_char *id,
-    const velro_roles_t *roles, ngx_uint_t l2);
-void ngx_http_velro_cache_put_generation(uint64_t seq, const u_char *id,
-    const velro_generation_t *g, ngx_uint_t l2);
-void ngx_http_velro_cache_put_project(uint64_t seq, const u_char *id,
-    const velro_project_t *p, ngx_uint_t l2);
-void ngx_http_velro_cache_put_pair(uint64_t seq, const u_char *user,
-    const u_char *gen, const velro_access_t *a);
-
-/* an L2 value of an entity into text: its length, 0 if it does not fit */
-size_t ngx_http_velro_cache_user_value(const u_char *id,
-    const velro_user_t *u, u_char *buf);
+void ngx_http_velro_cache_put_user(const ngx_http_velro_mark_t *mark,
+    const u_char *id, const velro_user_t *u, ngx_uint_t l2);
+void ngx_http_velro_cache_put_roles(const ngx_http_velro_mark_t *mark,
+    const u_char *id, const velro_roles_t *roles, ngx_uint_t l2);
+void ngx_http_velro_cache_put_generation(const ngx_http_velro_mark_t *mark,
+    const u_char *id, const velro_generation_t *g, ngx_uint_t l2);
+void ngx_http_velro_cache_put_project(const ngx_http_velro_mark_t *mark,
+    const u_char *id, const velro_project_t *p, ngx_uint_t l2);
+void ngx_http_velro_cache_put_pair(const ngx_http_velro_mark_t *mark,
+    const u_char *user, const u_char *gen, const velro_access_t *a);
 
 /*
  * Invalidation: the entity's L1 entry goes, and answers of lookups

@@ -169,8 +169,7 @@ typedef struct {
     u_char                        user_id[16];
     u_char                        resource_id[16];
     ngx_uint_t                    action;
-    uint64_t                      seq;          /* invalidations seen when
-                                                   the lookup started */
+    ngx_http_velro_mark_t         mark;         /* when the lookup started */
 
     /* authz: the entities known so far (ngx_http_velro_authz_needs()) */
     velro_user_t                  user;

@@ -3,9 +3,10 @@
  * velro: L3, PostgreSQL through libpq's nonblocking API.
  *
  * Per worker: a pool of "pool" connections, all opened at worker start,
- * each with the statements velro_l3 and velro_l3_warm prepared once (in
- * that order; a database without velro_l3_warm() only fails warm
- * requests); a FIFO of requests
+ * each with the statements velro_l3 (velro_l3_entities()) and
+ * velro_l3_warm (velro_l3_warm_entities()) prepared once (in that order;
+ * a database without velro_l3_warm_entities() only fails warm requests);
+ * a FIFO of requests
  * waiting for a free connection; and one more connection that LISTENs on
  * the invalidation channel.  Sockets are nginx connections registered
  * level-triggered; every wait has an nginx timer.  Nothing blocks: no

@@ -23,7 +23,7 @@
 
 typedef struct {
     u_char                        user_id[16];
-    uint64_t                      seq;
+    ngx_http_velro_mark_t         mark;
     ngx_uint_t                    limit;
 } ngx_http_velro_warm_t;
 
@@ -260,7 +260,7 @@ ngx_http_velro_warm_start(ngx_http_request_t *r,
         return;
     }
 
-    w->seq = ngx_http_velro_cache_seq();
+    ngx_http_velro_cache_mark(&w->mark);
     w->limit = vlcf->warm_limit;
 
     args.data = ngx_pnalloc(r->pool, sizeof("user=&warm=1&limit=")
@@ -378,18 +378,18 @@ ngx_http_velro_warm_entities(ngx_http_request_t *sr,
         return ngx_http_velro_warm_rejected(sr, err);
     }
 
-    ngx_http_velro_cache_put_user(w->seq, w->user_id, &user, 1);
+    ngx_http_velro_cache_put_user(&w->mark, w->user_id, &user, 1);
 
     if (user.exists) {
-        ngx_http_velro_cache_put_roles(w->seq, w->user_id, &roles, 1);
+        ngx_http_velro_cache_put_roles(&w->mark, w->user_id, &roles, 1);
     }
 
     for (i = 0; i < n; i++) {
-        ngx_http_velro_cache_put_generation(w->seq, ids[i], &gens[i], 1);
+        ngx_http_velro_cache_put_generation(&w->mark, ids[i], &gens[i], 1);
     }
 
     for (i = 0; i < np; i++) {
-        ngx_http_velro_cache_put_project(w->seq, projects[i].id,
+        ngx_http_velro_cache_put_project(&w->mark, projects[i].id,
                                          &projects[i], 1);
     }
 
@@ -429,15 +429,15 @@ ngx_http_velro_warm_pairs(ngx_http_request_t *sr, ngx_http_velro_warm_t *w,
         return ngx_http_velro_warm_rejected(sr, err);
     }
 
-    ngx_http_velro_cache_put_user(w->seq, w->user_id, &user, 1);
+    ngx_http_velro_cache_put_user(&w->mark, w->user_id, &user, 1);
 
     for (i = 0; i < n; i++) {
-        ngx_http_velro_cache_put_pair(w->seq, w->user_id, rows[i].generation,
+        ngx_http_velro_cache_put_pair(&w->mark, w->user_id, rows[i].generation,
                                       &rows[i].access);
     }
 
     for (i = 0; i < np; i++) {
-        ngx_http_velro_cache_put_project(w->seq, projects[i].id,
+        ngx_http_velro_cache_put_project(&w->mark, projects[i].id,
                                          &projects[i], 1);
     }
 

@@ -444,6 +444,31 @@ velro_generation_json(const velro_generation_t *g, const unsigned char *id,
 }
 
 
+size_t
+velro_l2_unstamp(const char *buf, size_t len, uint64_t *stamp)
+{
+    size_t    i;
+    uint64_t  v;
+
+    *stamp = 0;
+    v = 0;
+
+    for (i = 0; i < len && i < 20 && buf[i] >= '0' && buf[i] <= '9'; i++) {
+        v = v * 10 + (uint64_t) (buf[i] - '0');
+    }
+
+    if (i == 0 || i == 20 || i == len || buf[i] != ' '
+        || (i > 1 && buf[0] == '0'))
+    {
+        return 0;
+    }
+
+    *stamp = v;
+
+    return i + 1;
+}
+
+
 int
 velro_roles_from_json(const char *buf, size_t len, const unsigned char *user,
     velro_roles_t *roles, velro_team_role_t *teams, size_t max_teams,

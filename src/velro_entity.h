@@ -64,6 +64,15 @@ size_t velro_roles_json(const velro_roles_t *roles, const unsigned char *user,
 size_t velro_generation_json(const velro_generation_t *g,
     const unsigned char *id, char *buf, size_t size);
 
+/*
+ * Every L2 value is stamped: "STAMP JSON", STAMP the wall-clock
+ * milliseconds at which the lookup that learnt it started (a reader drops
+ * a value older than a notice it saw for that entity).  Returns the
+ * length of "STAMP " and the stamp, or 0 and stamp 0 for an unstamped
+ * value.
+ */
+size_t velro_l2_unstamp(const char *buf, size_t len, uint64_t *stamp);
+
 int velro_roles_from_json(const char *buf, size_t len,
     const unsigned char *user, velro_roles_t *roles,
     velro_team_role_t *teams, size_t max_teams, const char **err);

@@ -71,11 +71,12 @@ Velro::Authz::bearer('owner', iat => 1700000000, exp => 4102444800,
 my $u = Velro::Authz::id('owner');
 my $g = Velro::Authz::id('gen_noproject');
 my $v = Velro::Backends::redis_cli('GET', "velro:ownership:$g");
-die "no L2 entry for the generation: \"$v\"" unless $v =~ /^\{"id":"$g","user_id":"$u","project_id":null,"status":"completed",/;
+# each value stamped with when its lookup started (milliseconds)
+die "no L2 entry for the generation: \"$v\"" unless $v =~ /^[1-9]\d{12} \{"id":"$g","user_id":"$u","project_id":null,"status":"completed",/;
 $v = Velro::Backends::redis_cli('GET', "velro:auth:$u");
-die "no L2 auth entry: \"$v\"" unless $v =~ /^\{"id":"$u","status":"active"/;
+die "no L2 auth entry: \"$v\"" unless $v =~ /^[1-9]\d{12} \{"id":"$u","status":"active"/;
 $v = Velro::Backends::redis_cli('GET', "velro:team_access:$u");
-die "no L2 team_access entry: \"$v\"" unless $v =~ /^\{"user_id":"$u","teams":\{"[^"]+":"viewer"\}\}$/;
+die "no L2 team_access entry: \"$v\"" unless $v =~ /^[1-9]\d{12} \{"user_id":"$u","teams":\{"[^"]+":"viewer"\}\}$/;
 my $keys = Velro::Backends::redis_cli('KEYS', "velro:idx:*");
 die "index sets: \"$keys\"" if $keys =~ /\S/;
 --- http_config eval: Velro::Authz::http_config()

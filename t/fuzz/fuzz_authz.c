@@ -655,7 +655,20 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_check_warm(buf, size, data);
     fuzz_check_warm_entities(buf, size, data);
 
-    /* the L2 values */
+    /* the L2 values, and their stamp */
+
+    {
+        size_t    skip;
+        uint64_t  stamp;
+
+        skip = velro_l2_unstamp(buf, size, &stamp);
+
+        if (skip > size || (skip == 0 && stamp != 0)
+            || (skip && (skip < 2 || buf[skip - 1] != ' ')))
+        {
+            fuzz_fail("unstamp: out of the value", data, size);
+        }
+    }
 
     err = NULL;
 

@@ -43,6 +43,7 @@ static void test_answer(void);
 static void test_answer_bad(void);
 static void test_values(void);
 static void test_warm_entities(void);
+static void test_unstamp(void);
 static void id(const char *s, unsigned char *out);
 
 
@@ -462,6 +463,28 @@ test_warm_entities(void)
 }
 
 
+static void
+test_unstamp(void)
+{
+    size_t     i;
+    uint64_t   stamp;
+    static const char  *bad[] = {
+        "", "{}", "123", "123{}", " 1 {}", "0123 {}", "-1 {}",
+        "123456789012345678901 {}", "12a {}"
+    };
+
+    ok(velro_l2_unstamp("1733228000123 {\"a\":1}", 21, &stamp) == 14
+       && stamp == 1733228000123ull, "unstamp: stamp and its length");
+    ok(velro_l2_unstamp("0 null", 6, &stamp) == 2 && stamp == 0,
+       "unstamp: 0");
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ok(velro_l2_unstamp(bad[i], strlen(bad[i]), &stamp) == 0
+           && stamp == 0, "unstamp: none in \"%s\"", bad[i]);
+    }
+}
+
+
 void
 test_entity(void)
 {
@@ -481,6 +504,7 @@ test_entity(void)
     test_answer_bad();
     test_values();
     test_warm_entities();
+    test_unstamp();
 
     ok(velro_invalidation_parse("{\"kind\":\"member\",\"id\":\"" UID "\"}",
                                 sizeof("{\"kind\":\"member\",\"id\":\"\"}") - 1
