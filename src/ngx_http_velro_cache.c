@@ -20,7 +20,7 @@
  * generation and its project when read.  Tags live as long as the
  * longest L1 entry (stale ones included); when the tag table is full, a
  * floor takes the place of the lost tags: nothing looked up before it is
- * kept or, for pairs, read.
+ * kept or, for pairs and L2 values, read.
  */
 
 
@@ -93,6 +93,7 @@ static ngx_str_t          ngx_http_velro_l2_names[] = {
 static ngx_http_velro_main_conf_t  *ngx_http_velro_cache_conf;
 static uint64_t            ngx_http_velro_cache_sequence;
 static uint64_t            ngx_http_velro_cache_floor;
+static uint64_t            ngx_http_velro_cache_floor_msec;
 static velro_cache_t      *ngx_http_velro_cache_tags;
 static velro_cache_t      *ngx_http_velro_cache_writes;
 static ngx_msec_t          ngx_http_velro_cache_tag_ttl;
@@ -109,12 +110,17 @@ ngx_http_velro_cache_init_process(ngx_cycle_t *cycle)
     vmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_velro_module);
     ngx_http_velro_cache_conf = vmcf;
 
-    /* a tag outlives the entries it invalidates, stale ones included */
+    /*
+     * A tag outlives the entries it invalidates, stale L1 ones included,
+     * and the L2 values it makes this worker ignore (should the DEL have
+     * been lost)
+     */
 
     max = 0;
 
     for (i = 0; i < NGX_HTTP_VELRO_NTYPES; i++) {
         max = ngx_max(max, vmcf->ttl_l1[i]);
+        max = ngx_max(max, vmcf->ttl_l2[i]);
     }
 
     ngx_http_velro_cache_tag_ttl = (ngx_msec_t) (max + 60) * 1000
@@ -692,6 +698,10 @@ ngx_http_velro_cache_l2_fresh(ngx_uint_t kind, const u_char *id,
     velro_cache_entry_t   *e;
     ngx_http_velro_tag_t   tag;
 
+    if (stamp <= ngx_http_velro_cache_floor_msec) {
+        return 0;                       /* a tag may have been lost */
+    }
+
     if (ngx_http_velro_cache_tags == NULL) {
         return 1;
     }
@@ -749,6 +759,7 @@ ngx_http_velro_cache_invalidate(ngx_uint_t kind, const u_char *id)
                           "answers under way are not kept");
 
             ngx_http_velro_cache_floor = ngx_http_velro_cache_sequence;
+            ngx_http_velro_cache_floor_msec = tag.msec;
         }
     }
 
