@@ -698,7 +698,9 @@ ngx_http_velro_cache_l2_fresh(ngx_uint_t kind, const u_char *id,
     velro_cache_entry_t   *e;
     ngx_http_velro_tag_t   tag;
 
-    if (stamp <= ngx_http_velro_cache_floor_msec) {
+    if (ngx_http_velro_cache_floor_msec
+        && stamp <= ngx_http_velro_cache_floor_msec)
+    {
         return 0;                       /* a tag may have been lost */
     }
 
