@@ -3,10 +3,13 @@
 #   make            build the dynamic module: build/ngx_http_velro_module.so
 #   make test       install what the tests need, build, run prove -r t
 #   make run        install, build, start the demo gateway on 127.0.0.1:8080
+#   make run-smoke  make run as the README shows it, its curl lines
+#                   checked, stopped by each signal (CI runs it)
 #   make bench      wrk: nginx with and without the module, same run (JWT,
 #                   then authorization: make bench-authz runs that alone)
-#   make fuzz       libFuzzer targets for the JWT and JWKS parsers
+#   make fuzz       the libFuzzer targets (t/fuzz/fuzz.mk)
 #   make test-valgrind   the suite with nginx under valgrind
+#   make test-busy  the suite beside CPU-bound stress-ng workers
 #   make test-asan  the suite with the module built with AddressSanitizer
 #                   and UndefinedBehaviorSanitizer (build/asan/)
 #   make faults     load while Redis and PostgreSQL are killed, stopped
@@ -40,15 +43,27 @@ DEBIAN_PACKAGES := nginx-core nginx-dev libssl-dev libjansson-dev \
 
 # the real Test::Nginx when installed, else the compatible runner in t/lib
 TEST_PERL5LIB := $(CURDIR)/t/lib$(shell perl -MTest::Nginx::Socket -e1 \
-	2>/dev/null || echo ":$(CURDIR)/t/lib/compat")
+	2>/dev/null || echo ":$(CURDIR)/t/lib/compat")$(if $(PERL5LIB),:$(PERL5LIB))
+
+# Test::Nginx's port: one free port chosen per make run (10000-19999, below
+# the test backends' 20000-32767), so that suites of two checkouts, or CI
+# beside a developer, never fight over Test::Nginx's default 1984; an
+# explicit TEST_NGINX_PORT wins
+ifeq ($(origin TEST_NGINX_PORT), undefined)
+TEST_NGINX_PORT := $(shell perl -MIO::Socket::INET -e 'for (1 .. 200) { \
+	my $$p = 10000 + int rand 10000; IO::Socket::INET->new(LocalAddr => \
+	"127.0.0.1", LocalPort => $$p, Listen => 1, ReuseAddr => 1) or next; \
+	print $$p; last }')
+endif
+export TEST_NGINX_PORT
 
 export TEST_NGINX_BINARY ?= $(NGINX_BIN)
 export TEST_NGINX_LOAD_MODULES ?= $(MODULE)
 export VELRO_UNIT_BIN ?= $(BUILD)/unit/velro_unit
 export VELRO_DECIDE_BIN ?= $(BUILD)/unit/velro_decide
 
-.PHONY: all module deps test prove run bench bench-authz fuzz unit \
-	test-valgrind test-deps test-asan asan-module faults clean \
+.PHONY: all module deps test prove run run-smoke bench bench-authz fuzz unit \
+	test-valgrind test-busy test-deps test-asan asan-module faults clean \
 	check-clang clang-deps
 
 all: module
@@ -95,6 +110,16 @@ test-deps:
 
 prove:
 	PERL5LIB=$(TEST_PERL5LIB) prove -r $(TESTS)
+
+# test-busy: the suite with BUSY_CPUS (2) CPU-bound stress-ng workers
+# beside it, as on a loaded CI machine: waits that assume an idle CPU fail
+# here first
+BUSY_CPUS ?= 2
+test-busy: test-deps module unit
+	$(MAKE) deps EXTRA_PACKAGES=stress-ng
+	stress-ng --cpu $(BUSY_CPUS) --timeout 2h --quiet & st=$$!; \
+	PERL5LIB=$(TEST_PERL5LIB) prove -r $(TESTS); rc=$$?; \
+	kill $$st; wait $$st 2>/dev/null; exit $$rc
 
 # valgrind: every nginx of the suite under memcheck (the runner restarts it
 # for each block); a memory error or a definite leak makes it exit with 99,
@@ -163,6 +188,27 @@ test-asan: deps unit asan-module
 # not needed: its clients are Perl); FAULTS_SHORT=1 for the CI form
 faults: deps module
 	perl bench/faults.pl $(NGINX_BIN) $(MODULE)
+
+# run: the demo gateway of the README (conf/demo/run.sh: PostgreSQL, Redis
+# and nginx under build/run, tokens and curl lines); Ctrl-C, SIGTERM or
+# SIGHUP stops all three
+run: deps module
+	sh conf/demo/run.sh $(NGINX_BIN) $(MODULE)
+
+# run-smoke: `make run` as the README shows it, stopped each way (Ctrl-C,
+# SIGTERM and SIGHUP to make and to the script): every printed curl line
+# answers as promised, a repeat comes from L1 or L2, Redis holds the keys,
+# nothing is left running (t/smoke/make-run.pl; SMOKE_STOPS narrows)
+run-smoke: deps module
+	perl t/smoke/make-run.pl $(SMOKE_STOPS)
+
+# bench: the JWT bench (bench/run.sh), then the authorization tiers
+# (bench/authz.pl: L1/L2/L3, Zipf hit rate, invalidation latency, L1
+# memory); bench-authz alone, knobs BENCH_* in bench/authz.pl
+bench: module
+	$(MAKE) deps EXTRA_PACKAGES=wrk
+	sh bench/run.sh $(NGINX_BIN) $(MODULE)
+	perl bench/authz.pl $(NGINX_BIN) $(MODULE)
 
 bench-authz: module
 	$(MAKE) deps EXTRA_PACKAGES=wrk

@@ -24,6 +24,7 @@
 
 #include "ngx_http_velro_module.h"
 #include "ngx_http_velro_authz.h"
+#include "ngx_http_velro_breaker.h"
 #include "ngx_http_velro_cache.h"
 #include "ngx_http_velro_inflight.h"
 #include "ngx_http_velro_variables.h"

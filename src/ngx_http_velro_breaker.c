@@ -13,6 +13,7 @@
 
 
 #include "ngx_http_velro_module.h"
+#include "ngx_http_velro_breaker.h"
 
 
 #define NGX_HTTP_VELRO_BREAKER_ZONE_SIZE  (8 * ngx_pagesize)
@@ -25,7 +26,6 @@
 
 typedef struct {
     ngx_atomic_t                  word[NGX_HTTP_VELRO_BREAKERS];
-    ngx_atomic_t                  trips[NGX_HTTP_VELRO_BREAKERS];
 } ngx_http_velro_breaker_shm_t;
 
 
@@ -33,6 +33,8 @@ static ngx_int_t ngx_http_velro_breaker_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
 static void ngx_http_velro_breaker_log(ngx_uint_t backend, int transition,
     uint64_t word, ngx_log_t *log);
+static void ngx_http_velro_breaker_changed(ngx_uint_t backend,
+    ngx_uint_t state, ngx_uint_t tripped);
 
 
 static ngx_str_t  ngx_http_velro_breaker_names[] = {
@@ -325,10 +327,6 @@ ngx_http_velro_breaker_result(ngx_uint_t backend, ngx_uint_t ok,
         }
     }
 
-    if (transition == VELRO_BREAKER_OPENED) {
-        (void) ngx_atomic_fetch_add(&sh->trips[backend], 1);
-    }
-
     ngx_http_velro_breaker_log(backend, transition, next, log);
 }
 
@@ -398,17 +396,6 @@ ngx_http_velro_breaker_state(ngx_uint_t backend)
 }
 
 
-ngx_uint_t
-ngx_http_velro_breaker_trips(ngx_uint_t backend)
-{
-    if (ngx_http_velro_breaker_shm == NULL) {
-        return 0;
-    }
-
-    return ngx_http_velro_breaker_shm->trips[backend];
-}
-
-
 /* for Retry-After: seconds until a trial may run, at least 1 */
 
 time_t
@@ -427,16 +414,12 @@ ngx_http_velro_breaker_retry_after(ngx_uint_t backend)
 }
 
 
-ngx_str_t *
-ngx_http_velro_breaker_name(ngx_uint_t backend)
-{
-    return &ngx_http_velro_breaker_names[backend];
-}
+/*
+ * A breaker changed state (tripped: closed -> open): the metrics gauge
+ * and velro_breaker_trips_total
+ */
 
-
-/* a breaker changed state (tripped: closed -> open): the metrics gauge */
-
-void
+static void
 ngx_http_velro_breaker_changed(ngx_uint_t backend, ngx_uint_t state,
     ngx_uint_t tripped)
 {

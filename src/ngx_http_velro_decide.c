@@ -8,6 +8,8 @@
 
 #include "ngx_http_velro_module.h"
 #include "ngx_http_velro_authz.h"
+#include "ngx_http_velro_breaker.h"
+#include "ngx_http_velro_jwt.h"
 
 
 static ngx_int_t ngx_http_velro_authz_access(ngx_http_velro_ctx_t *ctx);

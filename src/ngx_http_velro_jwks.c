@@ -7,6 +7,8 @@
 
 
 #include "ngx_http_velro_module.h"
+#include "ngx_http_velro_breaker.h"
+#include "ngx_http_velro_jwks.h"
 
 #include <openssl/evp.h>
 
@@ -21,7 +23,8 @@ static void ngx_http_velro_keyset_cleanup(void *data);
 static void ngx_http_velro_jwks_remote_cleanup(void *data);
 static ngx_int_t ngx_http_velro_jwks_done(ngx_http_request_t *r, void *data,
     ngx_int_t rc);
-static void ngx_http_velro_jwks_wake_all(ngx_http_velro_jwks_remote_t *remote);
+static void ngx_http_velro_jwks_wake_all(ngx_http_velro_jwks_remote_t *remote,
+    ngx_uint_t fetched);
 
 
 /* the per-worker state of one velro_jwt_key_request */
@@ -195,8 +198,8 @@ ngx_http_velro_keyset_cleanup(void *data)
  */
 
 velro_keyset_t *
-ngx_http_velro_jwks_current(ngx_http_request_t *r,
-    ngx_http_velro_jwks_remote_t *remote, ngx_msec_t cache, ngx_uint_t *fetch)
+ngx_http_velro_jwks_current(ngx_http_velro_jwks_remote_t *remote,
+    ngx_msec_t cache, ngx_uint_t *fetch)
 {
     *fetch = remote->keys == NULL
              || (ngx_msec_int_t) (ngx_current_msec - remote->fetched)
@@ -367,14 +370,43 @@ done:
     remote->fetching = 0;
     remote->owner = NULL;
 
-    ngx_http_velro_jwks_wake_all(remote);
+    ngx_http_velro_jwks_wake_all(remote, 1);
 
     return rc;
 }
 
 
+/*
+ * A request goes away (its pool's cleanup): it leaves the waiters; if its
+ * fetch is under way, the waiters are woken to fetch instead.
+ */
+
+void
+ngx_http_velro_jwks_cleanup(ngx_http_velro_ctx_t *ctx)
+{
+    ngx_http_velro_jwks_remote_t  *remote;
+
+    if (ctx->waiting) {
+        ngx_queue_remove(&ctx->queue);
+        ctx->waiting = 0;
+    }
+
+    remote = ctx->remote;
+
+    if (remote && remote->fetching && remote->owner == ctx) {
+        remote->fetching = 0;
+        remote->owner = NULL;
+
+        ngx_http_velro_jwks_wake_all(remote, 0);
+    }
+}
+
+
+/* the waiters resume: fetched, when the fetch ended, else to fetch again */
+
 static void
-ngx_http_velro_jwks_wake_all(ngx_http_velro_jwks_remote_t *remote)
+ngx_http_velro_jwks_wake_all(ngx_http_velro_jwks_remote_t *remote,
+    ngx_uint_t fetched)
 {
     ngx_queue_t           *q;
     ngx_http_velro_ctx_t  *w;
@@ -385,7 +417,10 @@ ngx_http_velro_jwks_wake_all(ngx_http_velro_jwks_remote_t *remote)
 
         w = ngx_queue_data(q, ngx_http_velro_ctx_t, queue);
         w->waiting = 0;
-        w->fetched = 1;
+
+        if (fetched) {
+            w->fetched = 1;
+        }
 
         ngx_post_event(&w->wake, &ngx_posted_events);
     }

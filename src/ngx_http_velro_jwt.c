@@ -6,6 +6,8 @@
 
 
 #include "ngx_http_velro_module.h"
+#include "ngx_http_velro_jwks.h"
+#include "ngx_http_velro_jwt.h"
 
 #include <openssl/evp.h>
 
@@ -236,7 +238,7 @@ ngx_http_velro_jwt_verify(ngx_http_request_t *r,
     fetch = 0;
 
     if (vlcf->remote) {
-        keys = ngx_http_velro_jwks_current(r, vlcf->remote, vlcf->key_cache,
+        keys = ngx_http_velro_jwks_current(vlcf->remote, vlcf->key_cache,
                                            &fetch);
         generation = vlcf->remote->generation;
     }

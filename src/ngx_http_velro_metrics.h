@@ -44,10 +44,6 @@
 #define NGX_HTTP_VELRO_BACKEND_DATABASE  VELRO_BACKEND_DATABASE
 #define NGX_HTTP_VELRO_BACKEND_JWKS      VELRO_BACKEND_JWKS
 
-#define NGX_HTTP_VELRO_BREAKER_CLOSED     0
-#define NGX_HTTP_VELRO_BREAKER_OPEN       1
-#define NGX_HTTP_VELRO_BREAKER_HALF_OPEN  2
-
 
 /* when the stages of a request began and ended, microseconds */
 

@@ -7,7 +7,11 @@
 
 #include "ngx_http_velro_module.h"
 #include "ngx_http_velro_authz.h"
+#include "ngx_http_velro_batch.h"
+#include "ngx_http_velro_breaker.h"
 #include "ngx_http_velro_invalidate.h"
+#include "ngx_http_velro_jwks.h"
+#include "ngx_http_velro_jwt.h"
 #include "ngx_http_velro_variables.h"
 
 
@@ -475,36 +479,11 @@ ngx_http_velro_ctx_cleanup(void *data)
 {
     ngx_http_velro_ctx_t  *ctx = data;
 
-    ngx_http_velro_jwks_remote_t  *remote;
-
     ngx_http_velro_authz_cleanup(ctx);
-
-    if (ctx->waiting) {
-        ngx_queue_remove(&ctx->queue);
-        ctx->waiting = 0;
-    }
+    ngx_http_velro_jwks_cleanup(ctx);
 
     if (ctx->wake.posted) {
         ngx_delete_posted_event(&ctx->wake);
-    }
-
-    remote = ctx->remote;
-
-    if (remote && remote->fetching && remote->owner == ctx) {
-        /* the fetching request went away: let a waiter fetch instead */
-
-        remote->fetching = 0;
-        remote->owner = NULL;
-
-        while (!ngx_queue_empty(&remote->waiters)) {
-            ngx_http_velro_ctx_t  *w;
-
-            w = ngx_queue_data(ngx_queue_head(&remote->waiters),
-                               ngx_http_velro_ctx_t, queue);
-            ngx_queue_remove(&w->queue);
-            w->waiting = 0;
-            ngx_post_event(&w->wake, &ngx_posted_events);
-        }
     }
 
     if (ctx->header) {

@@ -239,59 +239,14 @@ ngx_http_request_t *ngx_http_velro_subrequest(ngx_http_request_t *r,
     ngx_str_t *uri, ngx_str_t *args, ngx_http_post_subrequest_pt handler,
     void *data);
 
-ngx_int_t ngx_http_velro_jwt_authenticate(ngx_http_request_t *r,
-    ngx_http_velro_loc_conf_t *vlcf, ngx_http_velro_ctx_t *ctx,
-    ngx_uint_t may_fetch);
-ngx_int_t ngx_http_velro_jwt_reject(ngx_http_request_t *r,
-    ngx_http_velro_loc_conf_t *vlcf, ngx_http_velro_ctx_t *ctx,
-    ngx_int_t status);
-ngx_int_t ngx_http_velro_jwt_init_policy(ngx_conf_t *cf,
-    ngx_http_velro_loc_conf_t *vlcf);
-ngx_int_t ngx_http_velro_jwt_decode(ngx_http_request_t *r,
-    ngx_http_velro_ctx_t *ctx);
-
-ngx_http_velro_jwks_remote_t *ngx_http_velro_jwks_remote(ngx_conf_t *cf,
-    ngx_str_t *uri);
-ngx_int_t ngx_http_velro_jwks_load_files(ngx_conf_t *cf,
-    ngx_http_velro_loc_conf_t *vlcf);
-velro_keyset_t *ngx_http_velro_jwks_current(ngx_http_request_t *r,
-    ngx_http_velro_jwks_remote_t *remote, ngx_msec_t cache,
-    ngx_uint_t *fetch);
-ngx_int_t ngx_http_velro_jwks_fetch(ngx_http_request_t *r,
-    ngx_http_velro_jwks_remote_t *remote, ngx_http_velro_ctx_t *ctx,
-    ngx_msec_t cache, ngx_uint_t unknown_kid);
-
 
 velro_cache_t *ngx_http_velro_l1(void);
-
-
-char *ngx_http_velro_batch(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
-ngx_int_t ngx_http_velro_batch_is_item(ngx_http_request_t *r);
-ngx_int_t ngx_http_velro_batch_rewrite(ngx_http_request_t *r);
-ngx_int_t ngx_http_velro_batch_access(ngx_http_request_t *r,
-    ngx_http_handler_pt own);
 
 void ngx_http_velro_metrics_jwt(ngx_http_velro_ctx_t *ctx, ngx_int_t rc);
 void ngx_http_velro_metrics_authz(ngx_http_request_t *r,
     ngx_http_velro_ctx_t *ctx, ngx_int_t rc);
 void ngx_http_velro_metrics_done(ngx_http_request_t *r,
     ngx_http_velro_ctx_t *ctx, ngx_uint_t decision);
-char *ngx_http_velro_breaker_directive(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-ngx_int_t ngx_http_velro_breaker_init_conf(ngx_conf_t *cf,
-    ngx_http_velro_main_conf_t *vmcf);
-void ngx_http_velro_breaker_init_process(ngx_cycle_t *cycle,
-    ngx_http_velro_main_conf_t *vmcf);
-ngx_int_t ngx_http_velro_breaker_allow(ngx_uint_t backend, ngx_log_t *log);
-void ngx_http_velro_breaker_result(ngx_uint_t backend, ngx_uint_t ok,
-    ngx_log_t *log);
-ngx_uint_t ngx_http_velro_breaker_state(ngx_uint_t backend);
-ngx_uint_t ngx_http_velro_breaker_trips(ngx_uint_t backend);
-time_t ngx_http_velro_breaker_retry_after(ngx_uint_t backend);
-ngx_str_t *ngx_http_velro_breaker_name(ngx_uint_t backend);
-void ngx_http_velro_breaker_changed(ngx_uint_t backend, ngx_uint_t state,
-    ngx_uint_t tripped);
-void ngx_http_velro_breaker_stale(void);
 
 
 extern ngx_module_t  ngx_http_velro_module;

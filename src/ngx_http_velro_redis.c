@@ -24,6 +24,7 @@
 
 
 #include "ngx_http_velro_module.h"
+#include "ngx_http_velro_breaker.h"
 
 #include <hiredis/async.h>
 

@@ -14,6 +14,7 @@
 
 #include "ngx_http_velro_module.h"
 #include "ngx_http_velro_variables.h"
+#include "ngx_http_velro_jwt.h"
 
 
 static ngx_int_t ngx_http_velro_variable_user_id(ngx_http_request_t *r,

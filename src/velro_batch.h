@@ -9,8 +9,8 @@
  *  - an empty array is a 400 "empty batch"; more than max_items (0 means
  *    VELRO_BATCH_DEFAULT_MAX) is a 413 before any item is looked at;
  *  - bad JSON is a 400 "invalid JSON" ("duplicate key" for duplicate
- *    keys) without an item index; JSON is read by velro_batch.c's own
- *    parser, which accepts what jansson's json_loadb() does (JSON_DECODE_ANY,
+ *    keys) without an item index; JSON is read by velro_json.c, which
+ *    accepts what jansson's json_loadb() does (JSON_DECODE_ANY,
  *    JSON_REJECT_DUPLICATES, JSON_ALLOW_NUL), except a NUL byte right after
  *    a number or a literal outside strings (jansson skips it);
  *  - "method" is case-insensitive ("get" is GET); others are a 400;
@@ -136,11 +136,21 @@ char *velro_batch_response(const velro_batch_t *b,
 /* "GET", "HEAD", ... for a VELRO_BATCH_x value; "" for others */
 const char *velro_batch_method_name(int method);
 
+/* an RFC 7230 token (a header name): 1 or 0 */
+int velro_batch_is_token(const char *s, size_t len);
+
 /*
  * An order in which the items can run: out[] (b->nitems entries) lists
  * item indexes so that each item comes after all its dependencies.  Only
  * valid on a batch velro_batch_parse() accepted.  Returns 0 or -1.
  */
 int velro_batch_order(const velro_batch_t *b, size_t *out);
+
+/*
+ * The lowest index of an item on a dependency cycle, -1 when there is
+ * none, -2 when out of memory.  Dependencies must be in range (as
+ * velro_batch_parse() leaves them, or it would have refused the batch).
+ */
+long velro_batch_cycle(const velro_batch_t *b);
 
 #endif /* _VELRO_BATCH_H_INCLUDED_ */

@@ -365,7 +365,7 @@ my $g = Velro::Authz::id('gen_team_open');
 --- request eval
 ["GET " . main::gen('gen_team'),
  "GET " . main::gen('gen_team'),
- main::sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query ~* '^listen'"),
+ "POST /sql?wait=listen\nSELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query ~* '^listen'",
  "GET " . main::gen('gen_team')]
 --- response_headers eval
 ["X-Authz: L3 editor allow", "X-Authz: L1 editor allow", "", "X-Authz: L3 editor allow"]

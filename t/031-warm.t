@@ -138,6 +138,8 @@ velro: no warming: the login token does not verify
 
 
 === TEST 7: project_vis:{id} in L2 (checked with redis-cli); a change
+to the project (its trigger's notice removes the entry: TEST 8), seen
+made, then undone (psql -q prints nothing for an UPDATE)
 --- init
 my $p = Velro::Authz::id('proj_team_open');
 my $v = Velro::Backends::redis_cli('GET', "velro:project_vis:$p");
@@ -147,10 +149,11 @@ die "no project_vis entry: \"$v\"" unless $v =~ /"visibility":"team_open"/;
 --- request eval
 my $p = Velro::Authz::id('proj_team_open');
 [main::sql("UPDATE projects SET visibility = 'team' WHERE id = '$p'"),
- "GET /sql?q=" . "SELECT%201",
+ "GET /sql?q=" . "SELECT%20visibility%20FROM%20projects%20WHERE%20id%20%3D%20"
+ . "'$p'",
  main::sql("UPDATE projects SET visibility = 'team_open' WHERE id = '$p'")]
 --- error_code eval: [200, 200, 200]
---- response_body eval: ["", "1\n", ""]
+--- response_body eval: ["", "team\n", ""]
 
 
 

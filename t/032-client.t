@@ -69,8 +69,8 @@ while (defined(my $l = <$out>)) {
 
 ok($token, 'the demo gateway started and printed a token') or diag $log;
 
-# wait for nginx to listen
-for (1 .. 50) {
+# wait for nginx to listen (polls: a busy machine may take a while)
+for (1 .. 600) {
     last if IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port");
     select undef, undef, undef, 0.1;
 }

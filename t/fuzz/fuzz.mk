@@ -3,7 +3,8 @@
 #   make fuzz [BUILD=build] [FUZZ_SECONDS=60] [FUZZ_CC=clang]
 #   make -f t/fuzz/fuzz.mk fuzz           (standalone, from the top)
 #
-# Builds $(BUILD)/fuzz/fuzz_jwt, fuzz_jwks, fuzz_authz and fuzz_batch, then
+# Builds $(BUILD)/fuzz/fuzz_jwt, fuzz_jwks, fuzz_authz, fuzz_batch and
+# fuzz_json, then
 # runs each for FUZZ_SECONDS on a copy of its seed corpus in
 # $(BUILD)/fuzz/corpus/ (the committed t/fuzz/corpus/ never grows).  A
 # crash, leak, timeout or sanitizer report fails the make; the input is
@@ -38,13 +39,18 @@ VELRO_FUZZ_LIB_SRCS = $(VELRO_FUZZ_SRC)/velro_jwt.c \
                       $(VELRO_FUZZ_SRC)/velro_jwk.c \
                       $(VELRO_FUZZ_SRC)/velro_authz.c \
                       $(VELRO_FUZZ_SRC)/velro_entity.c \
-                      $(VELRO_FUZZ_SRC)/velro_batch.c
+                      $(VELRO_FUZZ_SRC)/velro_batch.c \
+                      $(VELRO_FUZZ_SRC)/velro_batch_order.c \
+                      $(VELRO_FUZZ_SRC)/velro_batch_response.c \
+                      $(VELRO_FUZZ_SRC)/velro_json.c \
+                      $(VELRO_FUZZ_SRC)/velro_json_write.c
 VELRO_FUZZ_DEPS = $(VELRO_FUZZ_LIB_SRCS) $(VELRO_FUZZ_SRC)/velro_jwt.h \
                   $(VELRO_FUZZ_SRC)/velro_jwk.h \
                   $(VELRO_FUZZ_SRC)/velro_authz.h \
-                  $(VELRO_FUZZ_SRC)/velro_batch.h $(VELRO_FUZZ_DIR)/fuzz.mk
+                  $(VELRO_FUZZ_SRC)/velro_batch.h \
+                  $(VELRO_FUZZ_SRC)/velro_json.h $(VELRO_FUZZ_DIR)/fuzz.mk
 
-VELRO_FUZZ_TARGETS = jwt jwks authz batch
+VELRO_FUZZ_TARGETS = jwt jwks authz batch json
 
 .PHONY: fuzz fuzz-build fuzz-smoke $(VELRO_FUZZ_TARGETS:%=fuzz-run-%)
 
@@ -66,14 +72,15 @@ endef
 
 # libFuzzer's exit status fails the make.  "fuzz" runs the targets one
 # after the other in one recipe, so that even under -j two fuzzers never
-# share the cores; fuzz-run-jwt, fuzz-run-jwks, fuzz-run-authz and
-# fuzz-run-batch run one alone.
+# share the cores; fuzz-run-jwt, fuzz-run-jwks, fuzz-run-authz,
+# fuzz-run-batch and fuzz-run-json run one alone.
 
 fuzz: fuzz-build
 	$(call velro_fuzz_run,jwt)
 	$(call velro_fuzz_run,jwks)
 	$(call velro_fuzz_run,authz)
 	$(call velro_fuzz_run,batch)
+	$(call velro_fuzz_run,json)
 
 define velro_fuzz_smoke
 	@mkdir -p $(BUILD)/fuzz/corpus/$(1) $(BUILD)/fuzz/artifacts
@@ -98,6 +105,7 @@ fuzz-smoke: fuzz-build
 	$(call velro_fuzz_smoke,jwks)
 	$(call velro_fuzz_smoke,authz)
 	$(call velro_fuzz_smoke,batch)
+	$(call velro_fuzz_smoke,json)
 
 fuzz-run-jwt: $(BUILD)/fuzz/fuzz_jwt
 	$(call velro_fuzz_run,jwt)
@@ -110,6 +118,9 @@ fuzz-run-authz: $(BUILD)/fuzz/fuzz_authz
 
 fuzz-run-batch: $(BUILD)/fuzz/fuzz_batch
 	$(call velro_fuzz_run,batch)
+
+fuzz-run-json: $(BUILD)/fuzz/fuzz_json
+	$(call velro_fuzz_run,json)
 
 ifeq ($(firstword $(MAKEFILE_LIST)),$(lastword $(MAKEFILE_LIST)))
 .DEFAULT_GOAL := fuzz

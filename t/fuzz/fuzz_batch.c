@@ -12,7 +12,7 @@
  * the input's bytes, and its answer must be a JSON array with every item
  * in place.  The input is also the body of a fixed one-item batch's
  * answer, as JSON and as text: a body that jansson reads must come back
- * equal (velro_batch.c has its own parser: this checks it against
+ * equal (velro_json.c is its own parser: this checks it against
  * jansson), a text that is valid UTF-8 must come back as the same string.
  * Any mismatch aborts.
  */
@@ -596,7 +596,7 @@ fuzz_body(const uint8_t *data, size_t size)
 
     /*
      * A raw NUL byte is never good JSON, but jansson skips one right after
-     * a number or a literal; velro_batch.c's parser refuses it, so such a
+     * a number or a literal; velro_json.c's parser refuses it, so such a
      * body goes as text (velro_batch.h)
      */
 

@@ -3,7 +3,8 @@
  * velro unit tests: the TAP driver.  Run from the repository root, or set
  * VELRO_KEYS_DIR to the t/keys directory.  Arguments select groups:
  *
- *     velro_unit [jwt] [jwk] [cache] [authz] [batch] [metrics] [breaker]
+ *     velro_unit [jwt] [jwk] [cache] [authz] [batch] [json] [metrics]
+ *                [breaker]
  */
 
 
@@ -21,6 +22,7 @@ static int wanted(int argc, char **argv, const char *name);
 void test_authz(void);                      /* test_authz.c */
 void test_entity(void);                     /* test_entity.c */
 void test_batch(void);                      /* test_batch.c */
+void test_json(void);                       /* test_json.c */
 void test_metrics(void);                    /* test_metrics.c */
 void test_breaker(void);                    /* test_breaker.c */
 
@@ -53,11 +55,12 @@ main(int argc, char **argv)
         if (strcmp(argv[i], "jwt") != 0 && strcmp(argv[i], "jwk") != 0
             && strcmp(argv[i], "cache") != 0 && strcmp(argv[i], "authz") != 0
             && strcmp(argv[i], "batch") != 0
+            && strcmp(argv[i], "json") != 0
             && strcmp(argv[i], "metrics") != 0
             && strcmp(argv[i], "breaker") != 0)
         {
             fprintf(stderr, "usage: %s [jwt] [jwk] [cache] [authz] [batch] "
-                    "[metrics] [breaker]\n", argv[0]);
+                    "[json] [metrics] [breaker]\n", argv[0]);
             return 2;
         }
     }
@@ -83,6 +86,10 @@ main(int argc, char **argv)
 
     if (wanted(argc, argv, "batch")) {
         test_batch();
+    }
+
+    if (wanted(argc, argv, "json")) {
+        test_json();
     }
 
     if (wanted(argc, argv, "metrics")) {

@@ -46,7 +46,6 @@ static char *repeat(const char *head, const char *unit, size_t n,
 static char *headers_json(size_t n);
 static char *nested(size_t n, const char *open, const char *close);
 static int order_ok(const velro_batch_t *b);
-static char *nested_text(size_t n);
 static void response_is(const velro_batch_t *b,
     const velro_batch_result_t *r, const char *want, const char *name);
 static void test_top(void);
@@ -63,7 +62,6 @@ static void test_deps_good(void);
 static void test_error_json(void);
 static void test_response(void);
 static void test_response_bodies(void);
-static void test_parser(void);
 
 
 static int
@@ -1216,26 +1214,6 @@ test_response(void)
 }
 
 
-/* n times "[", n times "]"; malloc()ed */
-
-static char *
-nested_text(size_t n)
-{
-    char  *s;
-
-    s = malloc(2 * n + 1);
-    if (s == NULL) {
-        abort();
-    }
-
-    memset(s, '[', n);
-    memset(s + n, ']', n);
-    s[2 * n] = '\0';
-
-    return s;
-}
-
-
 static void
 test_response_bodies(void)
 {
@@ -1313,7 +1291,7 @@ test_response_bodies(void)
 
     /* 64 deep goes as JSON, 65 as a string */
 
-    deep = nested_text(64);
+    deep = ut_nested(64, "");
     memset(&r, 0, sizeof(r));
     r.status = 200;
     r.body = deep;
@@ -1326,7 +1304,7 @@ test_response_bodies(void)
     free(out);
     free(deep);
 
-    deep = nested_text(65);
+    deep = ut_nested(65, "");
     r.body = deep;
     r.body_len = strlen(deep);
 
@@ -1338,7 +1316,7 @@ test_response_bodies(void)
     /* 3000 deep: jansson refuses it, a string */
 
     free(deep);
-    deep = nested_text(3000);
+    deep = ut_nested(3000, "");
     r.body = deep;
     r.body_len = strlen(deep);
 
@@ -1371,138 +1349,4 @@ test_batch(void)
     test_error_json();
     test_response();
     test_response_bodies();
-    test_parser();
-}
-
-
-/*
- * velro_batch.c reads JSON with its own parser: what jansson refuses is
- * refused, a duplicate key is found as it comes (before a later syntax
- * error, in few members or in many), and values come back the same.
- */
-
-static void
-test_parser(void)
-{
-    int            rc;
-    char          *keys, *dup, *json;
-    size_t         i;
-    velro_batch_t  b;
-
-    static const bad_case_t  bad[] = {
-        { "[{\"endpoint\":\"/a\"}", 400, -1, "invalid JSON" },
-        { "[{\"endpoint\":\"/a\"},]", 400, -1, "invalid JSON" },
-        { "[{\"endpoint\":\"/a\",}]", 400, -1, "invalid JSON" },
-        { "[{\"endpoint\":\"/a\"}] x", 400, -1, "invalid JSON" },
-        { "[{\"endpoint\":\"/a\"}]\xff", 400, -1, "invalid JSON" },
-        { "[{\"endpoint\":\"/a\" \"id\":\"1\"}]", 400, -1, "invalid JSON" },
-        { "[{'endpoint':\"/a\"}]", 400, -1, "invalid JSON" },
-        { ONE("\"id\":\"\\ud800\""), 400, -1, "invalid JSON" },
-        { ONE("\"id\":\"\\udc00\""), 400, -1, "invalid JSON" },
-        { ONE("\"id\":\"\\ud800\\u0041\""), 400, -1, "invalid JSON" },
-        { ONE("\"id\":\"\\u12\""), 400, -1, "invalid JSON" },
-        { ONE("\"id\":\"\\x\""), 400, -1, "invalid JSON" },
-        { ONE("\"id\":\"a\x01\""), 400, -1, "invalid JSON" },
-        { ONE("\"id\":\"\xc3\x28\""), 400, -1, "invalid JSON" },
-        { ONE("\"id\":\"\xed\xa0\x80\""), 400, -1, "invalid JSON" },
-        { ONE("\"body\\u0000\":1"), 400, -1, "invalid JSON" },
-        { ONE("\"method\":\"POST\",\"body\":[01]"), 400, -1, "invalid JSON" },
-        { ONE("\"method\":\"POST\",\"body\":[1.]"), 400, -1, "invalid JSON" },
-        { ONE("\"method\":\"POST\",\"body\":[-]"), 400, -1, "invalid JSON" },
-        { ONE("\"method\":\"POST\",\"body\":[1e]"), 400, -1, "invalid JSON" },
-        { ONE("\"method\":\"POST\",\"body\":[+1]"), 400, -1, "invalid JSON" },
-        { ONE("\"method\":\"POST\",\"body\":[.5]"), 400, -1, "invalid JSON" },
-        { ONE("\"method\":\"POST\",\"body\":[tru]"), 400, -1,
-          "invalid JSON" },
-        { ONE("\"method\":\"POST\",\"body\":[truex]"), 400, -1,
-          "invalid JSON" },
-        { ONE("\"method\":\"POST\",\"body\":[nul]"), 400, -1,
-          "invalid JSON" },
-        { ONE("\"method\":\"POST\",\"body\":9223372036854775808"), 400, -1,
-          "invalid JSON" },
-        { ONE("\"method\":\"POST\",\"body\":-9223372036854775809"), 400, -1,
-          "invalid JSON" },
-        { ONE("\"method\":\"POST\",\"body\":1e999"), 400, -1,
-          "invalid JSON" },
-        { "[{\"endpoint\":\"/a\",\"endpoint\":", 400, -1, "duplicate key" },
-        { "[{\"endpoint\":\"/a\",\"id\":\"1\",\"id\":\"2\"} x", 400, -1,
-          "duplicate key" },
-        { ONE("\"method\":\"POST\",\"body\":{\"a\":{\"b\":1,\"b\":2}}"),
-          400, -1, "duplicate key" },
-        { "", 400, -1, "invalid JSON" },
-        { " ", 400, -1, "invalid JSON" },
-    };
-
-    check_bad("parser", bad, NELTS(bad));
-
-    /* a NUL after a number: jansson skips it, this parser does not */
-
-    json = ONE("\"method\":\"POST\",\"body\":[6\0]");
-    rc = velro_batch_parse(&b, json, strlen(json) + 4, MAX, SELF,
-                           sizeof(SELF) - 1);
-    is_int(rc, 400, "parser: a NUL after a number: 400");
-    velro_batch_free(&b);
-
-    /* many members: the duplicate is looked for in a hash */
-
-    keys = malloc(40 * 16 + 1);
-    if (keys == NULL) {
-        abort();
-    }
-
-    keys[0] = '\0';
-
-    for (i = 0; i < 40; i++) {
-        sprintf(keys + strlen(keys), "%s\"k%zu\":%zu", i ? "," : "", i, i);
-    }
-
-    json = repeat("[{\"endpoint\":\"/a\",\"method\":\"POST\",\"body\":{", keys,
-                  1, "}}]");
-
-    if (ok(parse(&b, json) == 0, "parser: 40 members")) {
-        is_int(b.items[0].body_len, strlen(keys) + 2,
-               "parser: 40 members: all kept");
-        ok(strncmp(b.items[0].body + 1, keys, strlen(keys)) == 0,
-           "parser: 40 members: in order");
-    }
-
-    velro_batch_free(&b);
-    free(json);
-
-    for (i = 1; i < 40; i += 7) {
-        /* the members, then room for one more: ,"kNN":0 */
-
-        dup = repeat("", keys, 1, "          ");
-        sprintf(dup + strlen(keys), ",\"k%zu\":0", i);
-        json = repeat("[{\"endpoint\":\"/a\",\"method\":\"POST\",\"body\":{",
-                      dup, 1, "}}]");
-
-        rc = parse(&b, json);
-        is_int(rc, 400, "parser: 41 members, k%zu twice: 400", i);
-        is_str(b.error, "duplicate key", "parser: 41 members, k%zu twice", i);
-
-        velro_batch_free(&b);
-        free(json);
-        free(dup);
-    }
-
-    free(keys);
-
-    /* values as jansson reads them, written back compact */
-
-    json = ONE("\"method\":\"POST\",\"body\": { \"s\" : \"\\ud83d\\ude00"
-               "\\b\\f\\n\\r\\t\\/\\\"\\\\\\u00e9\" , \"n\" : [ -0.0 , -0 ,"
-               " 1E2 , 9223372036854775807 , -9223372036854775808 , 2.5e-1"
-               " , true , false , null , { } , [ ] ] } ");
-
-    if (ok(parse(&b, json) == 0, "parser: values")) {
-        is_str(b.items[0].body,
-               "{\"s\":\"\xf0\x9f\x98\x80\\u0008\\u000c\\n\\r\\t/\\\"\\\\"
-               "\xc3\xa9\","
-               "\"n\":[-0.0,0,100.0,9223372036854775807,"
-               "-9223372036854775808,0.25,true,false,null,{},[]]}",
-               "parser: values: written back");
-    }
-
-    velro_batch_free(&b);
 }

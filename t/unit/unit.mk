@@ -29,6 +29,7 @@ VELRO_UNIT_SRCS = $(wildcard $(VELRO_UNIT_SRC)/velro_*.c) \
                   $(VELRO_UNIT_DIR)/test_authz.c \
                   $(VELRO_UNIT_DIR)/test_entity.c \
                   $(VELRO_UNIT_DIR)/test_batch.c \
+                  $(VELRO_UNIT_DIR)/test_json.c \
                   $(VELRO_UNIT_DIR)/test_metrics.c \
                   $(VELRO_UNIT_DIR)/test_breaker.c
 

@@ -531,3 +531,25 @@ ut_keyset(const char *text, int *rc, char *err, size_t errlen)
 
     return ks;
 }
+
+
+char *
+ut_nested(size_t n, const char *inner)
+{
+    char    *s;
+    size_t   len;
+
+    len = strlen(inner);
+
+    s = malloc(2 * n + len + 1);
+    if (s == NULL) {
+        ut_fatal("out of memory");
+    }
+
+    memset(s, '[', n);
+    memcpy(s + n, inner, len);
+    memset(s + n + len, ']', n);
+    s[2 * n + len] = '\0';
+
+    return s;
+}

@@ -86,6 +86,9 @@ void ut_policy(velro_jwt_policy_t *policy);
 velro_keyset_t *ut_keyset(const char *text, int *rc, char *err,
     size_t errlen);
 
+/* n times "[", inner, n times "]"; malloc()ed */
+char *ut_nested(size_t n, const char *inner);
+
 void test_jwt(void);
 void test_jwk(void);
 void test_cache(void);

@@ -32,6 +32,17 @@ sub start {
     Velro::Backends::start_pg(fixture => 1);
     Velro::Backends::start_redis() if $opt{redis} // 1;
     Velro::Backends::start_sql_endpoint() if $opt{sql};
+
+    # Every block's requests wait until its nginx workers have made their
+    # first Redis connection and LISTEN (both runners run a block's init
+    # once nginx is up): a worker flushes L1 when its LISTEN comes up, and
+    # the blocks expect L1 from a block's second request on.
+    Test::Nginx::Socket::add_block_preprocessor(sub {
+        my ($block) = @_;
+        my $init = $block->can('init') ? $block->init : undef;
+        $block->set_value(init => "Velro::Backends::wait_ready();\n"
+                                  . ($init // ''));
+    }) if defined &Test::Nginx::Socket::add_block_preprocessor;
 }
 
 sub id {
@@ -63,14 +74,14 @@ sub fresh {
 # every generation of the fixture with each action, GET PUT DELETE
 our @ACTIONS = ([GET => 'read'], [PUT => 'write'], [DELETE => 'delete']);
 
-# With the SQL endpoint (start(sql => 1)), a first request gives the
-# worker's LISTEN connection time to come up: it flushes L1 when it does,
-# and the blocks expect L1 from the second action on.
+# With the SQL endpoint (start(sql => 1)), a first request waits until the
+# worker's LISTEN connection is up (the endpoint waits for every worker's
+# log line, see Velro::Backends): it flushes L1 when it comes up, and the
+# blocks expect L1 from the second action on.
 sub requests {
     my (@gens) = @_;
     @gens = @Velro::Fixture::GENERATIONS unless @gens;
-    return [ ($ENV{TEST_NGINX_SQL_PORT}
-              ? ("POST /sql\nSELECT pg_sleep(0.3)") : ()),
+    return [ ($ENV{TEST_NGINX_SQL_PORT} ? ("POST /sql\nSELECT 1") : ()),
              map { my $g = $_;
                    map { "$_->[0] /gen/$Velro::Fixture::ID{$g}" } @ACTIONS }
              @gens ];

@@ -49,16 +49,22 @@ package Velro::Backends;
 # SQL endpoint
 #   start_sql_endpoint()  forks an HTTP/1.0 server on 127.0.0.1 (Perl core
 #                    only): a POST's body (or GET ?q=URLENCODED) is run with
-#                    psql(); on success it sleeps $ENV{VELRO_SQL_SETTLE}
-#                    seconds (default 0.3) so NOTIFYs reach listeners, then
-#                    answers 200 text/plain with psql's output; on error 500
-#                    with the message. Sets $ENV{TEST_NGINX_SQL_PORT}. In an
-#                    nginx test config:
+#                    psql(); on success it answers 200 text/plain with psql's
+#                    output once every nginx worker listening for
+#                    invalidations has taken in the notices the SQL sent
+#                    (see _settle below), on error 500 with the message.
+#                    POST /sql?wait=listen also waits until every worker
+#                    has its LISTEN connection back (the SQL dropped it). $ENV{VELRO_SQL_SETTLE} set: a fixed sleep of
+#                    that many seconds instead (the pool suites' old way).
+#                    Sets $ENV{TEST_NGINX_SQL_PORT}. In an nginx test config:
 #                      location = /sql {
 #                          velro_jwt off;
 #                          proxy_pass http://127.0.0.1:$TEST_NGINX_SQL_PORT;
 #                      }
 #   stop_sql_endpoint()
+#   wait_ready()     until every worker of the nginx under test has logged
+#                    the outcome of its first Redis connect and LISTEN
+#                    (Velro::Authz runs it before each block's requests)
 #
 #   stop_all()       everything, now (also done by END and on INT/TERM/HUP)
 #
@@ -85,6 +91,7 @@ use warnings;
 
 use Carp qw(croak);
 use Cwd qw(abs_path);
+use Velro::Proc ();
 use Exporter 'import';
 use File::Basename qw(dirname);
 use File::Path qw(remove_tree);
@@ -685,11 +692,16 @@ sub _sql_serve {
     } elsif ($body =~ /^\s*\z/) {
         ($code, $text) = (400, "no SQL: POST it, or GET ?q=...\n");
     } else {
-        my $out = eval { psql($body) };
+        my ($again) = ($uri // '') =~ /[?&]wait=listen\b/;
+        my $settle = $ENV{VELRO_SQL_SETTLE};
+        my $out;
+        if (defined $settle && length $settle) {
+            $out = eval { psql($body) };
+            sleep $settle if defined $out && $settle > 0;
+        } else {
+            $out = eval { wait_ready(); _settle($body, $again) };
+        }
         if (defined $out) {
-            my $settle = $ENV{VELRO_SQL_SETTLE};
-            $settle = 0.3 unless defined $settle && length $settle;
-            sleep $settle if $settle > 0;
             ($code, $text) = (200, $out);
         } else {
             ($code, $text) = (500, $@);
@@ -706,6 +718,180 @@ sub _sql_serve {
         last unless $n;
         substr $resp, 0, $n, '';
     }
+}
+
+# the level of the nginx.conf's error_log (Test::Nginx writes one)
+sub _log_level {
+    my ($conf) = @_;
+    my ($level) = $conf =~ /^\s*error_log\s+\S+\s+(\w+)\s*;/m;
+    return $level // 'error';
+}
+
+# the whole lines added to $file since the last call (from offset $from at
+# first); a file that shrank is read again from its start
+sub _log_tail {
+    my ($file, $from) = @_;
+    my $rest = '';
+    return sub {
+        open my $fh, '<', $file or return ();
+        my $size = -s $fh // 0;
+        ($from, $rest) = (0, '') if $size < $from;
+        seek $fh, $from, 0;
+        local $/;
+        my $new = <$fh> // '';
+        $from += length $new;
+        $new = $rest . $new;
+        my $cut = rindex($new, "\n") + 1;
+        $rest = substr $new, $cut;
+        return split /\n/, substr($new, 0, $cut);
+    };
+}
+
+# wait_ready(), also before the SQL runs: the nginx under test (Test::Nginx's
+# server root) has made its first connections.  Each of its workers (the master itself with
+# master_process off) must have logged the outcome of its first Redis
+# connect, if nginx.conf has velro_redis, and of its LISTEN, if it has
+# velro_pg without velro_pg_listen off: connected or failed, either way the
+# worker is past its start-up.  The suites used to give it 0.3 s, which a
+# busy machine does not always keep.  Bounded like _settle.
+sub wait_ready {
+    my $root = $ENV{TEST_NGINX_SERVER_ROOT} or return;
+    my $conf = Velro::Proc::slurp("$root/conf/nginx.conf") // return;
+    return unless _log_level($conf) =~ /^(?:debug|info)$/;    # no such lines
+    my @need;
+    push @need, qr/velro: redis \S+ (?:connected|connect failed)/
+        if $conf =~ /^\s*velro_redis\s/m;
+    push @need, qr/velro: postgres LISTEN (?:"|connection)/
+        if $conf =~ /^\s*velro_pg\s/m
+           && $conf !~ /^\s*velro_pg_listen\s+off\s*;/m;
+    return unless @need;
+
+    my $max = $ENV{VELRO_SQL_SETTLE_MAX}
+              || ($ENV{TEST_NGINX_USE_VALGRIND} ? 30 : 10);
+    _wait_workers("to connect", "$root/logs/error.log", 0, time + $max,
+                  \@need);
+}
+
+# until every worker of the nginx under test (the master itself with
+# master_process off) has logged a line matching each of @$need after
+# offset $from of $log, or $until
+sub _wait_workers {
+    my ($what, $log, $from, $until, $need) = @_;
+    my $root = $ENV{TEST_NGINX_SERVER_ROOT} or return;
+    my $t0 = time;
+    my $tail = _log_tail($log, $from);
+    my %seen;
+    while (1) {
+        # a daemonized nginx writes its pid file after the command that
+        # started it returned, and forks its workers after that
+        my ($master) = (Velro::Proc::slurp("$root/logs/nginx.pid") // '')
+                       =~ /(\d+)/;
+        my @workers;
+        if ($master && Velro::Proc::alive($master)) {
+            @workers = Velro::Proc::children($master);
+            @workers = ($master) unless @workers;   # master_process off
+        }
+        for my $l ($tail->()) {
+            my ($pid) = $l =~ /^\S+ \S+ \[\w+\] (\d+)#/ or next;
+            for my $i (0 .. $#$need) {
+                $seen{$pid}{$i} = 1 if $l =~ $need->[$i];
+            }
+        }
+        my @late = grep { keys %{ $seen{$_} || {} } < @$need } @workers;
+        return if @workers && !@late;
+        if (time >= $until) {
+            printf STDERR "Velro::Backends: gave up after %.1f s waiting for"
+                . " nginx workers %s %s\n", time - $t0,
+                @late ? "@late" : '(no nginx running)', $what;
+            return;
+        }
+        sleep 0.01;
+    }
+}
+
+# Runs $sql and waits, bounded, until the nginx workers that listen for
+# invalidations have taken in what it notified: no fixed sleep, so a busy
+# machine only makes it slower.  The same psql session LISTENs on every
+# channel nginx's listeners use (pg_stat_activity: backends whose last query
+# is a LISTEN) before the SQL, so PostgreSQL hands it the SQL's own notices
+# too; the wait ends when as many nginx processes as there are listeners
+# have logged the last of them (the module's debug line `velro: invalidation
+# "PAYLOAD"`, at the suites' default log level).  Notices reach a listener
+# in commit order, so by then it has the earlier ones as well.  With
+# $again (the SQL terminates the listeners' backends), it waits instead
+# until every worker has logged its LISTEN as up again after the SQL.
+# Gives up after VELRO_SQL_SETTLE_MAX seconds (10, 30 under valgrind) and
+# answers anyway.
+sub _settle {
+    my ($sql, $again) = @_;
+    my $max = $ENV{VELRO_SQL_SETTLE_MAX}
+              || ($ENV{TEST_NGINX_USE_VALGRIND} ? 30 : 10);
+    my $until = time + $max;
+    my $listeners = q{SELECT count(*) FROM pg_stat_activity
+                      WHERE query ~ '^LISTEN ' AND pid <> pg_backend_pid()};
+
+    my $log = $ENV{TEST_NGINX_SERVER_ROOT}
+              ? "$ENV{TEST_NGINX_SERVER_ROOT}/logs/error.log" : undef;
+    my $from = $log ? (-s $log || 0) : 0;
+
+    local $ENV{LC_MESSAGES} = 'C';
+    local $ENV{LANGUAGE} = 'C';
+    my $out = psql(<<"_SQL_");
+SELECT DISTINCT format('LISTEN %I',
+                       substring(query from '^LISTEN\\s+"?([^"; ]+)'))
+  FROM pg_stat_activity
+ WHERE query ~ '^LISTEN ' AND pid <> pg_backend_pid() \\gexec
+SELECT 'velro-listeners:' || ($listeners);
+$sql
+;
+SELECT 'velro-end';
+_SQL_
+
+    my ($n) = $out =~ /^velro-listeners:(\d+)\n/m;
+    my @notices = $out =~ /^Asynchronous notification "[^"]*" with payload "(.*)" received from server process with PID \d+\.\n/mg;
+    $out =~ s/^velro-listeners:\d+\n//m;
+    $out =~ s/^velro-end\n//m;
+    $out =~ s/^Asynchronous notification .* received from server process with PID \d+\.\n//mg;
+
+    if ($again && $log) {
+        _wait_workers("their LISTEN back", $log, $from, $until,
+                      [qr/velro: postgres LISTEN "/]);
+        return $out;
+    }
+
+    return $out unless $n && @notices && $log;
+
+    # the invalidation line is a debug one: at another level, the old way
+    my $conf = Velro::Proc::slurp("$ENV{TEST_NGINX_SERVER_ROOT}/conf/nginx.conf")
+               // '';
+    if (_log_level($conf) ne 'debug') {
+        sleep 0.3;
+        return $out;
+    }
+
+    my $last = $notices[-1];
+    my $t0 = time;
+    my $tail = _log_tail($log, $from);
+    my %pids;
+    while (1) {
+        for my $l ($tail->()) {
+            $pids{$1} = 1
+                if $l =~ /^\S+ \S+ \[\w+\] (\d+)#\d+: .*velro: invalidation "\Q$last\E"/;
+        }
+        if (keys %pids >= $n) {
+            printf STDERR "sql endpoint: %d notice(s) taken in by %d"
+                . " listener(s) in %.3f s\n", scalar @notices, $n,
+                time - $t0;
+            last;
+        }
+        if (time >= $until) {
+            printf STDERR "sql endpoint: gave up after %.1f s waiting for"
+                . " %d listener(s) to log %s\n", time - $t0, $n, $last;
+            last;
+        }
+        sleep 0.01;
+    }
+    return $out;
 }
 
 sub stop_sql_endpoint {

@@ -1,6 +1,7 @@
 package Velro::Proc;
 
 # Process helpers of the bench scripts (bench/authz.pl, bench/faults.pl),
+# the make run smoke (t/smoke/make-run.pl) and the SQL endpoint,
 # read from /proc: a file's content, a process's stat fields, whether it
 # runs, its children, an nginx master's workers.
 
