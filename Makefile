@@ -60,6 +60,7 @@ export TEST_NGINX_PORT
 export TEST_NGINX_BINARY ?= $(NGINX_BIN)
 export TEST_NGINX_LOAD_MODULES ?= $(MODULE)
 export VELRO_UNIT_BIN ?= $(BUILD)/unit/velro_unit
+export VELRO_DECIDE_BIN ?= $(BUILD)/unit/velro_decide
 
 .PHONY: all module deps test prove run run-smoke bench bench-authz fuzz unit \
 	test-valgrind test-busy test-deps test-asan asan-module faults clean \

@@ -16,20 +16,23 @@
 #          id), no module directives (the same token is sent)
 #   l1     velro_authz on, one user and one generation repeated: after the
 #          first request, the token, the user and the decision are all L1
-#   l2     "velro_cache_ttl ownership|team_access l1=0" and velro_redis:
+#   l2     "velro_cache_ttl ownership|team_access|project_vis l1=0" and velro_redis:
 #          the token and the user come from L1, the decision from one
 #          Redis MGET per request
 #   l3     the same with no velro_redis: every request is an L3 subrequest,
 #          a PostgreSQL query through the worker's pool (pool=BENCH_PG_POOL);
 #          pg_stat_activity is sampled during the run (max of the client
 #          backends of this nginx: pool connections plus its LISTEN one)
-#   zipf   worker_processes 2 (sharing both CPUs with wrk), 10,000 users and
-#          100,000 generations, wrk with bench/zipf.lua drawing user and
-#          generation by Zipf(1.1) per request, L1 and L2 on; the cache hit
-#          rate (share of requests answered by L1 or L2) from an access log
-#          of $velro_authz_cache, for a warm-up run then a measured run, next
-#          to the best any cache could do on the same request sequence (the
-#          share of requests whose user/generation pair came before)
+#   zipf   worker_processes 2 (sharing both CPUs with wrk), 10,000 users,
+#          100,000 generations, 5,000 projects, wrk with bench/zipf.lua
+#          drawing user and generation by Zipf(1.1) per request, L1 and L2
+#          on; from an access log of $velro_authz_cache, for a warm-up of
+#          BENCH_ZIPF_WARMUP_REQUESTS (1,000,000) requests then a measured
+#          window of BENCH_ZIPF_MEASURED_REQUESTS (1,000,000): the hit rate
+#          (decisions without L3), the L1-only rate, L3 lookups per 1,000
+#          requests, and the ideal for the same sequence (an infinite cache
+#          that knows every entity it has seen); L1 entries and bytes after
+#          the run (velro_status)
 #   inval  worker_processes 2, BENCH_INVAL_CHANGES role flips viewer<->editor
 #          of one membership, each committed by a persistent psql; time from
 #          the COMMIT returning to every worker answering the new decision
@@ -66,8 +69,10 @@
 #   BENCH_RUNS (3) BENCH_SECONDS (10) BENCH_CONNECTIONS (32)
 #   BENCH_THREADS (1)   wrk threads for off/l1/l2/l3
 #   BENCH_PG_POOL (8)   velro_pg pool=N (per worker)
-#   BENCH_ZIPF_SECONDS (10)  the measured run; BENCH_ZIPF_WARMUP (same) the
-#                       warm-up run before it
+#   BENCH_ZIPF_SECONDS (10)  a measured round; BENCH_ZIPF_WARMUP (same) a
+#                       warm-up round; rounds repeat until the window holds
+#                       BENCH_ZIPF_WARMUP_REQUESTS / BENCH_ZIPF_MEASURED_
+#                       REQUESTS (1,000,000 each) requests
 #   BENCH_ZIPF_MODES ("independent team"), BENCH_ZIPF_S (1.1),
 #   BENCH_ZIPF_THREADS (2), BENCH_USERS (10000), BENCH_GENERATIONS (100000)
 #   BENCH_INVAL_CHANGES (100) BENCH_INVAL_STREAK (20) BENCH_INVAL_TIMEOUT (3 s)
@@ -145,9 +150,14 @@ my $THREADS = env(BENCH_THREADS => 1);
 my $POOL = env(BENCH_PG_POOL => 8);
 my $ZSECS = env(BENCH_ZIPF_SECONDS => 10);
 my $ZWARM = env(BENCH_ZIPF_WARMUP => $ZSECS);
+# the warm-up and the measured window run (in rounds of BENCH_ZIPF_WARMUP
+# and BENCH_ZIPF_SECONDS seconds) until they hold this many requests
+my $ZWARM_REQS = env(BENCH_ZIPF_WARMUP_REQUESTS => 1_000_000);
+my $ZMEAS_REQS = env(BENCH_ZIPF_MEASURED_REQUESTS => 1_000_000);
 my @ZMODES = split ' ', env(BENCH_ZIPF_MODES => 'independent team');
 my $ZS = env(BENCH_ZIPF_S => 1.1);
 my $ZTHREADS = env(BENCH_ZIPF_THREADS => 2);
+# BENCH_ZIPF_WARMUP_REQUESTS, BENCH_ZIPF_MEASURED_REQUESTS: see below
 my $NUSERS = env(BENCH_USERS => 10000);
 my $NGENS = env(BENCH_GENERATIONS => 100000);
 my $NTEAMS = 1000;
@@ -384,8 +394,10 @@ sub backends_conf {
     my $s = qq{    velro_pg "$PG_CONNINFO application_name=velro-bench-$o{name}" pool=$POOL;\n};
     $s .= "    velro_redis 127.0.0.1:$REDIS_PORT;\n" if $o{redis};
     if ($o{l1off}) {
-        # the token and the user stay in L1: the decision comes from L2/L3
-        $s .= "    velro_cache_ttl $_ l1=0;\n" for qw(ownership team_access);
+        # the token and the user stay in L1: the memberships, the
+        # generation and the project come from L2/L3
+        $s .= "    velro_cache_ttl $_ l1=0;\n"
+            for qw(ownership team_access project_vis);
     }
     return $s . ($o{extra} // '');
 }
@@ -814,7 +826,7 @@ sub phase_tiers {
     say "  GET /gen/UUID (a 3-byte static file), HS256 token; $RUNS rounds x "
       . scalar(@TIERS) . " paths, interleaved";
     say "  user 1 on generation 1 (role $PAIR_ROLE);"
-      . " l2/l3 with velro_cache_ttl ownership|team_access l1=0,"
+      . " l2/l3 with velro_cache_ttl ownership|team_access|project_vis l1=0,"
       . " l3 without velro_redis";
 
     # the module must run where it is on, and not where it is off; and
@@ -1504,15 +1516,21 @@ sub phase_zipf {
     say "Zipf: worker_processes 2, no CPU pinning: the two workers, wrk"
       . " (-t$ZTHREADS -c$CONNS), PostgreSQL";
     say "  and Redis share both CPUs.  $NUSERS users (tokens HS256),"
-      . " $NGENS generations, Zipf s=$ZS per";
-    say "  request (bench/zipf.lua), L1 + L2 on; each mode starts cold (new"
-      . " nginx, Redis FLUSHALL),";
-    say "  then a ${ZWARM}s warm-up run and a ${ZSECS}s measured run.  Hit"
-      . " rate = (L1 + L2) / requests";
-    say "  from an access log of \$velro_authz_cache; \"best\" = share of"
-      . " requests whose (user, generation)";
-    say "  pair came earlier in the sequence: what a cache that never"
-      . " evicts nor expires could do.";
+      . " $NGENS generations, $NPROJECTS projects, Zipf s=$ZS";
+    say "  per request (bench/zipf.lua), L1 + L2 on; each mode starts cold"
+      . " (new nginx, Redis FLUSHALL),";
+    say "  then warm-up rounds of ${ZWARM}s until >= $ZWARM_REQS requests,"
+      . " then measured rounds of ${ZSECS}s";
+    say "  until >= $ZMEAS_REQS requests.  From an access log of"
+      . " \$velro_authz_cache, in order:";
+    say "  hit = decisions without L3 / requests; L1 = answered from L1"
+      . " alone; L3/1k = L3 lookups per";
+    say "  1,000 requests; ideal = the hit rate of an infinite cache that"
+      . " knows every entity it has seen";
+    say "  (an L3 answer for (user, generation) gives the user, the"
+      . " memberships, the generation and its";
+    say "  project): a request misses only when an entity its decision"
+      . " needs was never seen before.";
 
     # tokens for users 1..N, generation ids 1..M: line i = rank i
     my $tf = "$WORK/zipf-tokens.txt";
@@ -1524,11 +1542,27 @@ sub phase_zipf {
             claims => { sub => user_id($i), exp => time + 7200 }), "\n";
     }
     close $fh;
+    my %gno;
     open $fh, '>', $gf or die;
-    print $fh gen_id($_), "\n" for 1 .. $NGENS;
+    for my $j (1 .. $NGENS) {
+        my $g = gen_id($j);
+        $gno{$g} = $j;
+        print $fh "$g\n";
+    }
     close $fh;
     say sprintf("  (%d tokens and %d generation ids written in %.1f s)",
                 $NUSERS, $NGENS, time - $t0);
+
+    # bench/gen-data.sql's formulas: what a decision on generation j needs
+    # besides the user and j itself (the project, unless the user created
+    # j, j is not completed or has no project)
+    my $needs_project = sub {
+        my ($u, $j) = @_;
+        return 0 if $j % 25 == 0 || $j % 10 == 0;
+        return 0 if (7919 * $j) % $NUSERS + 1 == $u;
+        return 1;
+    };
+    my $project_of = sub { ($_[0] - 1) % $NPROJECTS + 1 };
 
     my %used;
     my ($pz, $po);
@@ -1537,21 +1571,26 @@ sub phase_zipf {
     # the user from the script's X-Bench-User: $velro_user_id is not
     # always there (see "user id" below)
     my $fmt = "    log_format velro_zipf '\$velro_authz_cache \$status"
-            . " \$http_x_bench_user \$gen \$velro_user_id';\n";
+            . " \$http_x_bench_user \$gen \$velro_user_id"
+            . " \$velro_authz_tiers';\n";
 
     say "";
-    say sprintf("%-18s %7s %7s %7s %6s %6s %6s %6s %6s %7s %5s",
-                'mode run', 'req/s', 'p50', 'p99', 'ratio', 'hit', 'best',
-                'L3', 'allow', 'pairs', 'non-');
-    say sprintf("%-18s %7s %7s %7s %6s %6s %6s %6s %6s %7s %5s",
-                '', '', 'us', 'us', 'vs off', 'L1+L2', '', '', '', 'seen', 'log');
+    say sprintf("%-18s %7s %7s %7s %6s %6s %6s %6s %6s %6s %8s %5s",
+                'mode window', 'req/s', 'p50', 'p99', 'ratio', 'hit', 'L1',
+                'L3/1k', 'ideal', 'allow', 'requests', 'non-');
+    say sprintf("%-18s %7s %7s %7s %6s %6s %6s %6s %6s %6s %8s %5s",
+                '', '', 'us', 'us', 'vs off', 'no L3', 'only', '', '', '',
+                '', 'log');
 
     my $offrps;
     my $first = 1;
     for my $mode (@ZMODES) {
         Velro::Backends::redis_cli('FLUSHALL');
         my $servers = authz_server(port => $pz, reuseport => 1,
-                                   log => 'logs/zipf.log velro_zipf buffer=64k flush=200ms');
+                                   log => 'logs/zipf.log velro_zipf buffer=64k flush=200ms',
+                                   extra => "        location = /status {\n"
+                                          . "            velro_status;\n"
+                                          . "        }\n");
         $servers .= off_server(port => $po, reuseport => 1,
                                log => 'logs/off.log velro_zipf buffer=64k flush=200ms')
             if $first;
@@ -1572,59 +1611,92 @@ sub phase_zipf {
         if ($first) {
             my $r = $run->('zipf-off', $po, 1);
             $offrps = $r->{rps};
-            say sprintf("%-18s %7.0f %7s %7s %6.3f %6s %6s %6s %6s %7s %5s",
+            say sprintf("%-18s %7.0f %7s %7s %6.3f %6s %6s %6s %6s %6s %8s %5s",
                         'off', $r->{rps}, fmt_us($r->{p50}), fmt_us($r->{p99}),
-                        1, '', '', '', '', '', $r->{bad} + $r->{err});
+                        1, '', '', '', '', '', $r->{n}, $r->{bad} + $r->{err});
         }
 
+        # the ideal and the tiers, from the log in order; the seen
+        # entities carry over from the warm-up to the measured window
+        my (%su, %sg, %sp);
         my $log = "$prefix/logs/zipf.log";
-        my @seg;
-        for my $phase (qw(warm-up measured)) {
-            my $r = $run->("zipf-$phase", $pz, $phase eq 'warm-up' ? 2 : 3,
-                           $phase eq 'warm-up' ? $ZWARM : $ZSECS);
-            sleep 0.5;          # the buffered access log, flushed
-            push @seg, [ $r, -s $log // 0 ];
-        }
-
-        # the hit rates, from the log in order; "best": pairs seen before
-        my %seen;
         my $from = 0;
-        for my $i (0 .. $#seg) {
-            my ($r, $to) = @{ $seg[$i] };
-            my (%tier, %st, $n, $best);
-            for my $l (log_lines($log, $from, $to)) {
-                my ($t, $s, $u, $g, $vu) = split ' ', $l;
-                next unless defined $vu;
-                $n++;
-                $NOUSER{$s}++ if $vu eq '-';
-                $tier{$t}++;
-                $st{$s}++;
-                $best++ if $seen{"$u $g"}++;
+        my $seed = 2;
+        for my $window (qw(warm-up measured)) {
+            my $want = $window eq 'warm-up' ? $ZWARM_REQS : $ZMEAS_REQS;
+            my (%tier, %st, $nreq, $ideal, @rs, $two);
+            $nreq = 0;
+            while ($nreq < $want) {
+                my $r = $run->("zipf-$window", $pz, $seed++,
+                               $window eq 'warm-up' ? $ZWARM : $ZSECS);
+                push @rs, $r;
+                sleep 0.5;          # the buffered access log, flushed
+                my $to = -s $log // 0;
+                for my $l (log_lines($log, $from, $to)) {
+                    my ($t, $s, $u, $g, $vu, $tiers) = split ' ', $l, 6;
+                    next unless defined $vu;
+                    $nreq++;
+                    # the generation and its project both from L2: the
+                    # second round trip
+                    $two++ if ($tiers // '') =~ /generation=L2 project=L2/;
+                    $NOUSER{$s}++ if $vu eq '-';
+                    $tier{$t}++;
+                    $st{$s}++;
+                    my $j = $gno{$g} // 0;
+                    my $p = $j ? $project_of->($j) : 0;
+                    my $np = $j && $needs_project->($u, $j);
+                    $ideal++ if $su{$u} && $sg{$g} && (!$np || $sp{$p});
+                    $su{$u} = 1;
+                    $sg{$g} = 1;
+                    $sp{$p} = 1 if $j && $j % 25;
+                }
+                $from = $to;
+                last if $r->{crashed} || !$r->{n};
             }
-            $from = $to;
-            $n ||= 1;
-            my $hit = (($tier{L1} // 0) + ($tier{L2} // 0)) / $n;
-            my $label = "$mode " . ($i ? 'measured' : 'warm-up');
-            say sprintf("%-18s %7.0f %7s %7s %6.3f %5.1f%% %5.1f%% %5.1f%% %5.1f%% %7d %5d%s",
-                        $label, $r->{rps}, fmt_us($r->{p50}), fmt_us($r->{p99}),
-                        $offrps ? $r->{rps} / $offrps : 0, 100 * $hit,
-                        100 * $best / $n, 100 * ($tier{L3} // 0) / $n,
-                        100 * ($st{200} // 0) / $n, scalar(keys %seen),
-                        $n - ($st{200} // 0) - ($st{403} // 0),
-                        $r->{crashed} ? '  CRASH' : '');
+            my $nn = $nreq || 1;
+            my $l3 = $tier{L3} // 0;
+            my $hit = 1 - $l3 / $nn;
+            my $rps = 0;
+            my ($p50, $p99) = (0, 0);
+            for my $r (@rs) {
+                $rps += $r->{rps} / @rs;
+                $p50 = $r->{p50} if $r->{p50} > $p50;
+                $p99 = $r->{p99} if $r->{p99} > $p99;
+            }
+            say sprintf("%-18s %7.0f %7s %7s %6.3f %5.1f%% %5.1f%% %6.1f %5.1f%% %5.1f%% %8d %5d%s",
+                        "$mode $window", $rps, fmt_us($p50), fmt_us($p99),
+                        $offrps ? $rps / $offrps : 0, 100 * $hit,
+                        100 * ($tier{L1} // 0) / $nn, 1000 * $l3 / $nn,
+                        100 * ($ideal // 0) / $nn,
+                        100 * ($st{200} // 0) / $nn, $nreq,
+                        $nreq - ($st{200} // 0) - ($st{403} // 0),
+                        (grep { $_->{crashed} } @rs) ? '  CRASH' : '');
+            next unless $window eq 'measured';
             my $detail = join ' ', map { "$_ $tier{$_}" } sort keys %tier;
             say "    tiers: $detail; statuses: "
               . join(' ', map { "$_ $st{$_}" } sort keys %st)
-              . sprintf("; %d logged, wrk counted %d", $n, $r->{n})
-                if $i;
-            if ($i) {
-                $SUMMARY{"zipf-$mode"} = sprintf(
-                    "Zipf %s: hit rate (L1+L2) %.1f%% once warm, best"
-                  . " possible %.1f%% (hit/best %.3f)  (target >= 95%%: %s)",
-                    $mode, 100 * $hit, 100 * $best / $n,
-                    $best ? $hit * $n / $best : 0,
-                    $hit >= 0.95 ? 'met' : 'MISSED');
-            }
+              . sprintf("; %d rounds of wrk; second L2 round trips: %.1f"
+                      . " per 1,000 requests", scalar @rs,
+                        1000 * ($two // 0) / $nn);
+
+            # L1 after the run: entities, bytes, and the pairs seen
+            my (undef, undef, $js) = http($pz, "/status");
+            my ($ent) = $js =~ /"velro_cache_entries":(\d+)/;
+            my ($byt) = $js =~ /"velro_cache_bytes":(\d+)/;
+            say sprintf("    L1 (both workers): %d entries, %.1f MB, %.0f"
+                      . " bytes per entry (tokens included); %d users,"
+                      . " %d generations, %d projects seen",
+                        $ent // 0, ($byt // 0) / 1048576,
+                        $ent ? $byt / $ent : 0, scalar(keys %su),
+                        scalar(keys %sg), scalar(keys %sp) - 1)
+                if defined $ent;
+            $SUMMARY{"zipf-$mode"} = sprintf(
+                "Zipf %s: %.1f%% of decisions without L3 over %d requests"
+              . " after %d warm-up ones (ideal %.1f%%), L1 alone %.1f%%,"
+              . " %.1f L3 lookups per 1,000 (target >= 95%%: %s)",
+                $mode, 100 * $hit, $nreq, $ZWARM_REQS,
+                100 * ($ideal // 0) / $nn, 100 * ($tier{L1} // 0) / $nn,
+                1000 * $l3 / $nn, $hit >= 0.95 ? 'met' : 'MISSED');
         }
         if (%NOUSER) {
             say "    user id: \$velro_user_id was empty for "
@@ -1823,9 +1895,37 @@ sub phase_mem {
         }
         say "         (bytes per entry as accounted: $eb)" if $eb && $size eq $L1_SIZES[0];
     }
+    # entities against pairs (bench/l1_entities.c)
+    my $ebin = "$OUT/l1_entities";
+    $cc = "cc -O2 -Wall -I$TOP/src -o $ebin $TOP/bench/l1_entities.c"
+        . " $TOP/src/velro_cache.c";
+    system($cc) == 0 or die "bench: $cc failed\n";
+    say "";
+    say "L1 bytes, entities against pairs: bench/l1_entities.c, 1,000,000"
+      . " distinct (user, generation) pairs";
+    say "  drawn from $NUSERS x $NGENS ($NPROJECTS projects); the entity"
+      . " cache keeps the user, memberships,";
+    say "  generation and project of each once, the pair cache (issue 3's"
+      . " L1) an access entry per pair";
+    say "  and the users; bytes as velro_cache accounts them (entries,"
+      . " keys, values, buckets).";
+    say "";
+    say sprintf("%9s %9s %12s %10s %12s %9s", 'pairs', 'entities',
+                'entity B', 'B/entity', 'pair B', 'B/pair');
+    my $eout = `$ebin 1000000 $NUSERS $NGENS $NPROJECTS 2>&1`;
+    die "bench: l1_entities failed:\n$eout" if $?;
+    my @last;
+    for my $l (grep { /^\d/ } split /\n/, $eout) {
+        @last = split ' ', $l;
+        say sprintf("%9d %9d %12d %10.1f %12d %9.1f", @last);
+    }
     $SUMMARY{mem} = sprintf("L1 memory: worst heap or RSS / configured size"
-                          . " %.3f  (target <= 1.10: %s)",
-                            $worst, $worst <= 1.10 ? 'met' : 'MISSED');
+                          . " %.3f  (target <= 1.10: %s); 1M pairs: %.1f MB"
+                          . " of entities (%.0f B each) against %.1f MB of"
+                          . " pairs",
+                            $worst, $worst <= 1.10 ? 'met' : 'MISSED',
+                            ($last[2] // 0) / 1048576, $last[3] // 0,
+                            ($last[4] // 0) / 1048576);
     say "";
     say "  $SUMMARY{mem}";
 }

@@ -16,8 +16,16 @@
 --                 SELECT velro_l3_lookup($1::uuid, $2::uuid)
 --                                                   and returns the text as is
 --               velro_l3_warm(user, limit)          the L3 warm form as json
---                                                   (cache warming on login):
---                 SELECT velro_l3_warm($1::uuid, $2::int)
+--                                                   (cache warming on login)
+--               velro_l3_entities(user, resource)   the entity form of the L3
+--                                                   contract: what velro_authz_pg
+--                                                   answers,
+--                 SELECT velro_l3_entities($1::uuid, $2::uuid)
+--               velro_l3_warm_entities(user, limit) its warm form:
+--                 SELECT velro_l3_warm_entities($1::uuid, $2::int)
+--                                                   ("velro_authz_pg access" runs
+--                                                   velro_l3_lookup and
+--                                                   velro_l3_warm: issue 3's form)
 --   view        mv_user_authorization_context       materialized, for reporting
 --                                                   and cache warming only
 --   triggers    pg_notify('velro_invalidate', '{"kind":"...","id":"UUID"}')
@@ -234,6 +242,45 @@ END
 $fn$;
 
 ------------------------------------------------------------------------------
+-- velro_recent_generations: what warming fills, for both warm forms
+------------------------------------------------------------------------------
+--
+-- The user's p_limit most recent generations (created_at DESC, then id)
+-- among those the user created (any status) and the completed ones of the
+-- projects of the user's teams, each once. A plain SQL function, inlined
+-- into its callers: the first p_limit rows of
+-- generations_user_id_created_at_idx, and for each project of each of the
+-- user's teams the first p_limit rows of
+-- generations_project_id_created_at_idx (partial, completed only, in the
+-- final order), then a top-N of those.
+
+CREATE OR REPLACE FUNCTION velro_recent_generations(p_user uuid, p_limit int)
+RETURNS TABLE (id uuid, created_at timestamptz)
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $fn$
+    SELECT r.id, r.created_at
+      FROM ((SELECT g.id, g.created_at
+               FROM generations g
+              WHERE g.user_id = p_user
+              ORDER BY g.created_at DESC, g.id
+              LIMIT p_limit)
+            UNION
+            SELECT t.id, t.created_at
+              FROM team_members tm
+              JOIN projects p ON p.team_id = tm.team_id
+             CROSS JOIN LATERAL (
+                    SELECT g.id, g.created_at
+                      FROM generations g
+                     WHERE g.project_id = p.id
+                       AND g.status = 'completed'
+                     ORDER BY g.created_at DESC, g.id
+                     LIMIT p_limit) t
+             WHERE tm.user_id = p_user) r
+     ORDER BY r.created_at DESC, r.id
+     LIMIT p_limit
+$fn$;
+
+------------------------------------------------------------------------------
 -- velro_l3_warm: the L3 warm form, cache warming on login
 ------------------------------------------------------------------------------
 --
@@ -282,32 +329,9 @@ BEGIN
         RETURN '{"user":null,"access":[],"projects":[]}'::json;
     END IF;
 
-    WITH recent AS (
-        -- created by the user, any status
-        (SELECT g.id, g.created_at
-           FROM generations g
-          WHERE g.user_id = p_user
-          ORDER BY g.created_at DESC, g.id
-          LIMIT v_limit)
-        UNION
-        -- completed, in a project of one of the user's teams
-        SELECT t.id, t.created_at
-          FROM team_members tm
-          JOIN projects p ON p.team_id = tm.team_id
-         CROSS JOIN LATERAL (
-                SELECT g.id, g.created_at
-                  FROM generations g
-                 WHERE g.project_id = p.id
-                   AND g.status = 'completed'
-                 ORDER BY g.created_at DESC, g.id
-                 LIMIT v_limit) t
-         WHERE tm.user_id = p_user
-    ),
-    top AS (
+    WITH top AS (
         SELECT r.id, r.created_at
-          FROM recent r
-         ORDER BY r.created_at DESC, r.id
-         LIMIT v_limit
+          FROM velro_recent_generations(p_user, v_limit) r
     ),
     acc AS (
         SELECT t.id, t.created_at, a.project_id,
@@ -340,6 +364,163 @@ BEGIN
       FROM acc;
 
     RETURN ('{"user":' || v_user::text || ',"access":' || v_access
+            || ',"projects":' || v_projects || '}')::json;
+END
+$fn$;
+
+------------------------------------------------------------------------------
+-- The entity form: what the gateway decides from (velro_authz.c,
+-- velro_authz_decide(), is the access rule above as a function of these)
+------------------------------------------------------------------------------
+--
+-- velro_user_entity(user, first_team): velro_user's object with the user's
+-- memberships, {"id":…,"status":…,"tokens_valid_after":…,
+-- "teams":{"TEAM":"role",…}}, at most 256 of them: first_team (the team of
+-- the project asked about) when the user is in it, then by team id; with
+-- "teams_more":true when the user has more (the gateway then caches its
+-- decisions per pair). NULL for an unknown user.
+
+CREATE OR REPLACE FUNCTION velro_user_entity(p_user uuid, p_first uuid)
+RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $fn$
+    SELECT '{"id":"' || u.id
+           || '","status":' || to_json(u.status)::text
+           || ',"tokens_valid_after":'
+           || coalesce(floor(extract(epoch FROM u.tokens_valid_after))
+                       ::bigint::text, 'null')
+           || ',"teams":{'
+           || coalesce((SELECT string_agg('"' || t.team_id || '":"'
+                                          || t.role || '"', ',')
+                          FROM (SELECT tm.team_id, tm.role
+                                  FROM team_members tm
+                                 WHERE tm.user_id = u.id
+                                 ORDER BY tm.team_id IS DISTINCT FROM p_first,
+                                          tm.team_id
+                                 LIMIT 256) t), '')
+           || '}'
+           || CASE WHEN (SELECT count(*) FROM (SELECT 1 FROM team_members tm
+                                                WHERE tm.user_id = u.id
+                                                LIMIT 257) c) > 256
+                   THEN ',"teams_more":true' ELSE '' END
+           || '}'
+      FROM users u
+     WHERE u.id = p_user
+$fn$;
+
+-- velro_generation_entity(generation): {"id","user_id","project_id",
+-- "status","media_url"}, NULL when unknown
+
+CREATE OR REPLACE FUNCTION velro_generation_entity(p_generation uuid)
+RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $fn$
+    SELECT '{"id":"' || g.id || '","user_id":"' || g.user_id
+           || '","project_id":' || coalesce('"' || g.project_id || '"', 'null')
+           || ',"status":' || to_json(g.status)::text
+           || ',"media_url":' || coalesce(to_json(g.media_url)::text, 'null')
+           || '}'
+      FROM generations g
+     WHERE g.id = p_generation
+$fn$;
+
+-- velro_project_entity(project): {"id","team_id","visibility"}, NULL when
+-- unknown
+
+CREATE OR REPLACE FUNCTION velro_project_entity(p_project uuid)
+RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $fn$
+    SELECT '{"id":"' || p.id || '","team_id":'
+           || coalesce('"' || p.team_id || '"', 'null')
+           || ',"visibility":"' || p.visibility || '"}'
+      FROM projects p
+     WHERE p.id = p_project
+$fn$;
+
+------------------------------------------------------------------------------
+-- velro_l3_entities: the entity form of the L3 contract, one call
+------------------------------------------------------------------------------
+--
+--   {"user":USER|null,"generation":GENERATION|null,"project":PROJECT|null}
+--
+-- "generation" and "project" only when p_resource is given; "project" is
+-- the generation's (null: none, or the generation is unknown). One
+-- snapshot: the three agree with each other.
+
+CREATE OR REPLACE FUNCTION velro_l3_entities(p_user uuid, p_resource uuid)
+RETURNS json
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+AS $fn$
+DECLARE
+    v_project  uuid;
+    v_team     uuid;
+BEGIN
+    IF p_resource IS NULL THEN
+        RETURN ('{"user":' || coalesce(velro_user_entity(p_user, NULL), 'null')
+                || '}')::json;
+    END IF;
+
+    SELECT g.project_id, p.team_id
+      INTO v_project, v_team
+      FROM generations g
+      LEFT JOIN projects p ON p.id = g.project_id
+     WHERE g.id = p_resource;
+
+    RETURN ('{"user":' || coalesce(velro_user_entity(p_user, v_team), 'null')
+            || ',"generation":'
+            || coalesce(velro_generation_entity(p_resource), 'null')
+            || ',"project":'
+            || coalesce(velro_project_entity(v_project), 'null')
+            || '}')::json;
+END
+$fn$;
+
+------------------------------------------------------------------------------
+-- velro_l3_warm_entities: the warm form in entities, cache warming on login
+------------------------------------------------------------------------------
+--
+--   {"user":USER|null,"generations":[GENERATION,...],"projects":[PROJECT,...]}
+--
+-- USER as in velro_l3_entities (its first 256 teams by id); the
+-- generations are velro_l3_warm's (the user's p_limit most recent among
+-- those the user created and the completed ones of the projects of the
+-- user's teams), newest first; the projects are theirs, by id.
+
+CREATE OR REPLACE FUNCTION velro_l3_warm_entities(p_user uuid, p_limit int)
+RETURNS json
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+AS $fn$
+DECLARE
+    v_limit     int := least(greatest(coalesce(p_limit, 100), 0), 1000);
+    v_user      text;
+    v_gens      text;
+    v_projects  text;
+BEGIN
+    v_user := velro_user_entity(p_user, NULL);
+
+    IF v_user IS NULL THEN
+        RETURN '{"user":null,"generations":[],"projects":[]}'::json;
+    END IF;
+
+    WITH top AS (
+        SELECT r.id, r.created_at, g.project_id
+          FROM velro_recent_generations(p_user, v_limit) r
+          JOIN generations g ON g.id = r.id
+    )
+    SELECT '[' || coalesce(string_agg(velro_generation_entity(top.id), ','
+                                      ORDER BY top.created_at DESC, top.id),
+                           '') || ']',
+           (SELECT '[' || coalesce(string_agg(velro_project_entity(d.project_id),
+                                              ',' ORDER BY d.project_id), '')
+                   || ']'
+              FROM (SELECT DISTINCT t2.project_id
+                      FROM top t2
+                     WHERE t2.project_id IS NOT NULL) d)
+      INTO v_gens, v_projects
+      FROM top;
+
+    RETURN ('{"user":' || v_user || ',"generations":' || v_gens
             || ',"projects":' || v_projects || '}')::json;
 END
 $fn$;
@@ -407,7 +588,7 @@ CREATE INDEX IF NOT EXISTS mv_user_authorization_context_generation_idx
 ------------------------------------------------------------------------------
 --
 -- Payload, exactly (no spaces):  {"kind":"user","id":"UUID"}
--- kind is user, team, project or generation. The module LISTENs (directive
+-- kind is user, member, team, project or generation. The module LISTENs (directive
 -- velro_pg_listen, default velro_invalidate) and drops the matching L1 and
 -- L2 entries. Notifications are sent at commit, so listeners never see a
 -- change that was rolled back.
@@ -419,12 +600,14 @@ CREATE INDEX IF NOT EXISTS mv_user_authorization_context_generation_idx
 --
 --   users         UPDATE of status or tokens_valid_after (when changed),
 --                 INSERT (an "unknown user" answer may be cached), DELETE
---                 -> user
---   team_members  INSERT, UPDATE, DELETE -> user (the member; old and new
---                 when user_id changed): a membership alters exactly that
---                 user's decisions
+--                 -> user (the gateway drops auth:{id})
+--   team_members  INSERT, UPDATE, DELETE -> member (the member's id; old and
+--                 new when user_id changed): the gateway drops that user's
+--                 team_access:{id}, the memberships entry
 --   teams         DELETE -> team (cascades also notify each member, and each
---                 project whose team_id becomes NULL)
+--                 project whose team_id becomes NULL: those drop exactly the
+--                 entries the deletion changed; the team notice itself
+--                 drops nothing)
 --   projects      UPDATE of visibility or team_id (when changed), DELETE
 --                 -> project
 --   generations   INSERT (an "unknown resource" answer may be cached),
@@ -475,19 +658,19 @@ CREATE OR REPLACE TRIGGER velro_users_insert_delete
     FOR EACH ROW
     EXECUTE FUNCTION velro_users_notify();
 
--- team_members -> user (the member)
+-- team_members -> member (the member)
 CREATE OR REPLACE FUNCTION velro_team_members_notify()
 RETURNS trigger
 LANGUAGE plpgsql
 AS $fn$
 BEGIN
     IF TG_OP IN ('UPDATE', 'DELETE') THEN
-        PERFORM velro_notify('user', OLD.user_id);
+        PERFORM velro_notify('member', OLD.user_id);
     END IF;
     IF TG_OP = 'INSERT'
        OR (TG_OP = 'UPDATE' AND NEW.user_id IS DISTINCT FROM OLD.user_id)
     THEN
-        PERFORM velro_notify('user', NEW.user_id);
+        PERFORM velro_notify('member', NEW.user_id);
     END IF;
     RETURN NULL;
 END

@@ -445,19 +445,10 @@ ngx_http_velro_metrics_done(ngx_http_request_t *r, ngx_http_velro_ctx_t *ctx,
 
     m = &ngx_http_velro_metrics_sh->m;
 
-    switch (decision) {
+    /* a request ended without a decision is an error */
 
-    case NGX_HTTP_VELRO_DECISION_ALLOW:
-        d = VELRO_DECISION_ALLOW;
-        break;
-
-    case NGX_HTTP_VELRO_DECISION_DENY:
-        d = VELRO_DECISION_DENY;
-        break;
-
-    default:
-        d = VELRO_DECISION_ERROR;
-    }
+    d = (decision == VELRO_DECISION_NONE || decision >= VELRO_NDECISIONS)
+        ? VELRO_DECISION_ERROR : decision;
 
     ngx_http_velro_count(m->requests[d], 1);
 
@@ -484,23 +475,7 @@ ngx_http_velro_metrics_done(ngx_http_request_t *r, ngx_http_velro_ctx_t *ctx,
                                    ngx_http_velro_since(t->end, from));
         }
 
-        switch (ctx->tier) {
-
-        case NGX_HTTP_VELRO_TIER_L1:
-            tier = VELRO_TIER_L1;
-            break;
-
-        case NGX_HTTP_VELRO_TIER_L2:
-            tier = VELRO_TIER_L2;
-            break;
-
-        case NGX_HTTP_VELRO_TIER_L3:
-            tier = VELRO_TIER_L3;
-            break;
-
-        default:
-            tier = VELRO_TIER_NONE;
-        }
+        tier = (ctx->tier < VELRO_NTIERS) ? ctx->tier : VELRO_TIER_NONE;
 
         ngx_http_velro_metrics_observe(&m->authz[tier],
                                        ngx_http_velro_since(t->end, from));
@@ -677,6 +652,8 @@ ngx_http_velro_timing_filter(ngx_http_request_t *r)
     ngx_http_velro_timing_t    *t;
     ngx_http_velro_loc_conf_t  *vlcf;
 
+    static const char  *tiers[] = { NULL, "L1", "L2", "L3", "stale" };
+
     if (r != r->main) {
         return ngx_http_next_header_filter(r);
     }
@@ -708,27 +685,7 @@ ngx_http_velro_timing_filter(ngx_http_request_t *r)
 
         authz = ngx_http_velro_since(t->end, from);
 
-        switch (ctx->tier) {
-
-        case NGX_HTTP_VELRO_TIER_L1:
-            tier = "L1";
-            break;
-
-        case NGX_HTTP_VELRO_TIER_L2:
-            tier = "L2";
-            break;
-
-        case NGX_HTTP_VELRO_TIER_L3:
-            tier = "L3";
-            break;
-
-        case NGX_HTTP_VELRO_TIER_STALE:
-            tier = "stale";
-            break;
-
-        default:
-            tier = NULL;
-        }
+        tier = (ctx->tier <= VELRO_TIER_STALE) ? tiers[ctx->tier] : NULL;
     }
 
     p = ngx_pnalloc(r->pool, NGX_HTTP_VELRO_TIMING_LEN);

@@ -6,10 +6,13 @@
 
 
 #include "ngx_http_velro_module.h"
+#include "ngx_http_velro_authz.h"
 #include "ngx_http_velro_batch.h"
 #include "ngx_http_velro_breaker.h"
+#include "ngx_http_velro_invalidate.h"
 #include "ngx_http_velro_jwks.h"
 #include "ngx_http_velro_jwt.h"
+#include "ngx_http_velro_variables.h"
 
 
 static ngx_int_t ngx_http_velro_access_handler(ngx_http_request_t *r);
@@ -267,7 +270,7 @@ static ngx_command_t  ngx_http_velro_commands[] = {
       NULL },
 
     { ngx_string("velro_authz_pg"),
-      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE1,
       ngx_http_velro_authz_pg,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
@@ -588,7 +591,7 @@ ngx_http_velro_check(ngx_http_request_t *r)
     case NGX_OK:
         if (vlcf->authz == NGX_HTTP_VELRO_AUTHZ_OFF) {
             ngx_http_velro_metrics_done(r, ctx,
-                                        NGX_HTTP_VELRO_DECISION_ALLOW);
+                                        VELRO_DECISION_ALLOW);
             return NGX_OK;
         }
 
@@ -604,15 +607,15 @@ ngx_http_velro_check(ngx_http_request_t *r)
         return NGX_AGAIN;
 
     case NGX_ERROR:
-        ngx_http_velro_metrics_done(r, ctx, NGX_HTTP_VELRO_DECISION_ERROR);
+        ngx_http_velro_metrics_done(r, ctx, VELRO_DECISION_ERROR);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
 
     default:
         ngx_http_velro_metrics_done(r, ctx,
                                     (ctx->status == NGX_HTTP_UNAUTHORIZED
                                      || ctx->status == NGX_HTTP_BAD_REQUEST)
-                                    ? NGX_HTTP_VELRO_DECISION_DENY
-                                    : NGX_HTTP_VELRO_DECISION_ERROR);
+                                    ? VELRO_DECISION_DENY
+                                    : VELRO_DECISION_ERROR);
 
         return ngx_http_velro_jwt_reject(r, vlcf, ctx, ctx->status);
     }
@@ -1060,7 +1063,7 @@ ngx_http_velro_cache_ttl(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 static ngx_int_t
 ngx_http_velro_preconfiguration(ngx_conf_t *cf)
 {
-    if (ngx_http_velro_authz_probe_captures(cf) != NGX_OK) {
+    if (ngx_http_velro_variables_probe_captures(cf) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -1339,8 +1342,8 @@ ngx_http_velro_init_process(ngx_cycle_t *cycle)
 
     if (vmcf->pg
         && ngx_http_velro_pg_init_process(cycle, vmcf->pg,
-                                          ngx_http_velro_authz_invalidate,
-                                          ngx_http_velro_authz_flush)
+                                          ngx_http_velro_invalidate,
+                                          ngx_http_velro_invalidate_listening)
            != NGX_OK)
     {
         return NGX_ERROR;

@@ -21,6 +21,9 @@
 #include "ngx_http_velro_redis.h"
 #include "ngx_http_velro_pg.h"
 #include "ngx_http_velro_metrics.h"
+#include "ngx_http_velro_cache.h"
+#include "ngx_http_velro_warm.h"        /* for batch.c's filters, until it
+                                           includes it itself */
 
 
 /* L1 entry types; velro_cache_ttl TYPE */
@@ -43,25 +46,13 @@
 #define NGX_HTTP_VELRO_ACTION_METHOD  3
 #define NGX_HTTP_VELRO_ACTION_VALUE   4
 
-/* $velro_authz_cache: the slowest tier that answered */
-#define NGX_HTTP_VELRO_TIER_NONE    0
-#define NGX_HTTP_VELRO_TIER_L1      1
-#define NGX_HTTP_VELRO_TIER_L2      2
-#define NGX_HTTP_VELRO_TIER_L3      3
-#define NGX_HTTP_VELRO_TIER_STALE   4
+/* decisions and tiers: VELRO_DECISION_x, VELRO_TIER_x (velro_metrics.h) */
 
 /* circuit breakers: velro_breaker BACKEND */
 #define NGX_HTTP_VELRO_BREAKER_REDIS     0
 #define NGX_HTTP_VELRO_BREAKER_DATABASE  1
 #define NGX_HTTP_VELRO_BREAKER_JWKS      2
 #define NGX_HTTP_VELRO_BREAKERS          3
-
-/* $velro_authz_decision */
-#define NGX_HTTP_VELRO_DECISION_NONE   0
-#define NGX_HTTP_VELRO_DECISION_ALLOW  1
-#define NGX_HTTP_VELRO_DECISION_DENY   2
-#define NGX_HTTP_VELRO_DECISION_ERROR  3
-
 
 typedef struct {
     size_t                        l1_size;
@@ -150,7 +141,10 @@ typedef struct ngx_http_velro_inflight_s  ngx_http_velro_inflight_t;
 typedef struct ngx_http_velro_batch_ctx_s  ngx_http_velro_batch_ctx_t;
 
 
+/* a request's state, by stage */
+
 typedef struct {
+    /* jwt: the token and its check */
     ngx_http_velro_loc_conf_t    *vlcf;         /* conf of the last check */
     ngx_int_t                     status;       /* NGX_OK, NGX_DECLINED,
                                                    NGX_HTTP_... */
@@ -165,48 +159,71 @@ typedef struct {
     json_t                       *header;       /* decoded on demand */
     json_t                       *claims;
 
+    /* jwt: waiting for a JWKS fetch */
     ngx_queue_t                   queue;        /* JWKS waiters */
-    ngx_event_t                   wake;
+    ngx_event_t                   wake;         /* also authz's wake-up */
     ngx_http_velro_jwks_remote_t *remote;
 
-    /* authorization */
+    /* authz: the question */
     ngx_uint_t                    authz_state;
     u_char                        user_id[16];
     u_char                        resource_id[16];
-    u_char                        token_hash[32];   /* hex */
-    velro_user_t                  user;
-    velro_access_t                access;
     ngx_uint_t                    action;
-    uint64_t                      seq;          /* invalidations seen when
-                                                   the lookup started */
-    ngx_uint_t                    tier;
-    ngx_uint_t                    decision;
-    ngx_int_t                     authz_status;
-    time_t                        retry_after;  /* 503: 0 for the default */
-    const char                   *user_desc;    /* 401 invalid_token */
+    ngx_http_velro_mark_t         mark;         /* when the lookup started */
+
+    /* authz: the entities known so far (ngx_http_velro_authz_needs()) */
+    velro_user_t                  user;
+    velro_roles_t                 roles;        /* teams: in teams */
+    velro_team_role_t            *teams;        /* VELRO_TEAMS_MAX */
+    velro_generation_t           *gen;
+    velro_project_t               project;
+    velro_access_t                access;       /* the row decided from */
+    u_char                        tiers[NGX_HTTP_VELRO_ENTITIES + 1];
+                                                /* VELRO_TIER_x of each
+                                                   entity, pair last */
+
+    /* authz: the tiers asked */
+    ngx_uint_t                    l2_tried;     /* entity bits */
+    u_char                        l2_asked[NGX_HTTP_VELRO_ENTITIES];
+    ngx_uint_t                    l2_nasked;
     ngx_http_velro_redis_cmd_t   *redis_cmd;
     ngx_http_velro_inflight_t    *inflight;
     ngx_queue_t                   inflight_link;
 
+    /* authz: the outcome */
+    ngx_uint_t                    tier;         /* the slowest that answered */
+    ngx_uint_t                    decision;
+    ngx_int_t                     authz_status;
+    time_t                        retry_after;  /* 503: 0 for the default */
+    const char                   *user_desc;    /* 401 invalid_token */
+
+    /* batch */
     ngx_http_velro_batch_ctx_t   *batch;        /* a batch request's items */
 
-    u_char                       *warm_buf;     /* a login answer's body */
+    /* warm: a login answer's body */
+    u_char                       *warm_buf;
     size_t                        warm_len;
 
-    ngx_http_velro_timing_t       timing;       /* metrics, Server-Timing */
+    /* timing: metrics, Server-Timing */
+    ngx_http_velro_timing_t       timing;
 
+    /* authz */
     unsigned                      has_user:1;
+    unsigned                      has_roles:1;
+    unsigned                      has_gen:1;
+    unsigned                      has_project:1;
     unsigned                      has_access:1;
     unsigned                      has_resource:1;
-    unsigned                      has_token_hash:1;
     unsigned                      inflight_leader:1;
     unsigned                      inflight_waiting:1;
     unsigned                      backend_failed:1;  /* L3 failed or its
                                                         breaker is open */
 
+    /* warm */
     unsigned                      warm_capture:1;
     unsigned                      warm_started:1;
 
+    /* jwt */
     unsigned                      from_l1:1;    /* token found in L1 */
     unsigned                      checked:1;
     unsigned                      internal:1;   /* our own subrequest */
@@ -222,31 +239,8 @@ ngx_http_request_t *ngx_http_velro_subrequest(ngx_http_request_t *r,
     ngx_str_t *uri, ngx_str_t *args, ngx_http_post_subrequest_pt handler,
     void *data);
 
-ngx_int_t ngx_http_velro_add_variables(ngx_conf_t *cf);
-char *ngx_http_velro_claim_set(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
 
 velro_cache_t *ngx_http_velro_l1(void);
-
-ngx_int_t ngx_http_velro_authz_check(ngx_http_request_t *r,
-    ngx_http_velro_loc_conf_t *vlcf, ngx_http_velro_ctx_t *ctx);
-void ngx_http_velro_authz_cleanup(ngx_http_velro_ctx_t *ctx);
-ngx_int_t ngx_http_velro_authz_init_process(ngx_cycle_t *cycle);
-void ngx_http_velro_authz_exit_process(ngx_cycle_t *cycle);
-char *ngx_http_velro_authz_merge(ngx_conf_t *cf,
-    ngx_http_velro_loc_conf_t *prev, ngx_http_velro_loc_conf_t *conf);
-void ngx_http_velro_authz_invalidate(ngx_str_t *payload);
-
-uint64_t ngx_http_velro_authz_sequence(void);
-void ngx_http_velro_authz_projects(ngx_http_velro_main_conf_t *vmcf,
-    const velro_project_t *projects, size_t n, ngx_uint_t l2);
-ngx_int_t ngx_http_velro_authz_warm_store(ngx_http_velro_main_conf_t *vmcf,
-    ngx_pool_t *pool, ngx_http_velro_ctx_t *ctx, velro_warm_row_t *rows,
-    size_t n, velro_project_t *projects, size_t np);
-ngx_int_t ngx_http_velro_warm_header(ngx_http_request_t *r);
-ngx_int_t ngx_http_velro_warm_body(ngx_http_request_t *r, ngx_chain_t *in);
-void ngx_http_velro_authz_flush(void);
-ngx_int_t ngx_http_velro_authz_probe_captures(ngx_conf_t *cf);
 
 void ngx_http_velro_metrics_jwt(ngx_http_velro_ctx_t *ctx, ngx_int_t rc);
 void ngx_http_velro_metrics_authz(ngx_http_request_t *r,

@@ -3,9 +3,10 @@
  * velro: L3, PostgreSQL through libpq's nonblocking API.
  *
  * Per worker: a pool of "pool" connections, all opened at worker start,
- * each with the statements velro_l3 and velro_l3_warm prepared once (in
- * that order; a database without velro_l3_warm() only fails warm
- * requests); a FIFO of requests
+ * each with the statements velro_l3 (velro_l3_entities()) and
+ * velro_l3_warm (velro_l3_warm_entities()) prepared once (in that order;
+ * a database without velro_l3_warm_entities() only fails warm requests);
+ * a FIFO of requests
  * waiting for a free connection; and one more connection that LISTENs on
  * the invalidation channel.  Sockets are nginx connections registered
  * level-triggered; every wait has an nginx timer.  Nothing blocks: no
@@ -19,8 +20,11 @@
  * The content handler answers two forms of GET (INTERFACE.md, "L3
  * contract"):
  *
- *   ?user=UUID[&resource=UUID]       SELECT velro_l3_lookup($1, $2)
- *   ?user=UUID&warm=1[&limit=N]      SELECT velro_l3_warm($1, $2)
+ *   ?user=UUID[&resource=UUID]       SELECT velro_l3_entities($1, $2)
+ *   ?user=UUID&warm=1[&limit=N]      SELECT velro_l3_warm_entities($1, $2)
+ *
+ * ("velro_authz_pg access": issue 3's form, velro_l3_lookup and velro_l3_warm,
+ * unprepared)
  *
  * the warm form (cache warming on login) with N in 1..1000, default 100,
  * and no "resource".  Either answer is PostgreSQL's json text, verbatim.
@@ -52,10 +56,16 @@
 
 #define NGX_HTTP_VELRO_PG_STMT          "velro_l3"
 #define NGX_HTTP_VELRO_PG_SQL                                                 \
-    "SELECT velro_l3_lookup($1::uuid, $2::uuid)"
+    "SELECT velro_l3_entities($1::uuid, $2::uuid)"
 
 #define NGX_HTTP_VELRO_PG_WARM_STMT     "velro_l3_warm"
 #define NGX_HTTP_VELRO_PG_WARM_SQL                                            \
+    "SELECT velro_l3_warm_entities($1::uuid, $2::int)"
+
+/* "velro_authz_pg access": issue 3's form, unprepared */
+#define NGX_HTTP_VELRO_PG_ACCESS_SQL                                          \
+    "SELECT velro_l3_lookup($1::uuid, $2::uuid)"
+#define NGX_HTTP_VELRO_PG_ACCESS_WARM_SQL                                     \
     "SELECT velro_l3_warm($1::uuid, $2::int)"
 
 #define NGX_HTTP_VELRO_PG_WARM_LIMIT    100
@@ -108,6 +118,7 @@ struct ngx_http_velro_pg_req_s {
 
     unsigned                      queued:1;
     unsigned                      warm:1;       /* velro_l3_warm */
+    unsigned                      access:1;     /* issue 3's form */
 };
 
 
@@ -142,6 +153,9 @@ static ngx_http_velro_pg_conf_t *ngx_http_velro_pg_get_conf(ngx_conf_t *cf,
     ngx_http_velro_main_conf_t *vmcf);
 
 static ngx_int_t ngx_http_velro_pg_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_velro_pg_access_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_velro_pg_lookup(ngx_http_request_t *r,
+    ngx_uint_t access);
 static ngx_int_t ngx_http_velro_pg_uuid(ngx_str_t *s);
 static ngx_int_t ngx_http_velro_pg_start(ngx_http_velro_pg_t *pool,
     ngx_http_velro_pg_req_t *pr);
@@ -411,13 +425,34 @@ ngx_http_velro_authz_pg(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_http_core_loc_conf_t    *clcf, **loc;
     ngx_http_velro_main_conf_t  *vmcf;
 
+    ngx_str_t  *value;
+
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
 
-    if (clcf->handler == ngx_http_velro_pg_handler) {
+    if (clcf->handler == ngx_http_velro_pg_handler
+        || clcf->handler == ngx_http_velro_pg_access_handler)
+    {
         return "is duplicate";
     }
 
-    clcf->handler = ngx_http_velro_pg_handler;
+    value = cf->args->elts;
+
+    /* "access": the answer of issue 3's L3 contract, an "access" row */
+
+    if (cf->args->nelts == 1
+        || ngx_strcmp(value[1].data, "entities") == 0)
+    {
+        clcf->handler = ngx_http_velro_pg_handler;
+
+    } else if (ngx_strcmp(value[1].data, "access") == 0) {
+        clcf->handler = ngx_http_velro_pg_access_handler;
+
+    } else {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value \"%V\", it must be \"entities\" "
+                           "or \"access\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
 
     /* checked once the http{} block is read: "velro_pg" may come later */
 
@@ -449,6 +484,20 @@ ngx_http_velro_authz_pg(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 static ngx_int_t
 ngx_http_velro_pg_handler(ngx_http_request_t *r)
+{
+    return ngx_http_velro_pg_lookup(r, 0);
+}
+
+
+static ngx_int_t
+ngx_http_velro_pg_access_handler(ngx_http_request_t *r)
+{
+    return ngx_http_velro_pg_lookup(r, 1);
+}
+
+
+static ngx_int_t
+ngx_http_velro_pg_lookup(ngx_http_request_t *r, ngx_uint_t access)
 {
     ngx_int_t                 rc, limit;
     ngx_str_t                 user, resource, arg;
@@ -575,6 +624,7 @@ ngx_http_velro_pg_handler(ngx_http_request_t *r)
     }
 
     pr->request = r;
+    pr->access = access;
 
     ngx_memcpy(pr->user, user.data, NGX_HTTP_VELRO_UUID_LEN);
     pr->values[0] = (const char *) pr->user;
@@ -1672,7 +1722,13 @@ ngx_http_velro_pg_send(ngx_http_velro_pg_conn_t *pc,
 {
     int  ok;
 
-    if (!pr->warm) {
+    if (pr->access) {
+        ok = PQsendQueryParams(pc->pg,
+                               pr->warm ? NGX_HTTP_VELRO_PG_ACCESS_WARM_SQL
+                                        : NGX_HTTP_VELRO_PG_ACCESS_SQL,
+                               2, NULL, pr->values, NULL, NULL, 0);
+
+    } else if (!pr->warm) {
         ok = PQsendQueryPrepared(pc->pg, NGX_HTTP_VELRO_PG_STMT, 2,
                                  pr->values, NULL, NULL, 0);
 

@@ -1,16 +1,19 @@
 
 /*
  * ngx_http_velro_module: $velro_user_id, $velro_jwt_claim_NAME,
- * $velro_jwt_header_NAME and velro_jwt_claim_set variables.
+ * $velro_jwt_header_NAME and velro_jwt_claim_set variables; the
+ * authorization variables; and the refresh of a complex value's
+ * variables in a subrequest.
  *
- * They verify the token on first use, so they work in phases before
- * access too: "limit_req_zone $velro_user_id" limits per user.  A value
- * exists only for a token that verified under the current location's
- * policy.
+ * The token variables verify the token on first use, so they work in
+ * phases before access too: "limit_req_zone $velro_user_id" limits per
+ * user.  A value exists only for a token that verified under the current
+ * location's policy.
  */
 
 
 #include "ngx_http_velro_module.h"
+#include "ngx_http_velro_variables.h"
 #include "ngx_http_velro_jwt.h"
 
 
@@ -33,6 +36,9 @@ static ngx_int_t ngx_http_velro_variable_prefixed(ngx_http_request_t *r,
     ngx_uint_t header);
 static ngx_int_t ngx_http_velro_json_value(ngx_http_request_t *r,
     json_t *json, ngx_http_variable_value_t *v);
+
+
+static ngx_http_get_variable_pt  ngx_http_velro_capture_handler;
 
 
 static ngx_http_variable_t  ngx_http_velro_vars[] = {
@@ -59,6 +65,10 @@ static ngx_http_variable_t  ngx_http_velro_vars[] = {
 
     { ngx_string("velro_authz_project"), NULL,
       ngx_http_velro_variable_authz, 3,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("velro_authz_tiers"), NULL,
+      ngx_http_velro_variable_authz, 4,
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("velro_jwt_claim_"), NULL,
@@ -379,9 +389,11 @@ ngx_http_velro_json_value(ngx_http_request_t *r, json_t *json,
 
 
 /*
- * $velro_role, $velro_authz_decision, $velro_authz_cache and
- * $velro_authz_project: what authorization decided for this request;
- * they never start a lookup themselves.
+ * $velro_role, $velro_authz_decision, $velro_authz_cache,
+ * $velro_authz_project and $velro_authz_tiers (the tier each entity came
+ * from: "user=L1 roles=L2 generation=L3 project=- pair=-", "-" for one
+ * not needed): what authorization decided for this request; they never
+ * start a lookup themselves.
  */
 
 static ngx_int_t
@@ -406,7 +418,7 @@ ngx_http_velro_variable_authz(ngx_http_request_t *r,
     switch (data) {
 
     case 0:
-        if (ctx && ctx->decision != NGX_HTTP_VELRO_DECISION_NONE
+        if (ctx && ctx->decision != VELRO_DECISION_NONE
             && ctx->has_access)
         {
             s = velro_role_name(ctx->access.role);
@@ -425,8 +437,35 @@ ngx_http_velro_variable_authz(ngx_http_request_t *r,
         s = tiers[ctx ? ctx->tier : 0];
         break;
 
+    case 4:
+        if (ctx == NULL) {
+            break;
+        }
+
+        p = ngx_pnalloc(r->pool, sizeof("user= roles= generation= project= "
+                                        "pair=") - 1 + 5 * 5);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        v->data = p;
+        v->len = ngx_sprintf(p, "user=%s roles=%s generation=%s project=%s "
+                             "pair=%s",
+                             tiers[ctx->tiers[NGX_HTTP_VELRO_ENTITY_USER]],
+                             tiers[ctx->tiers[NGX_HTTP_VELRO_ENTITY_ROLES]],
+                             tiers[ctx->tiers[
+                                       NGX_HTTP_VELRO_ENTITY_GENERATION]],
+                             tiers[ctx->tiers[NGX_HTTP_VELRO_ENTITY_PROJECT]],
+                             tiers[ctx->tiers[NGX_HTTP_VELRO_ENTITY_PAIR]])
+                 - p;
+        v->valid = 1;
+        v->no_cacheable = 0;
+        v->not_found = 0;
+
+        return NGX_OK;
+
     default:
-        if (ctx && ctx->decision != NGX_HTTP_VELRO_DECISION_NONE
+        if (ctx && ctx->decision != VELRO_DECISION_NONE
             && ctx->has_access && ctx->access.has_project)
         {
             p = ngx_pnalloc(r->pool, VELRO_UUID_LEN);
@@ -451,6 +490,86 @@ ngx_http_velro_variable_authz(ngx_http_request_t *r,
     v->no_cacheable = 0;
     v->not_found = 0;
     v->data = (u_char *) s;
+
+    return NGX_OK;
+}
+
+
+/*
+ * A subrequest shares its parent's variable values: a value cached for
+ * another request (say a map of $uri, by an SSI include or a batch item
+ * before this one) would name the wrong resource.  What a handler computes
+ * is computed again for this request; regex captures are set by its own
+ * location match and stay.
+ */
+
+void
+ngx_http_velro_variables_refresh(ngx_http_request_t *r,
+    ngx_http_complex_value_t *cv)
+{
+    ngx_uint_t                 *index;
+    ngx_http_variable_t        *v;
+    ngx_http_core_main_conf_t  *cmcf;
+
+    if (r == r->main || cv->flushes == NULL) {
+        return;
+    }
+
+    cmcf = ngx_http_get_module_main_conf(r, ngx_http_core_module);
+    v = cmcf->variables.elts;
+
+    for (index = cv->flushes; *index != (ngx_uint_t) -1; index++) {
+
+        /*
+         * Regex captures get their value from this request's own location
+         * match: their handler only says "not found".
+         */
+
+        if (v[*index].get_handler
+            && v[*index].get_handler != ngx_http_velro_capture_handler)
+        {
+            r->variables[*index].valid = 0;
+            r->variables[*index].not_found = 0;
+        }
+    }
+}
+
+
+/*
+ * The handler nginx gives a regex's named capture (its value comes from
+ * the match, the handler only says "not found"): learned from a capture of
+ * our own, since nginx does not export it.
+ */
+
+ngx_int_t
+ngx_http_velro_variables_probe_captures(ngx_conf_t *cf)
+{
+#if (NGX_PCRE)
+    u_char                errstr[NGX_MAX_CONF_ERRSTR];
+    ngx_str_t             name;
+    ngx_regex_compile_t   rc;
+    ngx_http_variable_t  *v;
+
+    ngx_memzero(&rc, sizeof(ngx_regex_compile_t));
+
+    ngx_str_set(&rc.pattern, "(?<velro_capture_probe>)");
+    rc.pool = cf->pool;
+    rc.err.len = NGX_MAX_CONF_ERRSTR;
+    rc.err.data = errstr;
+
+    if (ngx_http_regex_compile(cf, &rc) == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_str_set(&name, "velro_capture_probe");
+
+    v = ngx_http_add_variable(cf, &name, NGX_HTTP_VAR_CHANGEABLE);
+    if (v == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_velro_capture_handler = v->get_handler;
+#endif
 
     return NGX_OK;
 }

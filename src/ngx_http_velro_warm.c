@@ -5,16 +5,17 @@
  * On the login location, a 2xx answer carrying a JWT (an "Authorization:
  * Bearer" response header, or "access_token" in a JSON body) is verified
  * with the location's keys; then one background subrequest asks L3 for the
- * user and the access rows of the user's most recent generations (the warm
- * form: velro_authz_fallback?user=UUID&warm=1&limit=N), and what comes back
- * goes into this worker's L1 and into L2.  The login answer is passed on
+ * user, the user's memberships, the user's most recent generations and
+ * their projects (the warm form: velro_authz_fallback?user=UUID&warm=1&
+ * limit=N), and what comes back goes into this worker's L1 and, in one
+ * pipeline of SETs, into L2.  An answer in issue 3's form (access rows)
+ * fills the user and the pairs, in L1.  The login answer is passed on
  * untouched and never waits for any of it; a failure is logged, no more.
  */
 
 
-#include <openssl/evp.h>
-
 #include "ngx_http_velro_module.h"
+#include "ngx_http_velro_warm.h"
 
 
 #define NGX_HTTP_VELRO_WARM_BODY_MAX  65536
@@ -22,9 +23,7 @@
 
 typedef struct {
     u_char                        user_id[16];
-    ngx_str_t                     token;
-    int64_t                       iat;
-    uint64_t                      seq;
+    ngx_http_velro_mark_t         mark;
     ngx_uint_t                    limit;
 } ngx_http_velro_warm_t;
 
@@ -33,6 +32,12 @@ static void ngx_http_velro_warm_start(ngx_http_request_t *r,
     ngx_http_velro_loc_conf_t *vlcf, u_char *token, size_t len);
 static ngx_int_t ngx_http_velro_warm_done(ngx_http_request_t *sr,
     void *data, ngx_int_t rc);
+static ngx_int_t ngx_http_velro_warm_entities(ngx_http_request_t *sr,
+    ngx_http_velro_warm_t *w, ngx_buf_t *b);
+static ngx_int_t ngx_http_velro_warm_pairs(ngx_http_request_t *sr,
+    ngx_http_velro_warm_t *w, ngx_buf_t *b);
+static ngx_int_t ngx_http_velro_warm_rejected(ngx_http_request_t *sr,
+    const char *err);
 
 
 ngx_int_t
@@ -246,10 +251,6 @@ ngx_http_velro_warm_start(ngx_http_request_t *r,
         }
     }
 
-    if (w) {
-        w->iat = jwt.iat;
-    }
-
     velro_jwt_free(&jwt);
 
     if (w == NULL) {
@@ -259,9 +260,7 @@ ngx_http_velro_warm_start(ngx_http_request_t *r,
         return;
     }
 
-    w->token.data = token;
-    w->token.len = len;
-    w->seq = ngx_http_velro_authz_sequence();
+    ngx_http_velro_cache_mark(&w->mark);
     w->limit = vlcf->warm_limit;
 
     args.data = ngx_pnalloc(r->pool, sizeof("user=&warm=1&limit=")
@@ -295,14 +294,8 @@ ngx_http_velro_warm_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
 {
     ngx_http_velro_warm_t  *w = data;
 
-    size_t                       n, np;
-    ngx_buf_t                   *b;
-    const char                  *err;
-    velro_user_t                 user;
-    velro_project_t             *projects;
-    velro_warm_row_t            *rows;
-    ngx_http_velro_ctx_t         tmp;
-    ngx_http_velro_main_conf_t  *vmcf;
+    ngx_buf_t  *b;
+    ngx_int_t   ok;
 
     if (w->limit == 0) {
         return rc;                          /* done already */
@@ -322,12 +315,110 @@ ngx_http_velro_warm_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
         return rc;
     }
 
+    /* the form: issue 3's has "access" rows */
+
+    if (ngx_strlcasestrn(b->pos, b->last, (u_char *) "\"access\"", 8 - 1)
+        != NULL
+        && ngx_strlcasestrn(b->pos, b->last, (u_char *) "\"generations\"",
+                            13 - 1)
+           == NULL)
+    {
+        ok = ngx_http_velro_warm_pairs(sr, w, b);
+
+    } else {
+        ok = ngx_http_velro_warm_entities(sr, w, b);
+    }
+
+    if (ok != NGX_OK) {
+        ngx_log_error(NGX_LOG_WARN, sr->connection->log, 0,
+                      "velro: warming: the caches were not filled");
+    }
+
+    w->limit = 0;
+
+    return rc;
+}
+
+
+/*
+ * The entity form into L1 and L2: the user, the memberships, each
+ * generation and each project; L2 gets them as one pipeline of SETs
+ * (the Redis adapter sends what is queued in one write).  What an
+ * invalidation overtook is left out.
+ */
+
+static ngx_int_t
+ngx_http_velro_warm_entities(ngx_http_request_t *sr,
+    ngx_http_velro_warm_t *w, ngx_buf_t *b)
+{
+    size_t               i, n, np;
+    const char          *err;
+    velro_user_t         user;
+    velro_roles_t        roles;
+    velro_project_t     *projects;
+    velro_team_role_t   *teams;
+    velro_generation_t  *gens;
+    unsigned char      (*ids)[16];
+
+    teams = ngx_palloc(sr->pool, VELRO_TEAMS_MAX * sizeof(velro_team_role_t));
+    gens = ngx_palloc(sr->pool, w->limit * sizeof(velro_generation_t));
+    ids = ngx_palloc(sr->pool, w->limit * 16);
+    projects = ngx_palloc(sr->pool, w->limit * sizeof(velro_project_t));
+
+    if (teams == NULL || gens == NULL || ids == NULL || projects == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (velro_warm_entities_parse((char *) b->pos, b->last - b->pos,
+                                  w->user_id, &user, &roles, teams,
+                                  VELRO_TEAMS_MAX, ids, gens, w->limit, &n,
+                                  projects, w->limit, &np, &err)
+        != 0)
+    {
+        return ngx_http_velro_warm_rejected(sr, err);
+    }
+
+    ngx_http_velro_cache_put_user(&w->mark, w->user_id, &user, 1);
+
+    if (user.exists) {
+        ngx_http_velro_cache_put_roles(&w->mark, w->user_id, &roles, 1);
+    }
+
+    for (i = 0; i < n; i++) {
+        ngx_http_velro_cache_put_generation(&w->mark, ids[i], &gens[i], 1);
+    }
+
+    for (i = 0; i < np; i++) {
+        ngx_http_velro_cache_put_project(&w->mark, projects[i].id,
+                                         &projects[i], 1);
+    }
+
+    ngx_log_error(NGX_LOG_INFO, sr->connection->log, 0,
+                  "velro: warmed the caches: a user, %ui memberships, "
+                  "%uz generations, %uz projects", (ngx_uint_t) roles.n, n,
+                  np);
+
+    return NGX_OK;
+}
+
+
+/* issue 3's form: the user, and the rows as pairs (L1 only) */
+
+static ngx_int_t
+ngx_http_velro_warm_pairs(ngx_http_request_t *sr, ngx_http_velro_warm_t *w,
+    ngx_buf_t *b)
+{
+    size_t             i, n, np;
+    const char        *err;
+    velro_user_t       user;
+    velro_project_t   *projects;
+    velro_warm_row_t  *rows;
+
     rows = ngx_palloc(sr->pool, w->limit * sizeof(velro_warm_row_t));
     projects = ngx_palloc(sr->pool, w->limit * sizeof(velro_project_t));
 
     if (rows == NULL || projects == NULL) {
-        w->limit = 0;
-        return rc;
+        return NGX_ERROR;
     }
 
     if (velro_warm_parse((char *) b->pos, b->last - b->pos, w->user_id,
@@ -335,37 +426,34 @@ ngx_http_velro_warm_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
                          &err)
         != 0)
     {
-        ngx_log_error(NGX_LOG_WARN, sr->connection->log, 0,
-                      "velro: warming failed: the answer of \"%V\" is "
-                      "rejected: %s", &sr->uri, err);
-        w->limit = 0;
-        return rc;
+        return ngx_http_velro_warm_rejected(sr, err);
     }
 
-    vmcf = ngx_http_get_module_main_conf(sr, ngx_http_velro_module);
+    ngx_http_velro_cache_put_user(&w->mark, w->user_id, &user, 1);
 
-    /* the user, with the login token's own L2 key, then every row */
+    for (i = 0; i < n; i++) {
+        ngx_http_velro_cache_put_pair(&w->mark, w->user_id, rows[i].generation,
+                                      &rows[i].access);
+    }
 
-    ngx_memzero(&tmp, sizeof(ngx_http_velro_ctx_t));
-
-    ngx_memcpy(tmp.user_id, w->user_id, 16);
-    tmp.token = w->token;
-    tmp.seq = w->seq;
-    tmp.iat = w->iat;
-    tmp.user = user;
-
-    if (ngx_http_velro_authz_warm_store(vmcf, sr->pool, &tmp, rows, n,
-                                        projects, np)
-        != NGX_OK)
-    {
-        ngx_log_error(NGX_LOG_WARN, sr->connection->log, 0,
-                      "velro: warming: the L2 write failed");
+    for (i = 0; i < np; i++) {
+        ngx_http_velro_cache_put_project(&w->mark, projects[i].id,
+                                         &projects[i], 1);
     }
 
     ngx_log_error(NGX_LOG_INFO, sr->connection->log, 0,
                   "velro: warmed the caches: a user and %uz generations", n);
 
-    w->limit = 0;
+    return NGX_OK;
+}
 
-    return rc;
+
+static ngx_int_t
+ngx_http_velro_warm_rejected(ngx_http_request_t *sr, const char *err)
+{
+    ngx_log_error(NGX_LOG_WARN, sr->connection->log, 0,
+                  "velro: warming failed: the answer of \"%V\" is "
+                  "rejected: %s", &sr->uri, err);
+
+    return NGX_ERROR;
 }

@@ -13,20 +13,10 @@
 
 
 static int velro_hex(unsigned char c);
-static int velro_json_uuid(json_t *o, const char *name,
-    const unsigned char *expect, unsigned char *out, int nullable);
-static int velro_user_parse(json_t *j, const unsigned char *user,
-    velro_user_t *u, const char **err);
-static int velro_access_parse(json_t *j, const unsigned char *user,
-    const unsigned char *resource, velro_access_t *a, const char **err);
 static json_t *velro_json_load(const char *buf, size_t len);
-static int velro_access_fast(const char *buf, size_t len,
-    const unsigned char *user, const unsigned char *resource,
-    velro_access_t *a);
 static int velro_access_fast_at(const char **p, const char *end,
     const unsigned char *user, const unsigned char *resource,
     unsigned char *gen, velro_access_t *a);
-static int velro_project_parse(json_t *j, velro_project_t *pr);
 static int velro_project_fast_at(const char **p, const char *end,
     velro_project_t *pr);
 static int velro_warm_fast(const char *buf, size_t len,
@@ -147,6 +137,93 @@ velro_access_allows(const velro_access_t *a, velro_action_e action)
 }
 
 
+int
+velro_authz_decide(const unsigned char *user, const velro_roles_t *roles,
+    const velro_generation_t *g, const velro_project_t *project,
+    velro_access_t *a)
+{
+    size_t    i;
+    uint8_t   member, creator, role;
+
+    memset(a, 0, sizeof(velro_access_t));
+
+    if (!g->exists) {
+        return 0;
+    }
+
+    a->exists = 1;
+    a->has_project = g->has_project;
+
+    if (g->has_project) {
+        memcpy(a->project, g->project, 16);
+    }
+
+    if (project && !project->valid) {
+        project = NULL;
+    }
+
+    creator = (memcmp(g->creator, user, 16) == 0);
+
+    /* the user's role in the project's team */
+
+    member = 0;
+    role = VELRO_ROLE_NONE;
+
+    if (project && project->has_team && roles->exists) {
+
+        for (i = 0; i < roles->n; i++) {
+            if (memcmp(roles->teams[i].team, project->team_id, 16) == 0) {
+                member = 1;
+                role = roles->teams[i].role;
+                break;
+            }
+        }
+
+        if (!member && roles->more) {
+            return -1;
+        }
+    }
+
+    if (creator) {
+        a->role = VELRO_ROLE_OWNER;
+
+    } else if (g->completed) {
+
+        if (member) {
+            a->role = (role == VELRO_ROLE_OWNER) ? VELRO_ROLE_ADMIN : role;
+
+        } else if (project && project->visibility == VELRO_VIS_PUBLIC) {
+            a->role = VELRO_ROLE_VIEWER;
+        }
+    }
+
+    a->direct = creator;
+    a->team = g->completed && member;
+    a->public_access = (g->completed || creator) && project
+                       && (project->visibility == VELRO_VIS_PUBLIC
+                           || project->visibility == VELRO_VIS_TEAM_OPEN);
+
+    return 0;
+}
+
+
+velro_role_e
+velro_role_parse(const char *s, size_t len)
+{
+    size_t  i;
+
+    for (i = 1; i < sizeof(velro_roles) / sizeof(velro_roles[0]); i++) {
+        if (len == strlen(velro_roles[i])
+            && memcmp(s, velro_roles[i], len) == 0)
+        {
+            return (velro_role_e) i;
+        }
+    }
+
+    return VELRO_ROLE_NONE;
+}
+
+
 velro_user_rc_e
 velro_user_check(const velro_user_t *u, int64_t iat)
 {
@@ -165,6 +242,15 @@ velro_user_check(const velro_user_t *u, int64_t iat)
     }
 
     return VELRO_USER_OK;
+}
+
+
+const char *
+velro_action_name(velro_action_e action)
+{
+    static const char  *names[] = { "read", "write", "delete" };
+
+    return ((unsigned) action < 3) ? names[action] : "";
 }
 
 
@@ -210,7 +296,7 @@ velro_json_load(const char *buf, size_t len)
 
 /* a UUID string member equal to expect (when given) */
 
-static int
+int
 velro_json_uuid(json_t *o, const char *name, const unsigned char *expect,
     unsigned char *out, int nullable)
 {
@@ -264,7 +350,7 @@ velro_json_flag(json_t *o, const char *name, uint8_t *out)
 }
 
 
-static int
+int
 velro_user_parse(json_t *j, const unsigned char *user, velro_user_t *u,
     const char **err)
 {
@@ -341,7 +427,7 @@ velro_user_parse(json_t *j, const unsigned char *user, velro_user_t *u,
 }
 
 
-static int
+int
 velro_access_parse(json_t *j, const unsigned char *user,
     const unsigned char *resource, velro_access_t *a, const char **err)
 {
@@ -412,56 +498,6 @@ velro_access_parse(json_t *j, const unsigned char *user,
 }
 
 
-int
-velro_l3_parse(const char *buf, size_t len, const unsigned char *user,
-    const unsigned char *resource, velro_user_t *u, velro_access_t *a,
-    velro_project_t *project, const char **err)
-{
-    int      rc;
-    json_t  *j, *ju, *ja;
-
-    j = velro_json_load(buf, len);
-
-    if (j == NULL) {
-        *err = "not JSON";
-        return -1;
-    }
-
-    rc = -1;
-
-    if (!json_is_object(j)) {
-        *err = "not a JSON object";
-        goto done;
-    }
-
-    ju = json_object_get(j, "user");
-    ja = json_object_get(j, "access");
-
-    if (ju == NULL || ja == NULL) {
-        *err = "\"user\" or \"access\" is missing";
-        goto done;
-    }
-
-    if (velro_user_parse(ju, user, u, err) != 0
-        || velro_access_parse(ja, user, resource, a, err) != 0)
-    {
-        goto done;
-    }
-
-    if (project) {
-        (void) velro_project_parse(json_object_get(j, "project"), project);
-    }
-
-    rc = 0;
-
-done:
-
-    json_decref(j);
-
-    return rc;
-}
-
-
 size_t
 velro_user_json(const velro_user_t *u, const unsigned char *user, char *buf)
 {
@@ -493,55 +529,9 @@ velro_user_json(const velro_user_t *u, const unsigned char *user, char *buf)
 }
 
 
-size_t
-velro_access_json(const velro_access_t *a, const unsigned char *user,
-    const unsigned char *resource, char *buf)
-{
-    int            n;
-    char           role[16], project[48];
-    unsigned char  uid[VELRO_UUID_LEN], gid[VELRO_UUID_LEN],
-                   pid[VELRO_UUID_LEN];
-
-    if (!a->exists) {
-        memcpy(buf, "null", 4);
-        return 4;
-    }
-
-    velro_uuid_format(user, uid);
-    velro_uuid_format(resource, gid);
-
-    if (a->has_project) {
-        velro_uuid_format(a->project, pid);
-        snprintf(project, sizeof(project), "\"%.36s\"", pid);
-
-    } else {
-        strcpy(project, "null");
-    }
-
-    if (a->role == VELRO_ROLE_NONE) {
-        strcpy(role, "null");
-
-    } else {
-        snprintf(role, sizeof(role), "\"%s\"", velro_role_name(a->role));
-    }
-
-    n = snprintf(buf, VELRO_ACCESS_JSON_MAX,
-                 "{\"user_id\":\"%.36s\",\"generation_id\":\"%.36s\","
-                 "\"project_id\":%s,\"effective_role\":%s,"
-                 "\"has_direct_access\":%s,\"has_team_access\":%s,"
-                 "\"has_public_access\":%s}",
-                 uid, gid, project, role,
-                 a->direct ? "true" : "false",
-                 a->team ? "true" : "false",
-                 a->public_access ? "true" : "false");
-
-    return (n > 0 && n < VELRO_ACCESS_JSON_MAX) ? (size_t) n : 0;
-}
-
-
 /* a project entry; pr->valid says whether it is one */
 
-static int
+int
 velro_project_parse(json_t *j, velro_project_t *pr)
 {
     int          rc;
@@ -591,6 +581,11 @@ velro_project_json(const velro_project_t *pr, char *buf)
     int            n;
     unsigned char  id[VELRO_UUID_LEN], team[VELRO_UUID_LEN];
 
+    if (!pr->valid) {
+        memcpy(buf, "null", 4);
+        return 4;
+    }
+
     velro_uuid_format(pr->id, id);
 
     if (pr->has_team) {
@@ -635,9 +630,8 @@ velro_user_from_json(const char *buf, size_t len, const unsigned char *user,
 
 
 /*
- * The layout velro_access_json() writes, read without a JSON parser: L2
- * hits read it on every request.  Anything else (another writer's
- * spacing or member order) goes to jansson.
+ * The rows of velro_l3_warm()'s own layout (issue 3's warm form), read
+ * without a JSON parser; anything else goes to jansson.
  */
 
 static int
@@ -691,29 +685,6 @@ velro_fast_bool(const char **p, const char *end, uint8_t *out)
     return -1;
 }
 
-
-static int
-velro_access_fast(const char *buf, size_t len, const unsigned char *user,
-    const unsigned char *resource, velro_access_t *a)
-{
-    const char  *p;
-
-    p = buf;
-
-    if (velro_access_fast_at(&p, buf + len, user, resource, NULL, a) != 0
-        || p != buf + len)
-    {
-        return -1;
-    }
-
-    return 0;
-}
-
-
-/*
- * One row at *p, advanced past it: its generation must be resource, or,
- * with resource NULL, is copied to gen.
- */
 
 static int
 velro_access_fast_at(const char **pp, const char *end,
@@ -842,38 +813,6 @@ velro_project_fast_at(const char **pp, const char *end, velro_project_t *pr)
 
 
 int
-velro_access_from_json(const char *buf, size_t len,
-    const unsigned char *user, const unsigned char *resource,
-    velro_access_t *a, const char **err)
-{
-    int      rc;
-    json_t  *j;
-
-    if (resource && len == 4 && memcmp(buf, "null", 4) == 0) {
-        memset(a, 0, sizeof(velro_access_t));
-        return 0;
-    }
-
-    if (resource && velro_access_fast(buf, len, user, resource, a) == 0) {
-        return 0;
-    }
-
-    j = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, NULL);
-
-    if (j == NULL) {
-        *err = "not JSON";
-        return -1;
-    }
-
-    rc = velro_access_parse(j, user, resource, a, err);
-
-    json_decref(j);
-
-    return rc;
-}
-
-
-int
 velro_invalidation_parse(const char *buf, size_t len, unsigned char *id)
 {
     int          kind;
@@ -901,6 +840,9 @@ velro_invalidation_parse(const char *buf, size_t len, unsigned char *id)
 
     } else if (strcmp(s, "team") == 0) {
         kind = VELRO_INVALIDATE_TEAM;
+
+    } else if (strcmp(s, "member") == 0) {
+        kind = VELRO_INVALIDATE_MEMBER;
 
     } else if (strcmp(s, "project") == 0) {
         kind = VELRO_INVALIDATE_PROJECT;

@@ -1,9 +1,10 @@
 
 /*
  * velro: authorization decisions, pure C (no nginx), so unit tests and
- * fuzzers reach them: UUIDs, the access rule applied to a
- * velro_authorize() row, the user checks, and the JSON shapes of the L3
- * contract and of the L2 values.
+ * fuzzers reach them: UUIDs, the access rule as a function of the
+ * entities (velro_authz_decide()) and applied to a velro_authorize() row,
+ * the user checks, the JSON objects of the L3 contract, the user's L2
+ * value, the invalidation notices and issue 3's warm form.
  */
 
 
@@ -13,6 +14,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include <jansson.h>
 
 
 #define VELRO_UUID_LEN  36                  /* 8-4-4-4-12 hex digits */
@@ -82,6 +85,7 @@ int velro_access_allows(const velro_access_t *a, velro_action_e action);
 velro_user_rc_e velro_user_check(const velro_user_t *u, int64_t iat);
 
 const char *velro_role_name(velro_role_e role);   /* "" for none */
+const char *velro_action_name(velro_action_e action);
 const char *velro_user_description(velro_user_rc_e rc);
 
 /*
@@ -100,52 +104,107 @@ typedef enum {
 typedef struct {
     unsigned char    id[16];
     unsigned char    team_id[16];
-    uint8_t          valid;
+    uint8_t          valid;                 /* it exists; 0: unknown */
     uint8_t          has_team;
     uint8_t          visibility;            /* velro_visibility_e */
 } velro_project_t;
 
 #define VELRO_PROJECT_JSON_MAX  128
 
+/* "null" for a project that is not valid (unknown) */
 size_t velro_project_json(const velro_project_t *p, char *buf);
 
 /*
- * The L3 answer: {"user":USER|null,"access":ROW|null[,"project":PROJECT]}.
- * The ids in it must be the ones asked for (resource NULL: "access" must
- * be null).  A "project" that is missing or malformed leaves
- * project->valid 0 (project may be NULL).
- * Returns 0, or -1 with a static message in *err.
+ * The entities a decision is made from (the decisions-from-entities
+ * form of the L3 contract): the user's team memberships, the generation
+ * and its project.  The user itself is velro_user_t.
  */
-int velro_l3_parse(const char *buf, size_t len, const unsigned char *user,
-    const unsigned char *resource, velro_user_t *u, velro_access_t *a,
-    velro_project_t *project, const char **err);
+
+#define VELRO_TEAMS_MAX       256           /* memberships an entry keeps */
+#define VELRO_STATUS_MAX      24
+#define VELRO_MEDIA_URL_MAX   1024
+
+typedef struct {
+    unsigned char    team[16];
+    uint8_t          role;                  /* velro_role_e of the
+                                               membership: OWNER is a
+                                               team owner */
+} velro_team_role_t;
+
+typedef struct {
+    uint8_t          exists;                /* the user exists */
+    uint8_t          more;                  /* more memberships than
+                                               teams holds */
+    uint16_t         n;
+    velro_team_role_t  *teams;
+} velro_roles_t;
+
+typedef struct {
+    uint8_t          exists;
+    uint8_t          completed;             /* status is 'completed' */
+    uint8_t          has_project;
+    uint8_t          status_len;            /* 0: longer than status */
+    uint16_t         media_len;
+    uint8_t          has_media;             /* media_url not null */
+    uint8_t          pad;
+    unsigned char    creator[16];
+    unsigned char    project[16];
+    char             status[VELRO_STATUS_MAX];
+    char             media_url[VELRO_MEDIA_URL_MAX];   /* the last member:
+                                                          L1 keeps only
+                                                          media_len bytes */
+} velro_generation_t;
+
+#define velro_generation_size(g)                                              \
+    (offsetof(velro_generation_t, media_url) + (g)->media_len)
 
 /*
- * L2 values are the L3 answer's parts: USER or null, ROW or null.
- * *_json() write at most VELRO_*_JSON_MAX bytes and return the length.
+ * The access rule (sql/schema.sql, velro_authorize()) as a function of
+ * the entities: the creator is "owner" whatever the status; anyone else
+ * only for a completed generation: the team role in the project's team (a
+ * team owner is "admin"), else "viewer" for a public project;
+ * has_public_access when (completed or the creator) and the project is
+ * public or team_open.  project is NULL (or not valid) when the
+ * generation has none or it is unknown.  Returns 0, or -1 when roles is
+ * partial (more) and does not list the project's team: the entities
+ * cannot decide.
+ */
+int velro_authz_decide(const unsigned char *user, const velro_roles_t *roles,
+    const velro_generation_t *g, const velro_project_t *project,
+    velro_access_t *a);
+
+/* team_members.role: "owner" .. "viewer"; VELRO_ROLE_NONE otherwise */
+velro_role_e velro_role_parse(const char *s, size_t len);
+
+/* shared with velro_entity.c: jansson objects of the L3 contract */
+int velro_json_uuid(json_t *o, const char *name, const unsigned char *expect,
+    unsigned char *out, int nullable);
+int velro_user_parse(json_t *j, const unsigned char *user, velro_user_t *u,
+    const char **err);
+int velro_project_parse(json_t *j, velro_project_t *pr);
+int velro_access_parse(json_t *j, const unsigned char *user,
+    const unsigned char *resource, velro_access_t *a, const char **err);
+
+/*
+ * The L2 value auth:{user}: USER or null (at most VELRO_USER_JSON_MAX
+ * bytes).  The L3 answers: velro_entity.h.
  */
 #define VELRO_USER_JSON_MAX    128
-#define VELRO_ACCESS_JSON_MAX  320
 
 size_t velro_user_json(const velro_user_t *u, const unsigned char *user,
     char *buf);
-size_t velro_access_json(const velro_access_t *a, const unsigned char *user,
-    const unsigned char *resource, char *buf);
-
 int velro_user_from_json(const char *buf, size_t len,
     const unsigned char *user, velro_user_t *u, const char **err);
-int velro_access_from_json(const char *buf, size_t len,
-    const unsigned char *user, const unsigned char *resource,
-    velro_access_t *a, const char **err);
 
 /*
- * An invalidation notice: {"kind":"user|team|project|generation",
+ * An invalidation notice: {"kind":"user|member|team|project|generation",
  * "id":"UUID"}.  Returns the kind (VELRO_INVALIDATE_x) and the id, or -1.
  */
 #define VELRO_INVALIDATE_USER        0
 #define VELRO_INVALIDATE_TEAM        1
 #define VELRO_INVALIDATE_PROJECT     2
 #define VELRO_INVALIDATE_GENERATION  3
+#define VELRO_INVALIDATE_MEMBER      4     /* the user's memberships */
 
 int velro_invalidation_parse(const char *buf, size_t len, unsigned char *id);
 

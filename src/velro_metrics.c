@@ -54,11 +54,16 @@ static const char  *velro_hist_le[VELRO_HIST_NBUCKETS] = {
 
 
 static const char  *velro_decisions[VELRO_NDECISIONS] = {
-    "allow", "deny", "error"
+    "", "allow", "deny", "error"
 };
 
 static const char  *velro_tiers[VELRO_NTIERS] = {
-    "l1", "l2", "l3", "none"
+    "none", "l1", "l2", "l3"
+};
+
+/* the order of the tiers in the output */
+static const size_t  velro_tier_order[VELRO_NTIERS] = {
+    VELRO_TIER_L1, VELRO_TIER_L2, VELRO_TIER_L3, VELRO_TIER_NONE
 };
 
 static const char  *velro_backends[VELRO_NBACKENDS] = {
@@ -236,8 +241,9 @@ velro_metrics_json(const velro_metrics_t *m, char *buf, size_t size)
     o.len = 0;
 
     velro_out(&o, "{\"velro_requests_total\":");
-    velro_json_labels(&o, "decision", velro_decisions, m->requests,
-                      VELRO_NDECISIONS);
+    velro_json_labels(&o, "decision", velro_decisions + VELRO_DECISION_ALLOW,
+                      m->requests + VELRO_DECISION_ALLOW,
+                      VELRO_NDECISIONS - VELRO_DECISION_ALLOW);
 
     velro_out(&o, ",\n\"velro_jwt_total\":{\"result\":{"
                   "\"valid\":{\"reason\":{\"%s\":%lu}},"
@@ -253,10 +259,12 @@ velro_metrics_json(const velro_metrics_t *m, char *buf, size_t size)
               m->jwt_cache_hits);
 
     velro_out(&o, ",\n\"velro_cache_hits_total\":");
-    velro_json_labels(&o, "tier", velro_tiers, m->hits, 3);
+    velro_json_labels(&o, "tier", velro_tiers + VELRO_TIER_L1,
+                      m->hits + VELRO_TIER_L1, 3);
 
     velro_out(&o, ",\n\"velro_cache_misses_total\":");
-    velro_json_labels(&o, "tier", velro_tiers, m->misses, 2);
+    velro_json_labels(&o, "tier", velro_tiers + VELRO_TIER_L1,
+                      m->misses + VELRO_TIER_L1, 2);
 
     velro_out(&o, ",\n\"velro_cache_entries\":%lu"
                   ",\n\"velro_cache_bytes\":%lu"
@@ -284,8 +292,9 @@ velro_metrics_json(const velro_metrics_t *m, char *buf, size_t size)
     velro_out(&o, "}},\n\"velro_authz_duration_seconds\":{\"tier\":{");
 
     for (i = 0; i < VELRO_NTIERS; i++) {
-        velro_out(&o, "%s\n\"%s\":", i ? "," : "", velro_tiers[i]);
-        velro_json_hist(&o, &m->authz[i]);
+        velro_out(&o, "%s\n\"%s\":", i ? "," : "",
+                  velro_tiers[velro_tier_order[i]]);
+        velro_json_hist(&o, &m->authz[velro_tier_order[i]]);
     }
 
     velro_out(&o, "}}}\n");
@@ -350,7 +359,9 @@ velro_metrics_prometheus(const velro_metrics_t *m, char *buf, size_t size)
     velro_prom_head(&o, "velro_requests_total", "counter",
                     "Access decisions made, by outcome.");
     velro_prom_labels(&o, "velro_requests_total", "decision",
-                      velro_decisions, m->requests, VELRO_NDECISIONS);
+                      velro_decisions + VELRO_DECISION_ALLOW,
+                      m->requests + VELRO_DECISION_ALLOW,
+                      VELRO_NDECISIONS - VELRO_DECISION_ALLOW);
 
     velro_prom_head(&o, "velro_jwt_total", "counter",
                     "Bearer token checks, by result and reason.");
@@ -367,14 +378,15 @@ velro_metrics_prometheus(const velro_metrics_t *m, char *buf, size_t size)
 
     velro_prom_head(&o, "velro_cache_hits_total", "counter",
                     "Authorization lookups a cache tier completed.");
-    velro_prom_labels(&o, "velro_cache_hits_total", "tier", velro_tiers,
-                      m->hits, 3);
+    velro_prom_labels(&o, "velro_cache_hits_total", "tier",
+                      velro_tiers + VELRO_TIER_L1, m->hits + VELRO_TIER_L1, 3);
 
     velro_prom_head(&o, "velro_cache_misses_total", "counter",
                     "Authorization lookups a cache tier could not "
                     "complete.");
-    velro_prom_labels(&o, "velro_cache_misses_total", "tier", velro_tiers,
-                      m->misses, 2);
+    velro_prom_labels(&o, "velro_cache_misses_total", "tier",
+                      velro_tiers + VELRO_TIER_L1, m->misses + VELRO_TIER_L1,
+                      2);
 
     velro_prom_head(&o, "velro_cache_entries", "gauge",
                     "L1 entries, all workers.");
@@ -420,7 +432,8 @@ velro_metrics_prometheus(const velro_metrics_t *m, char *buf, size_t size)
 
     for (i = 0; i < VELRO_NTIERS; i++) {
         velro_prom_hist(&o, "velro_authz_duration_seconds", "tier",
-                        velro_tiers[i], &m->authz[i]);
+                        velro_tiers[velro_tier_order[i]],
+                        &m->authz[velro_tier_order[i]]);
     }
 
     return o.len;

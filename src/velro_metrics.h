@@ -27,11 +27,16 @@
 typedef unsigned long  velro_counter_t;
 
 
-/* velro_requests_total{decision} */
-#define VELRO_DECISION_ALLOW       0
-#define VELRO_DECISION_DENY        1
-#define VELRO_DECISION_ERROR       2
-#define VELRO_NDECISIONS           3
+/*
+ * Decisions, the module's one set: ctx->decision, $velro_authz_decision,
+ * velro_requests_total{decision} (NONE, not a decision, is counted
+ * nowhere; its slot stays 0)
+ */
+#define VELRO_DECISION_NONE        0
+#define VELRO_DECISION_ALLOW       1
+#define VELRO_DECISION_DENY        2
+#define VELRO_DECISION_ERROR       3
+#define VELRO_NDECISIONS           4
 
 /*
  * velro_jwt_total{result,reason}: the reasons of velro_jwt_reason()
@@ -43,12 +48,19 @@ typedef unsigned long  velro_counter_t;
 #define VELRO_JWT_UNAVAILABLE      (VELRO_JWT_NREASONS + 2)  /* 503 */
 #define VELRO_METRICS_NREASONS     (VELRO_JWT_NREASONS + 3)
 
-/* tiers: velro_cache_hits_total{tier}, velro_authz_duration_seconds */
-#define VELRO_TIER_L1              0
-#define VELRO_TIER_L2              1
-#define VELRO_TIER_L3              2
-#define VELRO_TIER_NONE            3     /* decided without a lookup */
-#define VELRO_NTIERS               4
+/*
+ * Tiers, the module's one set: ctx->tier (the slowest that answered),
+ * ctx->tiers[] (each entity's), $velro_authz_cache, velro_cache_hits_total
+ * {tier} (L1 to L3), velro_cache_misses_total{tier} (L1, L2),
+ * velro_authz_duration_seconds{tier} (NONE to L3; STALE is counted as
+ * NONE)
+ */
+#define VELRO_TIER_NONE            0     /* decided without a lookup */
+#define VELRO_TIER_L1              1
+#define VELRO_TIER_L2              2
+#define VELRO_TIER_L3              3
+#define VELRO_TIER_STALE           4     /* expired L1 entries */
+#define VELRO_NTIERS               4     /* the histograms' */
 
 /* velro_breaker_state{backend}, velro_breaker_trips_total{backend} */
 #define VELRO_BACKEND_REDIS        0
@@ -78,8 +90,8 @@ typedef struct {
     velro_counter_t    requests[VELRO_NDECISIONS];
     velro_counter_t    jwt[VELRO_METRICS_NREASONS];
     velro_counter_t    jwt_cache_hits;
-    velro_counter_t    hits[3];                      /* l1 l2 l3 */
-    velro_counter_t    misses[2];                    /* l1 l2 */
+    velro_counter_t    hits[VELRO_TIER_L3 + 1];      /* l1 l2 l3 */
+    velro_counter_t    misses[VELRO_TIER_L2 + 1];    /* l1 l2 */
     velro_counter_t    cache_entries;                /* gauges */
     velro_counter_t    cache_bytes;
     velro_counter_t    stale;

@@ -637,23 +637,23 @@ is_deeply(notified(qq{UPDATE users SET tokens_valid_after = NULL
           [ n(user => $S{u1}) ], 'users UPDATE tokens_valid_after to NULL: user');
 
 is_deeply(notified(qq{INSERT INTO team_members VALUES ('$S{t1}', '$S{u2}', 'viewer')}),
-          [ n(user => $S{u2}) ], 'team_members INSERT: the member');
+          [ n(member => $S{u2}) ], 'team_members INSERT: the member');
 is_deeply(notified(qq{UPDATE team_members SET role = 'editor'
                        WHERE team_id = '$S{t1}' AND user_id = '$S{u2}'}),
-          [ n(user => $S{u2}) ], 'team_members UPDATE role: the member');
+          [ n(member => $S{u2}) ], 'team_members UPDATE role: the member');
 is_deeply(notified(qq{UPDATE team_members SET role = 'editor'
                        WHERE team_id = '$S{t1}' AND user_id = '$S{u2}'}),
           [], 'team_members UPDATE to the same role: nothing');
 is_deeply(notified(qq{UPDATE team_members SET user_id = '$S{u1}'
                        WHERE team_id = '$S{t1}' AND user_id = '$S{u2}'}),
-          [ sort(n(user => $S{u1}), n(user => $S{u2})) ],
+          [ sort(n(member => $S{u1}), n(member => $S{u2})) ],
           'team_members UPDATE user_id: old and new member');
 is_deeply(notified(qq{UPDATE team_members SET team_id = '$S{t2}'
                        WHERE team_id = '$S{t1}' AND user_id = '$S{u1}'}),
-          [ n(user => $S{u1}) ], 'team_members UPDATE team_id: the member');
+          [ n(member => $S{u1}) ], 'team_members UPDATE team_id: the member');
 is_deeply(notified(qq{DELETE FROM team_members
                        WHERE team_id = '$S{t2}' AND user_id = '$S{u1}'}),
-          [ n(user => $S{u1}) ], 'team_members DELETE: the member');
+          [ n(member => $S{u1}) ], 'team_members DELETE: the member');
 
 is_deeply(notified(qq{UPDATE teams SET name = 'renamed' WHERE id = '$S{t1}'}),
           [], 'teams UPDATE name: nothing');
@@ -691,7 +691,7 @@ is_deeply(notified(qq{UPDATE projects SET team_id = NULL,
 # gone) and its projects (team_id set NULL)
 $psql->(qq{INSERT INTO team_members VALUES ('$S{t2}', '$S{u2}', 'admin')});
 is_deeply(notified(qq{DELETE FROM teams WHERE id = '$S{t2}'}),
-          [ sort(n(team => $S{t2}), n(user => $S{u2}), n(project => $S{p2})) ],
+          [ sort(n(team => $S{t2}), n(member => $S{u2}), n(project => $S{p2})) ],
           'teams DELETE: team, plus member and project through the cascades');
 
 # deleting a project notifies it and its generations (project_id NULL)
@@ -731,7 +731,7 @@ is_deeply(notified(qq{SET velro.channel = 'velro_other';
         DELETE FROM users WHERE id = '$S{u1}';});
     my @p = $out =~ /with payload "(.*)" received/g;
     is(scalar @p, 2, 'payload format: two notifications');
-    ok(!grep(!/^\{"kind":"(?:user|team|project|generation)","id":"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"\}\z/, @p),
+    ok(!grep(!/^\{"kind":"(?:user|member|team|project|generation)","id":"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"\}\z/, @p),
        'payload format: {"kind":"...","id":"UUID"}, no spaces');
     my $j = eval { JSON::PP->new->decode($p[0]) };
     is_deeply($j, { kind => 'user', id => $S{u1} }, 'payload is JSON');
@@ -854,7 +854,7 @@ is(q1(q{SELECT (SELECT count(*) FROM users WHERE id::text LIKE '55555555-%')
     my ($st, $out, $err) = Velro::Backends::_pg_run(\@cmd, $sql);
     is($st, 0, 'warm plan: psql ran') or diag($err);
     is($out, "50\nt\n", 'warm plan: 50 rows, the newest first');
-    my ($plan) = grep { /velro_l3_warm|generations/ && /WITH recent/ }
+    my ($plan) = grep { /velro_recent_generations/ && /WITH top/ }
                  split /(?=NOTICE:)/, $err;
     ok($plan, 'warm plan: auto_explain logged the query') or diag($err);
     $plan //= '';
@@ -866,7 +866,8 @@ is(q1(q{SELECT (SELECT count(*) FROM users WHERE id::text LIKE '55555555-%')
     like($plan, qr/Index Scan using generations_user_id_created_at_idx/,
          'warm plan: own generations from (user_id, created_at desc)')
         or diag($plan);
-    unlike($plan, qr/Function Scan/, 'warm plan: velro_authorize inlined')
+    unlike($plan, qr/Function Scan/,
+           "warm plan: velro_recent_generations and velro_authorize inlined")
         or diag($plan);
     is(q1('SELECT count(*) FROM generations'), 10, 'warm bulk rows rolled back');
 }

@@ -24,11 +24,11 @@ $ENV{VELRO_SQL_SETTLE} //= 0.3 * $SLOW;
 Velro::Backends::start_pg(fixture => 1);
 Velro::Backends::start_sql_endpoint();
 
-# another database: a velro_l3_lookup that fails for the "nobody" user and
+# another database: a velro_l3_entities that fails for the "nobody" user and
 # answers SQL NULL without a resource
 Velro::Backends::psql("CREATE DATABASE velro_alt", db => 'postgres');
 Velro::Backends::psql(<<"_SQL_", db => 'velro_alt');
-CREATE FUNCTION velro_l3_lookup(p_user uuid, p_resource uuid) RETURNS json
+CREATE FUNCTION velro_l3_entities(p_user uuid, p_resource uuid) RETURNS json
 LANGUAGE plpgsql AS \$\$
 BEGIN
     IF p_user = '$Velro::Fixture::ID{nobody}' THEN
@@ -68,14 +68,14 @@ $ENV{TEST_NGINX_PG_BLACKHOLE} = "host=127.0.0.1 port=" . $BLACKHOLE->sockport
 sub l3 {
     my ($user, $resource) = @_;
     my $r = defined $resource ? "'$resource'" : 'NULL';
-    my $out = Velro::Backends::psql("SELECT velro_l3_lookup('$user', $r)");
+    my $out = Velro::Backends::psql("SELECT velro_l3_entities('$user', $r)");
     $out =~ s/\n\z//;
     return $out;
 }
 
 sub warm {
     my ($user, $limit) = @_;
-    my $out = Velro::Backends::psql("SELECT velro_l3_warm('$user', "
+    my $out = Velro::Backends::psql("SELECT velro_l3_warm_entities('$user', "
                                     . ($limit // 100) . ")");
     $out =~ s/\n\z//;
     return $out;
@@ -176,6 +176,13 @@ our $L3 = <<'_EOC_';
     }
 _EOC_
 
+# issue 3's form: velro_l3_lookup, velro_l3_warm
+our $L3_ACCESS = <<'_EOC_';
+    location = /l3 {
+        velro_authz_pg access;
+    }
+_EOC_
+
 no_shuffle();
 run_tests();
 
@@ -199,10 +206,10 @@ __DATA__
 
 
 
-=== TEST 2: the answer, written out; an empty resource means NULL; the
-arguments' case and order do not matter
+=== TEST 2: the answer of issue 3's form, written out; an empty resource
+means NULL; the arguments' case and order do not matter
 --- http_config eval: $::HTTP
---- config eval: $::L3
+--- config eval: $::L3_ACCESS
 --- request eval
 ["GET /l3?user=11111111-0000-4000-8000-000000000001&resource=44444444-0000-4000-8000-000000000001",
  "GET /l3?resource=&user=11111111-0000-4000-8000-000000000008",
@@ -220,7 +227,7 @@ qr/velro: L3 query user=11111111-0000-4000-8000-0000000000(01|08|FF) resource=(4
 
 === TEST 3: the query's parameters: an empty resource is NULL
 --- http_config eval: $::HTTP
---- config eval: $::L3
+--- config eval: $::L3_ACCESS
 --- request
 GET /l3?user=11111111-0000-4000-8000-000000000008&resource=
 --- response_body chomp
@@ -552,7 +559,7 @@ UPDATE team_members SET role = 'editor' WHERE user_id = '$::ID{editor}';"
 [qr/velro: postgres LISTEN "velro_invalidate"/,
  qr/L1 flushed/,
  qq{velro: postgres notification "{"kind":"user","id":"$::ID{unrevoked}"}"},
- qq{velro: postgres notification "{"kind":"user","id":"$::ID{editor}"}"}]
+ qq{velro: postgres notification "{"kind":"member","id":"$::ID{editor}"}"}]
 --- no_error_log
 [error]
 
@@ -678,7 +685,7 @@ velro: postgres connection lost
 
 
 
-=== TEST 23: no velro_l3_lookup in the database: the statement is not
+=== TEST 23: no velro_l3_entities in the database: the statement is not
 prepared, the connection is retried with a backoff, lookups fail
 --- http_config
     velro_pg "$TEST_NGINX_PG_NOSCHEMA" pool=2;
@@ -689,7 +696,7 @@ prepared, the connection is retried with a backoff, lookups fail
 --- response_body chomp
 {"error":"temporarily_unavailable","error_description":"no PostgreSQL connection"}
 --- error_log eval
-[qr/velro: postgres connection failed: ERROR: +function velro_l3_lookup\(uuid, uuid\) does not exist/,
+[qr/velro: postgres connection failed: ERROR: +function velro_l3_entities\(uuid, uuid\) does not exist/,
  qr/velro: postgres is down/]
 
 
@@ -820,7 +827,7 @@ invalid channel "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa
 
 
 
-=== TEST 36: configuration error: velro_authz_pg with an argument
+=== TEST 36: configuration error: velro_authz_pg with an unknown argument
 --- http_config eval: $::HTTP
 --- config
     location = /l3 {
@@ -828,7 +835,7 @@ invalid channel "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa
     }
 --- must_die
 --- error_log
-invalid number of arguments in "velro_authz_pg" directive
+invalid value "on", it must be "entities" or "access"
 
 
 
@@ -879,7 +886,7 @@ answer written out for the unknown user
 --- response_body eval
 [main::warm($::ID{owner}, 3), main::warm($::ID{owner}, 1),
  main::warm($::ID{tadmin}, 1000), main::warm($::ID{editor}, 2),
- '{"user":null,"access":[],"projects":[]}']
+ '{"user":null,"generations":[],"projects":[]}']
 --- error_log eval
 qr/velro: L3 warm query user=11111111-0000-4000-8000-0000000000(01 limit=[13]|03 limit=1000|04 limit=2|ff limit=5)$/
 --- no_error_log
@@ -894,8 +901,8 @@ qr/velro: L3 warm query user=11111111-0000-4000-8000-0000000000(01 limit=[13]|03
 ["GET /l3?user=$::ID{owner}&warm=1&limit=4",
  "GET /l3?user=$::ID{owner}&warm=1"]
 --- response_body_like eval
-[qr/^\{"user":\{"id":"\Q$::ID{owner}\E"[^\[]*"access":\[(?:\{[^{}]*\},){3}\{[^{}]*\}\],"projects":\[/,
- qr/^\{"user":\{"id":"\Q$::ID{owner}\E"[^\[]*"access":\[(?:\{[^{}]*\},){9}\{[^{}]*\}\],"projects":\[/]
+[qr/^\{"user":\{"id":"\Q$::ID{owner}\E"[^\[]*"generations":\[(?:\{[^{}]*\},){3}\{[^{}]*\}\],"projects":\[/,
+ qr/^\{"user":\{"id":"\Q$::ID{owner}\E"[^\[]*"generations":\[(?:\{[^{}]*\},){9}\{[^{}]*\}\],"projects":\[/]
 --- no_error_log
 [error]
 
@@ -987,7 +994,7 @@ GET /page.html
 
 
 
-=== TEST 44: a database without velro_l3_warm: a warning, lookups go on,
+=== TEST 44: a database without velro_l3_warm_entities: a warning, lookups go on,
 warm requests fail with 503 (pool=1)
 --- http_config
     velro_pg "$TEST_NGINX_PG_ALT" pool=1;
@@ -1007,8 +1014,27 @@ GET /page.html
 qq{[{"error":"temporarily_unavailable","error_description":"PostgreSQL query failed"}]\n}
 . qq{[{"u" : "$::ID{owner}", "r" : "$::ID{gen_team}"}]\n}
 --- error_log eval
-[qr/velro: postgres statement "velro_l3_warm" not prepared: ERROR: +function velro_l3_warm\(uuid, integer\) does not exist.*; warm requests will fail/,
- qr/velro: postgres query failed: ERROR: +function velro_l3_warm\(uuid, integer\) does not exist/]
+[qr/velro: postgres statement "velro_l3_warm" not prepared: ERROR: +function velro_l3_warm_entities\(uuid, integer\) does not exist.*; warm requests will fail/,
+ qr/velro: postgres query failed: ERROR: +function velro_l3_warm_entities\(uuid, integer\) does not exist/]
 --- no_error_log
 velro: postgres connection lost
 velro: postgres connection failed
+
+
+
+=== TEST 45: the entity form, written out: the user with the memberships,
+the generation, its project; an unknown generation; no resource
+--- http_config eval: $::HTTP
+--- config eval: $::L3
+--- request eval
+["GET /l3?user=$::ID{viewer}&resource=$::ID{gen_team}",
+ "GET /l3?user=$::ID{outsider}&resource=$::ID{gen_unknown}",
+ "GET /l3?user=$::ID{editor}",
+ "GET /l3?user=$::ID{nobody}&resource=$::ID{gen_noproject}"]
+--- response_body eval
+[qq{{"user":{"id":"$::ID{viewer}","status":"active","tokens_valid_after":null,"teams":{"$::ID{team}":"viewer"}},"generation":{"id":"$::ID{gen_team}","user_id":"$::ID{owner}","project_id":"$::ID{proj_team}","status":"completed","media_url":"https://media.example.com/gen_team.png"},"project":{"id":"$::ID{proj_team}","team_id":"$::ID{team}","visibility":"team"}}},
+ qq{{"user":{"id":"$::ID{outsider}","status":"active","tokens_valid_after":null,"teams":{"$::ID{team_other}":"owner"}},"generation":null,"project":null}},
+ qq{{"user":{"id":"$::ID{editor}","status":"active","tokens_valid_after":null,"teams":{"$::ID{team}":"editor"}}}},
+ qq{{"user":null,"generation":{"id":"$::ID{gen_noproject}","user_id":"$::ID{owner}","project_id":null,"status":"completed","media_url":"https://media.example.com/gen_noproject.png"},"project":null}}]
+--- no_error_log
+[error]

@@ -66,16 +66,19 @@ Velro::Authz::bearer('owner', iat => 1700000000, exp => 4102444800,
 
 
 
-=== TEST 4: the L2 keys follow the contract; a new worker reads them
+=== TEST 4: the L2 keys follow the contract (entity keys); a new worker reads them
 --- init
 my $u = Velro::Authz::id('owner');
 my $g = Velro::Authz::id('gen_noproject');
-my $v = Velro::Backends::redis_cli('GET', "velro:ownership:$u:$g");
-die "no L2 entry for the owner: \"$v\"" unless $v =~ /"effective_role":"owner"/;
-my $keys = Velro::Backends::redis_cli('KEYS', "velro:auth:$u:*");
-die "no L2 auth entry: \"$keys\"" unless $keys =~ /^velro:auth:$u:[0-9a-f]{32}$/m;
-my $idx = Velro::Backends::redis_cli('SMEMBERS', "velro:idx:gen:$g");
-die "no index entry: \"$idx\"" unless $idx =~ /velro:ownership:$u:$g/;
+my $v = Velro::Backends::redis_cli('GET', "velro:ownership:$g");
+# each value stamped with when its lookup started (milliseconds)
+die "no L2 entry for the generation: \"$v\"" unless $v =~ /^[1-9]\d{12} \{"id":"$g","user_id":"$u","project_id":null,"status":"completed",/;
+$v = Velro::Backends::redis_cli('GET', "velro:auth:$u");
+die "no L2 auth entry: \"$v\"" unless $v =~ /^[1-9]\d{12} \{"id":"$u","status":"active"/;
+$v = Velro::Backends::redis_cli('GET', "velro:team_access:$u");
+die "no L2 team_access entry: \"$v\"" unless $v =~ /^[1-9]\d{12} \{"user_id":"$u","teams":\{"[^"]+":"viewer"\}\}$/;
+my $keys = Velro::Backends::redis_cli('KEYS', "velro:idx:*");
+die "index sets: \"$keys\"" if $keys =~ /\S/;
 --- http_config eval: Velro::Authz::http_config()
 --- config eval: Velro::Authz::location()
 --- more_headers eval

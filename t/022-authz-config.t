@@ -44,8 +44,10 @@ Velro::Authz::http_config(
 --- init
 my $u = Velro::Authz::id('viewer');
 my $g = Velro::Authz::id('gen_team');
-my $v = Velro::Backends::redis_cli('-n', 2, 'GET', "gw1:team_access:$u:$g");
-die "no entry in db 2: \"$v\"" unless $v =~ /"effective_role":"viewer"/;
+my $v = Velro::Backends::redis_cli('-n', 2, 'GET', "gw1:team_access:$u");
+die "no entry in db 2: \"$v\"" unless $v =~ /^\d+ \{"user_id":"$u","teams":\{"[^"]+":"viewer"\}\}$/;
+$v = Velro::Backends::redis_cli('-n', 2, 'GET', "gw1:ownership:$g");
+die "no generation in db 2: \"$v\"" unless $v =~ /^\d+ \{"id":"$g",/;
 my $d0 = Velro::Backends::redis_cli('-n', 0, 'DBSIZE');
 die "db 0 is not empty: $d0" unless $d0 eq '0';
 --- config

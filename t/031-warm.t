@@ -192,3 +192,42 @@ default, so the oldest of them is in L1 too
  "GET /gen/a1a1a1a1-0000-4000-8000-000000000001"]
 --- response_headers eval
 ["", "", "", "", "X-Authz: L1 owner allow"]
+
+
+
+=== TEST 10: a login fills the entities: the user, the memberships, the
+recent generations and their projects are all in L1
+--- init: Velro::Authz::fresh()
+--- http_config eval: Velro::Authz::http_config()
+--- config eval
+Velro::Authz::location(extra => '        add_header X-Tiers "$velro_authz_tiers" always;') . $::Login
+--- more_headers eval: "Authorization: Bearer $::Token"
+--- request eval
+[main::sql("SELECT pg_sleep(0.2)"), "GET /login?t=$::Token", main::sql("SELECT 1"),
+ "PUT " . main::gen('gen_team'), "GET " . main::gen('gen_private')]
+--- error_code eval: [200, 200, 200, 200, 200]
+--- response_headers eval
+["", "", "",
+ "X-Tiers: user=L1 roles=L1 generation=L1 project=L1 pair=-",
+ "X-Tiers: user=L1 roles=L1 generation=L1 project=L1 pair=-"]
+
+
+
+=== TEST 11: ... and in L2, one entry per entity: another worker reads them
+--- init
+my $u = Velro::Authz::id('editor');
+my $g = Velro::Authz::id('gen_team');
+my $p = Velro::Authz::id('proj_team');
+for my $k ("auth:$u", "team_access:$u", "ownership:$g", "project_vis:$p") {
+    my $v = Velro::Backends::redis_cli('EXISTS', "velro:$k");
+    die "no L2 entry velro:$k" unless $v eq '1';
+}
+--- http_config eval: Velro::Authz::http_config()
+--- config eval
+Velro::Authz::location(extra => '        add_header X-Tiers "$velro_authz_tiers" always;') . $::Login
+--- more_headers eval: "Authorization: Bearer $::Token"
+--- request eval
+[main::sql("SELECT 1"), "PUT " . main::gen('gen_team')]
+--- error_code eval: [200, 200]
+--- response_headers eval
+["", "X-Tiers: user=L2 roles=L2 generation=L2 project=L2 pair=-"]

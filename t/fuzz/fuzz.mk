@@ -38,6 +38,7 @@ VELRO_FUZZ_LIBS = -lssl -lcrypto -ljansson -lm
 VELRO_FUZZ_LIB_SRCS = $(VELRO_FUZZ_SRC)/velro_jwt.c \
                       $(VELRO_FUZZ_SRC)/velro_jwk.c \
                       $(VELRO_FUZZ_SRC)/velro_authz.c \
+                      $(VELRO_FUZZ_SRC)/velro_entity.c \
                       $(VELRO_FUZZ_SRC)/velro_batch.c \
                       $(VELRO_FUZZ_SRC)/velro_batch_order.c \
                       $(VELRO_FUZZ_SRC)/velro_batch_response.c \

@@ -2,14 +2,19 @@
 /*
  * velro: libFuzzer target for the authorization JSON.
  *
- * The input is given, as the module would get it, to velro_l3_parse() (an
- * L3 answer for a fixed user, with and without a resource), to
- * velro_user_from_json() and velro_access_from_json() (L2 values) and to
- * velro_invalidation_parse() (a NOTIFY payload) and to velro_warm_parse()
- * (the warm form, read fast or by jansson).  What parses is written
- * back with velro_*_json() and read again: the structs and the texts must
- * be the same, and the access rule must be monotonic (delete implies
- * write implies read).  Any mismatch aborts.
+ * The input is given, as the module would get it, to
+ * velro_l3_answer_parse() (an L3 answer, entity or access form, for a
+ * fixed user, with and without a resource), to the L2 value readers
+ * (velro_user_from_json(), velro_roles_from_json(),
+ * velro_generation_from_json(), velro_project_from_json()), to
+ * velro_invalidation_parse() (a NOTIFY payload) and to the warm forms
+ * (velro_warm_parse(), read fast or by jansson, and
+ * velro_warm_entities_parse()).  What parses is written back with
+ * velro_*_json() and read again: the structs and the texts must be the
+ * same; velro_authz_decide() of the entities must follow the rule's
+ * invariants (the creator is owner, nobody else has any access to an
+ * uncompleted generation) and the access rule must be monotonic (delete
+ * implies write implies read).  Any mismatch aborts.
  */
 
 
@@ -18,7 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "velro_authz.h"
+#include "velro_entity.h"
 
 
 /* the ids of t/fuzz/corpus/authz */
@@ -37,8 +42,16 @@ static void fuzz_check_user(const velro_user_t *u, const uint8_t *data,
     size_t size);
 static void fuzz_check_access(const velro_access_t *a,
     const unsigned char *resource, const uint8_t *data, size_t size);
-static void fuzz_check_l3(const velro_user_t *u, const velro_access_t *a,
+static void fuzz_check_answer(velro_l3_answer_t *ans,
     const unsigned char *resource, const uint8_t *data, size_t size);
+static void fuzz_check_roles(const velro_roles_t *roles,
+    const uint8_t *data, size_t size);
+static void fuzz_check_generation(const velro_generation_t *g,
+    const unsigned char *id, const uint8_t *data, size_t size);
+static void fuzz_check_project(const velro_project_t *p,
+    const uint8_t *data, size_t size);
+static void fuzz_check_warm_entities(const char *buf, size_t size,
+    const uint8_t *data);
 static void fuzz_check_invalidation(int kind, const unsigned char *id,
     const uint8_t *data, size_t size);
 static void fuzz_check_uuid(const uint8_t *data, size_t size);
@@ -48,7 +61,7 @@ static unsigned char  fuzz_uid[16], fuzz_gid[16];
 static int            fuzz_ready;
 
 static const char    *fuzz_kinds[] = {
-    "user", "team", "project", "generation"
+    "user", "team", "project", "generation", "member"
 };
 
 
@@ -150,17 +163,14 @@ fuzz_check_user(const velro_user_t *u, const uint8_t *data, size_t size)
 }
 
 
-/* velro_access_t: fields in range, the rule monotonic, round trip */
+/* velro_access_t: fields in range, the rule monotonic */
 
 static void
 fuzz_check_access(const velro_access_t *a, const unsigned char *resource,
     const uint8_t *data, size_t size)
 {
-    int              r, w, d;
-    char             buf[VELRO_ACCESS_JSON_MAX], buf2[VELRO_ACCESS_JSON_MAX];
-    size_t           n, n2, i;
-    const char      *err;
-    velro_access_t   a2;
+    int     r, w, d;
+    size_t  i;
 
     if (a->exists > 1 || a->role > VELRO_ROLE_OWNER || a->direct > 1
         || a->team > 1 || a->public_access > 1 || a->has_project > 1
@@ -195,87 +205,286 @@ fuzz_check_access(const velro_access_t *a, const unsigned char *resource,
         fuzz_fail("access: rule not monotonic", data, size);
     }
 
+    if (resource == NULL && a->exists) {
+        fuzz_fail("access: a row without a resource", data, size);
+    }
+}
+
+
+/* memberships: in range, json -> struct -> json the same */
+
+static void
+fuzz_check_roles(const velro_roles_t *roles, const uint8_t *data,
+    size_t size)
+{
+    char               buf[VELRO_ROLES_JSON_MAX(8)];
+    char               buf2[VELRO_ROLES_JSON_MAX(8)];
+    size_t             i, n, n2;
+    const char        *err;
+    velro_roles_t      r2;
+    velro_team_role_t  teams[8];
+
+    if (roles->exists > 1 || roles->more > 1 || roles->n > 8
+        || (!roles->exists && (roles->n || roles->more)))
+    {
+        fuzz_fail("roles: fields out of range", data, size);
+    }
+
+    for (i = 0; i < roles->n; i++) {
+        if (roles->teams[i].role < VELRO_ROLE_VIEWER
+            || roles->teams[i].role > VELRO_ROLE_OWNER)
+        {
+            fuzz_fail("roles: a role out of range", data, size);
+        }
+    }
+
+    n = velro_roles_json(roles, fuzz_uid, buf, sizeof(buf));
+
+    if (n == 0) {
+        fuzz_fail("roles: no JSON", data, size);
+    }
+
+    err = NULL;
+
+    if (velro_roles_from_json(buf, n, fuzz_uid, &r2, teams, 8, &err) != 0) {
+        fprintf(stderr, "fuzz_authz: %s: %.*s\n", err ? err : "-", (int) n,
+                buf);
+        fuzz_fail("roles: own JSON refused", data, size);
+    }
+
+    if (r2.exists != roles->exists || r2.more != roles->more
+        || r2.n != roles->n
+        || memcmp(teams, roles->teams, roles->n * sizeof(velro_team_role_t))
+           != 0)
+    {
+        fuzz_fail("roles: JSON round trip differs", data, size);
+    }
+
+    n2 = velro_roles_json(&r2, fuzz_uid, buf2, sizeof(buf2));
+
+    if (n2 != n || memcmp(buf, buf2, n) != 0) {
+        fuzz_fail("roles: JSON text differs", data, size);
+    }
+}
+
+
+static void
+fuzz_check_generation(const velro_generation_t *g, const unsigned char *id,
+    const uint8_t *data, size_t size)
+{
+    static char          buf[VELRO_GENERATION_JSON_MAX];
+    const char          *err;
+    size_t               n;
+    velro_generation_t   g2;
+
+    if (g->exists > 1 || g->completed > 1 || g->has_project > 1
+        || g->has_media > 1 || g->media_len > VELRO_MEDIA_URL_MAX
+        || g->status_len > VELRO_STATUS_MAX
+        || (!g->has_media && g->media_len)
+        || (g->status_len == 9 && memcmp(g->status, "completed", 9) == 0
+            && !g->completed))
+    {
+        fuzz_fail("generation: fields out of range", data, size);
+    }
+
+    n = velro_generation_json(g, id, buf, sizeof(buf));
+
+    if (n == 0) {
+        fuzz_fail("generation: no JSON", data, size);
+    }
+
+    err = NULL;
+
+    if (velro_generation_from_json(buf, n, id, &g2, &err) != 0) {
+        fprintf(stderr, "fuzz_authz: %s: %.*s\n", err ? err : "-",
+                (int) (n > 2048 ? 2048 : n), buf);
+        fuzz_fail("generation: own JSON refused", data, size);
+    }
+
+    if (g2.exists != g->exists
+        || (g->exists
+            && (g2.completed != g->completed
+                || g2.has_project != g->has_project
+                || memcmp(g2.creator, g->creator, 16) != 0
+                || (g->has_project
+                    && memcmp(g2.project, g->project, 16) != 0)
+                || g2.has_media != g->has_media
+                || g2.media_len != g->media_len
+                || memcmp(g2.media_url, g->media_url, g->media_len) != 0
+                || (g->status_len
+                    && (g2.status_len != g->status_len
+                        || memcmp(g2.status, g->status, g->status_len)
+                           != 0)))))
+    {
+        fuzz_fail("generation: JSON round trip differs", data, size);
+    }
+}
+
+
+static void
+fuzz_check_project(const velro_project_t *p, const uint8_t *data,
+    size_t size)
+{
+    char              buf[VELRO_PROJECT_JSON_MAX];
+    size_t            n;
+    const char       *err;
+    velro_project_t   p2;
+
+    if (p->valid > 1 || p->has_team > 1 || p->visibility > VELRO_VIS_PUBLIC) {
+        fuzz_fail("project: fields out of range", data, size);
+    }
+
+    n = velro_project_json(p, buf);
+
+    if (n == 0) {
+        fuzz_fail("project: no JSON", data, size);
+    }
+
+    err = NULL;
+
+    if (velro_project_from_json(buf, n, p->id, &p2, &err) != 0
+        || p2.valid != p->valid
+        || (p->valid && memcmp(&p2, p, sizeof(velro_project_t)) != 0))
+    {
+        fuzz_fail("project: JSON round trip differs", data, size);
+    }
+}
+
+
+/* an answer's parts read back; the decision from them keeps the rule */
+
+static void
+fuzz_check_answer(velro_l3_answer_t *ans, const unsigned char *resource,
+    const uint8_t *data, size_t size)
+{
+    int              rc;
+    velro_access_t   a;
+    velro_roles_t    roles;
+
+    fuzz_check_user(&ans->user, data, size);
+
+    if (ans->form == VELRO_L3_ACCESS) {
+        fuzz_check_access(&ans->access, resource, data, size);
+        return;
+    }
+
+    if (ans->user.exists) {
+        fuzz_check_roles(&ans->roles, data, size);
+    }
+
     if (resource == NULL) {
-        if (a->exists) {
-            fuzz_fail("access: a row without a resource", data, size);
+        if (ans->has_generation || ans->project.valid) {
+            fuzz_fail("answer: entities without a resource", data, size);
         }
 
         return;
     }
 
-    n = velro_access_json(a, fuzz_uid, resource, buf);
+    fuzz_check_generation(&ans->gen, resource, data, size);
 
-    if (n == 0 || n >= VELRO_ACCESS_JSON_MAX) {
-        fuzz_fail("access: no JSON", data, size);
+    if (ans->project.valid) {
+        if (!ans->gen.has_project
+            || memcmp(ans->project.id, ans->gen.project, 16) != 0)
+        {
+            fuzz_fail("answer: not the generation's project", data, size);
+        }
+
+        fuzz_check_project(&ans->project, data, size);
     }
 
-    err = NULL;
-    memset(&a2, 0xa5, sizeof(velro_access_t));
+    roles = ans->roles;
+    roles.more = 0;
 
-    if (velro_access_from_json(buf, n, fuzz_uid, resource, &a2, &err) != 0) {
-        fprintf(stderr, "fuzz_authz: %s: %.*s\n", err ? err : "-", (int) n,
-                buf);
-        fuzz_fail("access: own JSON refused", data, size);
+    rc = velro_authz_decide(fuzz_uid, &roles, &ans->gen,
+                            ans->project.valid ? &ans->project : NULL, &a);
+
+    if (rc != 0) {
+        fuzz_fail("decide: a full list of memberships refused", data, size);
     }
 
-    if (memcmp(a, &a2, sizeof(velro_access_t)) != 0) {
-        fuzz_fail("access: JSON round trip differs", data, size);
+    fuzz_check_access(&a, resource, data, size);
+
+    if (ans->gen.exists != a.exists
+        || (ans->gen.exists
+            && memcmp(ans->gen.creator, fuzz_uid, 16) == 0
+            && (a.role != VELRO_ROLE_OWNER || !a.direct))
+        || (ans->gen.exists && !ans->gen.completed
+            && memcmp(ans->gen.creator, fuzz_uid, 16) != 0
+            && (a.role != VELRO_ROLE_NONE || a.public_access || a.team)))
+    {
+        fuzz_fail("decide: the rule's invariants broken", data, size);
     }
 
-    n2 = velro_access_json(&a2, fuzz_uid, resource, buf2);
+    /* a partial list decides the same or not at all */
 
-    if (n2 != n || memcmp(buf, buf2, n) != 0) {
-        fuzz_fail("access: JSON text differs", data, size);
+    if (ans->roles.more) {
+        velro_access_t  b;
+
+        roles.more = 1;
+
+        if (velro_authz_decide(fuzz_uid, &roles, &ans->gen,
+                               ans->project.valid ? &ans->project : NULL, &b)
+            == 0
+            && memcmp(&a, &b, sizeof(velro_access_t)) != 0)
+        {
+            fuzz_fail("decide: a partial list decides otherwise", data,
+                      size);
+        }
     }
 }
 
 
-/* the L2 parts put together are the same L3 answer */
-
 static void
-fuzz_check_l3(const velro_user_t *u, const velro_access_t *a,
-    const unsigned char *resource, const uint8_t *data, size_t size)
+fuzz_check_warm_entities(const char *buf, size_t size, const uint8_t *data)
 {
-    char             l3[VELRO_USER_JSON_MAX + VELRO_ACCESS_JSON_MAX + 32];
-    size_t           n;
-    const char      *err;
-    velro_user_t     u2;
-    velro_access_t   a2;
-
-    fuzz_check_user(u, data, size);
-    fuzz_check_access(a, resource, data, size);
-
-    n = 0;
-    memcpy(l3, "{\"user\":", 8);
-    n += 8;
-    n += velro_user_json(u, fuzz_uid, l3 + n);
-    memcpy(l3 + n, ",\"access\":", 10);
-    n += 10;
-
-    if (resource) {
-        n += velro_access_json(a, fuzz_uid, resource, l3 + n);
-
-    } else {
-        memcpy(l3 + n, "null", 4);
-        n += 4;
-    }
-
-    l3[n++] = '}';
+    size_t               i, n, np;
+    const char          *err;
+    velro_user_t         u;
+    velro_roles_t        roles;
+    unsigned char        ids[4][16];
+    velro_project_t      pr[4];
+    velro_team_role_t    teams[8];
+    static velro_generation_t  gens[4];
 
     err = NULL;
 
-    if (velro_l3_parse(l3, n, fuzz_uid, resource, &u2, &a2, NULL, &err)
+    if (velro_warm_entities_parse(buf, size, fuzz_uid, &u, &roles, teams, 8,
+                                  ids, gens, 4, &n, pr, 4, &np, &err)
         != 0)
     {
-        fprintf(stderr, "fuzz_authz: %s: %.*s\n", err ? err : "-", (int) n,
-                l3);
-        fuzz_fail("l3: own answer refused", data, size);
+        if (err == NULL) {
+            fuzz_fail("warm entities: refused without a message", data,
+                      size);
+        }
+
+        return;
     }
 
-    if (memcmp(u, &u2, sizeof(velro_user_t)) != 0
-        || memcmp(a, &a2, sizeof(velro_access_t)) != 0)
-    {
-        fuzz_fail("l3: round trip differs", data, size);
+    if (n > 4 || np > 4) {
+        fuzz_fail("warm entities: more than asked for", data, size);
+    }
+
+    fuzz_check_user(&u, data, size);
+
+    if (u.exists) {
+        fuzz_check_roles(&roles, data, size);
+    }
+
+    for (i = 0; i < n; i++) {
+        if (!gens[i].exists) {
+            fuzz_fail("warm entities: an unknown generation kept", data,
+                      size);
+        }
+
+        fuzz_check_generation(&gens[i], ids[i], data, size);
+    }
+
+    for (i = 0; i < np; i++) {
+        if (!pr[i].valid) {
+            fuzz_fail("warm entities: an invalid project kept", data, size);
+        }
+
+        fuzz_check_project(&pr[i], data, size);
     }
 }
 
@@ -289,7 +498,7 @@ fuzz_check_invalidation(int kind, const unsigned char *id,
     size_t          n;
     unsigned char   text[VELRO_UUID_LEN], id2[16];
 
-    if (kind < VELRO_INVALIDATE_USER || kind > VELRO_INVALIDATE_GENERATION) {
+    if (kind < VELRO_INVALIDATE_USER || kind > VELRO_INVALIDATE_MEMBER) {
         fuzz_fail("invalidation: unknown kind returned", data, size);
     }
 
@@ -345,12 +554,10 @@ fuzz_check_uuid(const uint8_t *data, size_t size)
 static void
 fuzz_check_warm(const char *buf, size_t size, const uint8_t *data)
 {
-    char               text[VELRO_ACCESS_JSON_MAX];
     char               ptext[VELRO_PROJECT_JSON_MAX + 64];
     size_t             i, n, np, n2, np2, len;
     const char        *err;
     velro_user_t       u;
-    velro_access_t     a;
     velro_project_t    pr[8], pr2[2];
     velro_warm_row_t   rows[8], rows2[2];
 
@@ -372,17 +579,7 @@ fuzz_check_warm(const char *buf, size_t size, const uint8_t *data)
     }
 
     for (i = 0; i < n; i++) {
-        len = velro_access_json(&rows[i].access, fuzz_uid,
-                                rows[i].generation, text);
-
-        if (len == 0
-            || velro_access_from_json(text, len, fuzz_uid,
-                                      rows[i].generation, &a, &err)
-               != 0
-            || memcmp(&a, &rows[i].access, sizeof(velro_access_t)) != 0)
-        {
-            fuzz_fail("warm: a row does not read back", data, size);
-        }
+        fuzz_check_access(&rows[i].access, rows[i].generation, data, size);
     }
 
     for (i = 0; i < np; i++) {
@@ -413,11 +610,13 @@ fuzz_check_warm(const char *buf, size_t size, const uint8_t *data)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    int              kind;
-    const char      *buf, *err;
-    velro_user_t     u;
-    velro_access_t   a;
-    unsigned char    id[16];
+    int                       kind;
+    const char               *buf, *err;
+    velro_user_t              u;
+    velro_roles_t             roles;
+    unsigned char             id[16];
+    velro_team_role_t         teams[8];
+    static velro_l3_answer_t  ans;
 
     if (!fuzz_ready) {
         fuzz_authz_init();
@@ -429,10 +628,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     err = NULL;
 
-    if (velro_l3_parse(buf, size, fuzz_uid, fuzz_gid, &u, &a, NULL, &err)
+    if (velro_l3_answer_parse(buf, size, fuzz_uid, fuzz_gid, &ans, teams, 8,
+                              &err)
         == 0)
     {
-        fuzz_check_l3(&u, &a, fuzz_gid, data, size);
+        fuzz_check_answer(&ans, fuzz_gid, data, size);
 
     } else if (err == NULL) {
         fuzz_fail("l3: refused without a message", data, size);
@@ -440,20 +640,35 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     err = NULL;
 
-    if (velro_l3_parse(buf, size, fuzz_uid, NULL, &u, &a, NULL, &err)
+    if (velro_l3_answer_parse(buf, size, fuzz_uid, NULL, &ans, teams, 8,
+                              &err)
         == 0)
     {
-        fuzz_check_l3(&u, &a, NULL, data, size);
+        fuzz_check_answer(&ans, NULL, data, size);
 
     } else if (err == NULL) {
         fuzz_fail("l3: refused without a message", data, size);
     }
 
-    /* the warm form: bounded, and every row reads back as written */
+    /* the warm forms: bounded, and everything reads back as written */
 
     fuzz_check_warm(buf, size, data);
+    fuzz_check_warm_entities(buf, size, data);
 
-    /* the L2 values */
+    /* the L2 values, and their stamp */
+
+    {
+        size_t    skip;
+        uint64_t  stamp;
+
+        skip = velro_l2_unstamp(buf, size, &stamp);
+
+        if (skip > size || (skip == 0 && stamp != 0)
+            || (skip && (skip < 2 || buf[skip - 1] != ' ')))
+        {
+            fuzz_fail("unstamp: out of the value", data, size);
+        }
+    }
 
     err = NULL;
 
@@ -466,21 +681,33 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     err = NULL;
 
-    if (velro_access_from_json(buf, size, fuzz_uid, fuzz_gid, &a, &err) == 0)
+    if (velro_roles_from_json(buf, size, fuzz_uid, &roles, teams, 8, &err)
+        == 0)
     {
-        fuzz_check_access(&a, fuzz_gid, data, size);
+        fuzz_check_roles(&roles, data, size);
 
     } else if (err == NULL) {
-        fuzz_fail("access: refused without a message", data, size);
+        fuzz_fail("roles: refused without a message", data, size);
     }
 
     err = NULL;
 
-    if (velro_access_from_json(buf, size, fuzz_uid, NULL, &a, &err) == 0) {
-        fuzz_check_access(&a, NULL, data, size);
+    if (velro_generation_from_json(buf, size, fuzz_gid, &ans.gen, &err) == 0)
+    {
+        fuzz_check_generation(&ans.gen, fuzz_gid, data, size);
 
     } else if (err == NULL) {
-        fuzz_fail("access: refused without a message", data, size);
+        fuzz_fail("generation: refused without a message", data, size);
+    }
+
+    err = NULL;
+
+    if (velro_project_from_json(buf, size, fuzz_gid, &ans.project, &err) == 0)
+    {
+        fuzz_check_project(&ans.project, data, size);
+
+    } else if (err == NULL) {
+        fuzz_fail("project: refused without a message", data, size);
     }
 
     /* the NOTIFY payload */

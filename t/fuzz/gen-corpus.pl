@@ -225,8 +225,38 @@ spew('authz', 'l2-null', 'null');
 spew('authz', 'l2-row', row('"editor"', 'true', team => 'true'));
 spew('authz', 'l2-row-no-project', row('null', 'true', project => 'null'));
 
+# the entity form (decisions from entities) and its L2 values
+my $tid = '22222222-2222-4333-8444-555555555555';
+my $teams = qq("teams":{"$tid":"owner","$xid":"viewer"});
+my $uent = qq({"id":"$uid","status":"active","tokens_valid_after":null,$teams});
+sub gent {
+    my ($creator, $status, $project) = @_;
+    return qq({"id":"$gid","user_id":"$creator","project_id":$project,)
+         . qq("status":"$status","media_url":"k/\\"x\\".png"});
+}
+my $pent = qq({"id":"$pid","team_id":"$tid","visibility":"team_open"});
+spew('authz', 'entities-member', qq({"user":$uent,"generation":)
+     . gent($xid, 'completed', qq("$pid")) . qq(,"project":$pent}));
+spew('authz', 'entities-creator-pending', qq({"user":$uent,"generation":)
+     . gent($uid, 'pending', qq("$pid")) . qq(,"project":$pent}));
+spew('authz', 'entities-no-project', qq({"user":$uent,"generation":)
+     . gent($xid, 'completed', 'null') . qq(,"project":null}));
+spew('authz', 'entities-unknown', qq({"user":null,"generation":null,)
+     . qq("project":null}));
+spew('authz', 'entities-more', qq({"user":{"id":"$uid","status":"active",)
+     . qq("tokens_valid_after":5,"teams":{"$xid":"editor"},"teams_more":true},)
+     . qq("generation":) . gent($xid, 'completed', qq("$pid"))
+     . qq(,"project":$pent}));
+spew('authz', 'entities-user-only', qq({"user":$uent}));
+spew('authz', 'l2-roles', qq({"user_id":"$uid",$teams}));
+spew('authz', 'l2-generation', gent($xid, 'completed', qq("$pid")));
+spew('authz', 'l2-project', qq({"id":"$gid","team_id":null,"visibility":"public"}));
+spew('authz', 'warm-entities', qq({"user":$uent,"generations":[)
+     . gent($uid, 'failed', 'null') . ',' . gent($xid, 'completed', qq("$pid"))
+     . qq(],"projects":[$pent]}));
+
 # NOTIFY payloads
-for my $kind (qw(user team project generation)) {
+for my $kind (qw(user member team project generation)) {
     spew('authz', "notify-$kind", qq({"kind":"$kind","id":"$gid"}));
 }
 spew('authz', 'notify-unknown-kind', qq({"kind":"media","id":"$gid"}));

@@ -20,6 +20,7 @@
 static int wanted(int argc, char **argv, const char *name);
 
 void test_authz(void);                      /* test_authz.c */
+void test_entity(void);                     /* test_entity.c */
 void test_batch(void);                      /* test_batch.c */
 void test_json(void);                       /* test_json.c */
 void test_metrics(void);                    /* test_metrics.c */
@@ -80,6 +81,7 @@ main(int argc, char **argv)
 
     if (wanted(argc, argv, "authz")) {
         test_authz();
+        test_entity();
     }
 
     if (wanted(argc, argv, "batch")) {

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "velro_authz.h"
+#include "velro_entity.h"
 #include "util.h"
 
 
@@ -60,7 +60,6 @@ static void test_user_check(void);
 static void test_l3_good(void);
 static void test_l3_bad(void);
 static void test_user_json(void);
-static void test_access_json(void);
 static void test_invalidation(void);
 static void test_project(void);
 static void test_warm(void);
@@ -87,7 +86,42 @@ ids_init(void)
 }
 
 
-/* velro_l3_parse() of a NUL-terminated answer for UID [and GID] */
+/*
+ * Issue 3's form of the L3 answer through velro_l3_answer_parse(): the
+ * answer must be that form ("access" present)
+ */
+
+static int
+l3_access(const char *buf, size_t len, const unsigned char *user,
+    const unsigned char *resource, velro_user_t *u, velro_access_t *a,
+    velro_project_t *pr, const char **err)
+{
+    velro_l3_answer_t  ans;
+    velro_team_role_t  teams[4];
+
+    if (velro_l3_answer_parse(buf, len, user, resource, &ans, teams, 4, err)
+        != 0)
+    {
+        return -1;
+    }
+
+    if (ans.form != VELRO_L3_ACCESS) {
+        *err = "not the access form";
+        return -1;
+    }
+
+    *u = ans.user;
+    *a = ans.access;
+
+    if (pr) {
+        *pr = ans.project;
+    }
+
+    return 0;
+}
+
+
+/* the access form of a NUL-terminated answer for UID [and GID] */
 
 static int
 l3(const char *json, int resource, velro_user_t *u, velro_access_t *a,
@@ -95,8 +129,8 @@ l3(const char *json, int resource, velro_user_t *u, velro_access_t *a,
 {
     *err = NULL;
 
-    return velro_l3_parse(json, strlen(json), uid, resource ? gid : NULL,
-                          u, a, NULL, err);
+    return l3_access(json, strlen(json), uid, resource ? gid : NULL, u, a,
+                     NULL, err);
 }
 
 
@@ -677,13 +711,13 @@ test_l3_bad(void)
     /* a NUL byte inside the buffer */
 
     err = NULL;
-    is_int(velro_l3_parse(L3(USER_ACTIVE, "null") "\0",
+    is_int(l3_access(L3(USER_ACTIVE, "null") "\0",
                           sizeof(L3(USER_ACTIVE, "null")), uid, NULL, &u, &a,
                           NULL, &err),
            -1, "l3 refused: a NUL byte after the object");
 
     err = NULL;
-    is_int(velro_l3_parse("{\"user\":\0" USER_ACTIVE ",\"access\":null}",
+    is_int(l3_access("{\"user\":\0" USER_ACTIVE ",\"access\":null}",
                           sizeof("{\"user\":\0" USER_ACTIVE
                                  ",\"access\":null}") - 1,
                           uid, NULL, &u, &a, NULL, &err),
@@ -692,7 +726,7 @@ test_l3_bad(void)
     /* the length is obeyed: a valid answer cut short */
 
     err = NULL;
-    is_int(velro_l3_parse(L3(USER_ACTIVE, "null"),
+    is_int(l3_access(L3(USER_ACTIVE, "null"),
                           sizeof(L3(USER_ACTIVE, "null")) - 2, uid, NULL,
                           &u, &a, NULL, &err),
            -1, "l3 refused: the length cuts the closing brace");
@@ -802,119 +836,6 @@ test_user_json(void)
 
 
 static void
-test_access_json(void)
-{
-    int              role, project, flags, bad;
-    size_t           n;
-    char             buf[VELRO_ACCESS_JSON_MAX + 1], l3buf[1024];
-    const char      *err;
-    velro_user_t     u;
-    velro_access_t   a, a2, a3;
-
-    for (role = VELRO_ROLE_NONE; role <= VELRO_ROLE_OWNER; role++) {
-        for (project = 0; project <= 1; project++) {
-            bad = 0;
-
-            for (flags = 0; flags < 8; flags++) {
-                memset(&a, 0, sizeof(velro_access_t));
-                a.exists = 1;
-                a.role = (uint8_t) role;
-                a.direct = (uint8_t) (flags & 1);
-                a.team = (uint8_t) ((flags >> 1) & 1);
-                a.public_access = (uint8_t) ((flags >> 2) & 1);
-                a.has_project = (uint8_t) project;
-
-                if (project) {
-                    memcpy(a.project, pid, 16);
-                }
-
-                n = velro_access_json(&a, uid, gid, buf);
-
-                if (n == 0 || n >= VELRO_ACCESS_JSON_MAX) {
-                    bad++;
-                    continue;
-                }
-
-                buf[n] = '\0';
-
-                memset(&a2, 0xa5, sizeof(velro_access_t));
-                err = NULL;
-
-                if (velro_access_from_json(buf, n, uid, gid, &a2, &err) != 0
-                    || memcmp(&a, &a2, sizeof(velro_access_t)) != 0)
-                {
-                    diag("%s", buf);
-                    bad++;
-                    continue;
-                }
-
-                snprintf(l3buf, sizeof(l3buf),
-                         "{\"user\":" USER_ACTIVE ",\"access\":%s}", buf);
-
-                memset(&a3, 0xa5, sizeof(velro_access_t));
-
-                if (l3(l3buf, 1, &u, &a3, &err) != 0
-                    || memcmp(&a, &a3, sizeof(velro_access_t)) != 0)
-                {
-                    diag("L3: %s", l3buf);
-                    bad++;
-                }
-            }
-
-            is_int(bad, 0, "access json: role %s, %s project, every flag",
-                   roles[role], project ? "a" : "no");
-        }
-    }
-
-    /* no row */
-
-    memset(&a, 0, sizeof(velro_access_t));
-    n = velro_access_json(&a, uid, gid, buf);
-    buf[n] = '\0';
-    is_str(buf, "null", "access json: no row is null");
-
-    memset(&a2, 0xa5, sizeof(velro_access_t));
-    is_int(velro_access_from_json(buf, n, uid, gid, &a2, &err), 0,
-           "access json: null reads back");
-    ok(memcmp(&a, &a2, sizeof(velro_access_t)) == 0,
-       "access json: ... as the same struct");
-
-    memset(&a2, 0xa5, sizeof(velro_access_t));
-    is_int(velro_access_from_json(buf, n, uid, NULL, &a2, &err), 0,
-           "access json: null reads back without a resource");
-    ok(!a2.exists, "access json: ... no row");
-
-    /* the text */
-
-    memset(&a, 0, sizeof(velro_access_t));
-    a.exists = 1;
-    a.role = VELRO_ROLE_EDITOR;
-    a.team = 1;
-    a.has_project = 1;
-    memcpy(a.project, pid, 16);
-
-    n = velro_access_json(&a, uid, gid, buf);
-    buf[n] = '\0';
-    is_str(buf, ROW("\"editor\"", "false"), "access json: the text");
-
-    /* read back for another user or resource, or none: refused */
-
-    err = NULL;
-    is_int(velro_access_from_json(buf, n, xid, gid, &a2, &err), -1,
-           "access json: refused for another user");
-    ok(err != NULL, "access json: ... with a message");
-    is_int(velro_access_from_json(buf, n, uid, xid, &a2, &err), -1,
-           "access json: refused for another resource");
-    is_int(velro_access_from_json(buf, n, uid, NULL, &a2, &err), -1,
-           "access json: a row refused without a resource");
-    is_int(velro_access_from_json("tru", 3, uid, gid, &a2, &err), -1,
-           "access json: not JSON refused");
-    is_int(velro_access_from_json("true", 4, uid, gid, &a2, &err), -1,
-           "access json: true refused");
-}
-
-
-static void
 test_invalidation(void)
 {
     int             kind;
@@ -995,7 +916,6 @@ test_authz(void)
     test_l3_good();
     test_l3_bad();
     test_user_json();
-    test_access_json();
     test_invalidation();
     test_project();
     test_warm();
@@ -1028,7 +948,7 @@ test_project(void)
     err = NULL;
 #define L3A  L3(USER_ACTIVE, ROW("\"admin\"", "false"))
 
-    is_int(velro_l3_parse(L3A, sizeof(L3A) - 1, uid, gid, &u, &a, &pr,
+    is_int(l3_access(L3A, sizeof(L3A) - 1, uid, gid, &u, &a, &pr,
                           &err),
            0, "l3 without a project");
     is_int(pr.valid, 0, "l3 without a project: not valid");
@@ -1037,7 +957,7 @@ test_project(void)
     "{\"user\":" USER_ACTIVE ",\"access\":" ROW("\"admin\"", "false")     \
     ",\"project\":" p "}"
 
-    is_int(velro_l3_parse(L3P(PROJ_TEAM), sizeof(L3P(PROJ_TEAM)) - 1, uid,
+    is_int(l3_access(L3P(PROJ_TEAM), sizeof(L3P(PROJ_TEAM)) - 1, uid,
                           gid, &u, &a, &pr, &err),
            0, "l3 with a project");
     ok(pr.valid && pr.has_team && pr.visibility == VELRO_VIS_TEAM_OPEN
@@ -1048,7 +968,7 @@ test_project(void)
     is_str(buf, PROJ_TEAM, "project json with a team");
     is_int(n, sizeof(PROJ_TEAM) - 1, "project json with a team: length");
 
-    is_int(velro_l3_parse(L3P(PROJ_NOTEAM), sizeof(L3P(PROJ_NOTEAM)) - 1,
+    is_int(l3_access(L3P(PROJ_NOTEAM), sizeof(L3P(PROJ_NOTEAM)) - 1,
                           uid, gid, &u, &a, &pr, &err),
            0, "l3 with a project without team");
     ok(pr.valid && !pr.has_team && pr.visibility == VELRO_VIS_PRIVATE,
@@ -1060,7 +980,7 @@ test_project(void)
 
     /* a malformed project does not refuse the answer */
 
-    is_int(velro_l3_parse(L3P(PROJ_BAD), sizeof(L3P(PROJ_BAD)) - 1, uid,
+    is_int(l3_access(L3P(PROJ_BAD), sizeof(L3P(PROJ_BAD)) - 1, uid,
                           gid, &u, &a, &pr, &err),
            0, "l3 with an unknown visibility: still parsed");
     is_int(pr.valid, 0, "l3 with an unknown visibility: no project");

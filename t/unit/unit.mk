@@ -27,6 +27,7 @@ VELRO_UNIT_SRCS = $(wildcard $(VELRO_UNIT_SRC)/velro_*.c) \
                   $(VELRO_UNIT_DIR)/test_jwk.c \
                   $(VELRO_UNIT_DIR)/test_cache.c \
                   $(VELRO_UNIT_DIR)/test_authz.c \
+                  $(VELRO_UNIT_DIR)/test_entity.c \
                   $(VELRO_UNIT_DIR)/test_batch.c \
                   $(VELRO_UNIT_DIR)/test_json.c \
                   $(VELRO_UNIT_DIR)/test_metrics.c \
@@ -39,11 +40,21 @@ VELRO_UNIT_DEPS = $(VELRO_UNIT_SRCS) \
 
 VELRO_UNIT_BIN = $(BUILD)/unit/velro_unit
 
+# the property test's driver (t/024-authz-property.t)
+VELRO_DECIDE_BIN = $(BUILD)/unit/velro_decide
+VELRO_DECIDE_SRCS = $(VELRO_UNIT_SRC)/velro_authz.c \
+                    $(VELRO_UNIT_SRC)/velro_entity.c \
+                    $(VELRO_UNIT_DIR)/decide.c
+
 VALGRIND ?= valgrind
 
 .PHONY: unit unit-run unit-valgrind
 
-unit: $(VELRO_UNIT_BIN)
+unit: $(VELRO_UNIT_BIN) $(VELRO_DECIDE_BIN)
+
+$(VELRO_DECIDE_BIN): $(VELRO_DECIDE_SRCS) $(wildcard $(VELRO_UNIT_SRC)/velro_*.h)
+	@mkdir -p $(@D)
+	$(CC) $(VELRO_UNIT_CFLAGS) -o $@ $(VELRO_DECIDE_SRCS) $(VELRO_UNIT_LIBS)
 
 $(VELRO_UNIT_BIN): $(VELRO_UNIT_DEPS)
 	@mkdir -p $(@D)
