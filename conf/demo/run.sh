@@ -75,10 +75,18 @@ as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -w -l "$RUN/pg/postgres.log" \
     -o "-c listen_addresses='' -k $PGSOCK -c max_connections=200" \
     start >/dev/null
 
+# the schema on every start (it is idempotent: CREATE OR REPLACE, IF NOT
+# EXISTS), so that a cluster left by an older checkout gets the functions
+# this module calls; the demo data once
 if [ "${NEW_DB:-0}" = 1 ]; then
     as_pg "$PGBIN/createdb" -h "$PGSOCK" -U postgres velro
+fi
+as_pg env PGOPTIONS='-c client_min_messages=warning' "$PGBIN/psql" -X -q \
+    -v ON_ERROR_STOP=1 -h "$PGSOCK" -U postgres -d velro \
+    -f "$TOP/sql/schema.sql" >/dev/null
+if [ "${NEW_DB:-0}" = 1 ]; then
     as_pg "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$PGSOCK" -U postgres \
-        -d velro -f "$TOP/sql/schema.sql" -f "$TOP/sql/demo.sql" >/dev/null
+        -d velro -f "$TOP/sql/demo.sql" >/dev/null
 fi
 
 # Redis: no persistence, a unix socket in build/run/redis
