@@ -14,6 +14,7 @@
 #define _VELRO_AGREE_H_INCLUDED_
 
 
+#include <stdio.h>
 #include <string.h>
 
 #include "velro_entity.h"
@@ -59,36 +60,61 @@ velro_agree_gen_same(const velro_generation_t *a,
 }
 
 
+/*
+ * rf, rj, rp: the return codes of the fast, jansson and public readers;
+ * fj, pj: whether the fast and the public one's structs are jansson's
+ */
+
 static const char *
-velro_agree_user(const char *buf, size_t len, const unsigned char *id,
-    int *fast)
+velro_agree_rc(int rf, int rj, int rp, const char *ej, const char *ep,
+    int fj, int pj, const char *what)
 {
-    int            rf, rj, rp;
-    const char    *ej, *ep;
-    velro_user_t   uf, uj, up;
+    static char  msg[96];
 
-    ej = NULL;
-    ep = NULL;
-    memset(&uj, 0x5a, sizeof(velro_user_t));
-    memset(&up, 0xa5, sizeof(velro_user_t));
-
-    rf = velro_user_fast(buf, len, id, &uf);
-    rj = velro_user_from_jansson(buf, len, id, &uj, &ej);
-    rp = velro_user_from_json(buf, len, id, &up, &ep);
-    *fast = (rf == 0);
-
-    if (rf == 0 && (rj != 0 || memcmp(&uf, &uj, sizeof(uf)) != 0)) {
-        return "user: the fast reader differs from jansson";
+    if (rf == 0 && (rj != 0 || !fj)) {
+        snprintf(msg, sizeof(msg), "%s: the fast reader differs from jansson",
+                 what);
+        return msg;
     }
 
-    if (rp != rj || !velro_agree_err(rj, ej, ep)
-        || (rj == 0 && memcmp(&up, &uj, sizeof(up)) != 0))
-    {
-        return "user: velro_user_from_json() differs from jansson";
+    if (rp != rj || !velro_agree_err(rj, ej, ep) || (rj == 0 && !pj)) {
+        snprintf(msg, sizeof(msg), "%s: velro_%s_from_json() differs from "
+                 "jansson", what, what);
+        return msg;
     }
 
     return NULL;
 }
+
+
+/* the readers of a struct compared whole: user and project */
+
+#define VELRO_AGREE_FLAT(name, type)                                          \
+static const char *                                                           \
+velro_agree_##name(const char *buf, size_t len, const unsigned char *id,     \
+    int *fast)                                                                \
+{                                                                             \
+    int          rf, rj, rp;                                                  \
+    type         vf, vj, vp;                                                  \
+    const char  *ej, *ep;                                                     \
+                                                                              \
+    ej = NULL;                                                                \
+    ep = NULL;                                                                \
+    memset(&vj, 0x5a, sizeof(type));                                          \
+    memset(&vp, 0xa5, sizeof(type));                                          \
+                                                                              \
+    rf = velro_##name##_fast(buf, len, id, &vf);                              \
+    rj = velro_##name##_from_jansson(buf, len, id, &vj, &ej);                 \
+    rp = velro_##name##_from_json(buf, len, id, &vp, &ep);                    \
+    *fast = (rf == 0);                                                        \
+                                                                              \
+    return velro_agree_rc(rf, rj, rp, ej, ep,                                 \
+                          memcmp(&vf, &vj, sizeof(type)) == 0,                \
+                          memcmp(&vp, &vj, sizeof(type)) == 0, #name);        \
+}
+
+VELRO_AGREE_FLAT(user, velro_user_t)
+VELRO_AGREE_FLAT(project, velro_project_t)
 
 
 static const char *
@@ -115,20 +141,12 @@ velro_agree_roles(const char *buf, size_t len, const unsigned char *id,
     rp = velro_roles_from_json(buf, len, id, &rolp, tp, max_teams, &ep);
     *fast = (rf == 0);
 
-    if (rf == 0
-        && (rj != 0 || rolf.teams != tf || !velro_agree_roles_same(&rolf, &rolj)))
-    {
-        return "roles: the fast reader differs from jansson";
-    }
-
-    if (rp != rj || !velro_agree_err(rj, ej, ep)
-        || (rj == 0 && (rolp.teams != tp
-                        || !velro_agree_roles_same(&rolp, &rolj))))
-    {
-        return "roles: velro_roles_from_json() differs from jansson";
-    }
-
-    return NULL;
+    return velro_agree_rc(rf, rj, rp, ej, ep,
+                          rolf.teams == tf
+                          && velro_agree_roles_same(&rolf, &rolj),
+                          rolp.teams == tp
+                          && velro_agree_roles_same(&rolp, &rolj),
+                          "roles");
 }
 
 
@@ -150,49 +168,8 @@ velro_agree_generation(const char *buf, size_t len, const unsigned char *id,
     rp = velro_generation_from_json(buf, len, id, &gp, &ep);
     *fast = (rf == 0);
 
-    if (rf == 0 && (rj != 0 || !velro_agree_gen_same(&gf, &gj))) {
-        return "generation: the fast reader differs from jansson";
-    }
-
-    if (rp != rj || !velro_agree_err(rj, ej, ep)
-        || (rj == 0 && !velro_agree_gen_same(&gp, &gj)))
-    {
-        return "generation: velro_generation_from_json() differs from jansson";
-    }
-
-    return NULL;
-}
-
-
-static const char *
-velro_agree_project(const char *buf, size_t len, const unsigned char *id,
-    int *fast)
-{
-    int               rf, rj, rp;
-    const char       *ej, *ep;
-    velro_project_t   pf, pj, pp;
-
-    ej = NULL;
-    ep = NULL;
-    memset(&pj, 0x5a, sizeof(velro_project_t));
-    memset(&pp, 0xa5, sizeof(velro_project_t));
-
-    rf = velro_project_fast(buf, len, id, &pf);
-    rj = velro_project_from_jansson(buf, len, id, &pj, &ej);
-    rp = velro_project_from_json(buf, len, id, &pp, &ep);
-    *fast = (rf == 0);
-
-    if (rf == 0 && (rj != 0 || memcmp(&pf, &pj, sizeof(pf)) != 0)) {
-        return "project: the fast reader differs from jansson";
-    }
-
-    if (rp != rj || !velro_agree_err(rj, ej, ep)
-        || (rj == 0 && memcmp(&pp, &pj, sizeof(pp)) != 0))
-    {
-        return "project: velro_project_from_json() differs from jansson";
-    }
-
-    return NULL;
+    return velro_agree_rc(rf, rj, rp, ej, ep, velro_agree_gen_same(&gf, &gj),
+                          velro_agree_gen_same(&gp, &gj), "generation");
 }
 
 

@@ -859,93 +859,67 @@ static void
 fast_bench(void)
 {
     int                  w;
-    char                 ub[VELRO_USER_JSON_MAX], rb[VELRO_ROLES_JSON_MAX(8)];
-    char                 pb[VELRO_PROJECT_JSON_MAX];
-    size_t               ul, rl, gl, pl, i, k, n;
+    size_t               i, k, n, len;
     double               t[2];
-    const char          *err;
+    const char          *err, *v;
     velro_user_t         u;
     velro_roles_t        roles;
     velro_project_t      p;
     velro_team_role_t    teams[8];
     struct timespec      a, b;
-    static char          gbuf[VELRO_GENERATION_JSON_MAX];
     static velro_generation_t  g;
+
+    static const char   *values[] = {
+        "{\"id\":\"" UID "\",\"status\":\"active\","
+        "\"tokens_valid_after\":1700000000}",
+        "{\"user_id\":\"" UID "\",\"teams\":{\"" TID "\":\"editor\",\"" T2
+        "\":\"viewer\",\"" OID "\":\"owner\"}}",
+        "{\"id\":\"" GID "\",\"user_id\":\"" OID "\",\"project_id\":\"" PID
+        "\",\"status\":\"completed\",\"media_url\":"
+        "\"https://media.example/gen/" GID ".png\"}",
+        "{\"id\":\"" PID "\",\"team_id\":\"" TID "\",\"visibility\":\"team\"}"
+    };
+    static const char   *names[] = {
+        "user", "roles(3)", "generation", "project"
+    };
 
     n = strtoul(getenv("VELRO_BENCH_L2"), NULL, 10);
     n = n ? n : 200000;
 
-    memset(&u, 0, sizeof(u));
-    u.exists = 1;
-    u.active = 1;
-    u.has_tva = 1;
-    u.tokens_valid_after = 1700000000;
-    ul = velro_user_json(&u, uid, ub);
-
-    for (i = 0; i < 3; i++) {
-        memcpy(teams[i].team, tid, 16);
-        teams[i].team[0] = (unsigned char) i;
-        teams[i].role = VELRO_ROLE_EDITOR;
-    }
-
-    roles.exists = 1;
-    roles.more = 0;
-    roles.n = 3;
-    roles.teams = teams;
-    rl = velro_roles_json(&roles, uid, rb, sizeof(rb));
-
-    memset(&g, 0, sizeof(g));
-    g.exists = 1;
-    g.completed = 1;
-    g.has_project = 1;
-    memcpy(g.creator, oid, 16);
-    memcpy(g.project, pid, 16);
-    memcpy(g.status, "completed", 9);
-    g.status_len = 9;
-    g.has_media = 1;
-    g.media_len = (uint16_t) sprintf(g.media_url,
-                                     "https://media.example/gen/%s.png", GID);
-    gl = velro_generation_json(&g, gid, gbuf, sizeof(gbuf));
-
-    memset(&p, 0, sizeof(p));
-    memcpy(p.id, pid, 16);
-    memcpy(p.team_id, tid, 16);
-    p.valid = 1;
-    p.has_team = 1;
-    p.visibility = VELRO_VIS_TEAM;
-    pl = velro_project_json(&p, pb);
-
     for (k = 0; k < 4; k++) {
+        v = values[k];
+        len = strlen(v);
+
         for (w = 0; w < 2; w++) {
             clock_gettime(CLOCK_MONOTONIC, &a);
 
             for (i = 0; i < n; i++) {
                 switch (k * 2 + w) {
                 case 0:
-                    (void) velro_user_from_jansson(ub, ul, uid, &u, &err);
+                    (void) velro_user_from_jansson(v, len, uid, &u, &err);
                     break;
                 case 1:
-                    (void) velro_user_fast(ub, ul, uid, &u);
+                    (void) velro_user_fast(v, len, uid, &u);
                     break;
                 case 2:
-                    (void) velro_roles_from_jansson(rb, rl, uid, &roles,
+                    (void) velro_roles_from_jansson(v, len, uid, &roles,
                                                     teams, 8, &err);
                     break;
                 case 3:
-                    (void) velro_roles_fast(rb, rl, uid, &roles, teams, 8);
+                    (void) velro_roles_fast(v, len, uid, &roles, teams, 8);
                     break;
                 case 4:
-                    (void) velro_generation_from_jansson(gbuf, gl, gid, &g,
+                    (void) velro_generation_from_jansson(v, len, gid, &g,
                                                          &err);
                     break;
                 case 5:
-                    (void) velro_generation_fast(gbuf, gl, gid, &g);
+                    (void) velro_generation_fast(v, len, gid, &g);
                     break;
                 case 6:
-                    (void) velro_project_from_jansson(pb, pl, pid, &p, &err);
+                    (void) velro_project_from_jansson(v, len, pid, &p, &err);
                     break;
                 default:
-                    (void) velro_project_fast(pb, pl, pid, &p);
+                    (void) velro_project_fast(v, len, pid, &p);
                     break;
                 }
             }
@@ -955,10 +929,9 @@ fast_bench(void)
                    / (double) n;
         }
 
+        fast_agree(names[k], v, len, 1 << k);
         diag("bench L2 read %-10s (%3zu bytes): jansson %7.1f ns, "
-             "fast %6.1f ns, %5.1fx",
-             (const char *[]) { "user", "roles(3)", "generation",
-                                "project" }[k],
-             (size_t[]) { ul, rl, gl, pl }[k], t[0], t[1], t[0] / t[1]);
+             "fast %6.1f ns, %5.1fx", names[k], len, t[0], t[1],
+             t[0] / t[1]);
     }
 }
