@@ -17,15 +17,10 @@ static json_t *velro_json_load(const char *buf, size_t len);
 static int velro_access_fast_at(const char **p, const char *end,
     const unsigned char *user, const unsigned char *resource,
     unsigned char *gen, velro_access_t *a);
-static int velro_project_fast_at(const char **p, const char *end,
-    velro_project_t *pr);
 static int velro_warm_fast(const char *buf, size_t len,
     const unsigned char *user, velro_user_t *u, velro_warm_row_t *rows,
     size_t max_rows, size_t *nrows, velro_project_t *projects,
     size_t max_projects, size_t *nprojects);
-static int velro_fast_lit(const char **p, const char *end, const char *lit);
-static int velro_fast_uuid(const char **p, const char *end,
-    unsigned char *id);
 static int velro_fast_bool(const char **p, const char *end, uint8_t *out);
 static int velro_json_flag(json_t *o, const char *name, uint8_t *out);
 
@@ -607,9 +602,94 @@ velro_project_json(const velro_project_t *pr, char *buf)
 }
 
 
+/*
+ * velro_user_json()'s own layout; tokens_valid_after of at most 18
+ * digits, so that it cannot overflow.
+ */
+
+int
+velro_user_fast(const char *buf, size_t len, const unsigned char *user,
+    velro_user_t *u)
+{
+    size_t          n;
+    int64_t         t;
+    const char     *p, *end;
+    unsigned char   id[16];
+
+    p = buf;
+    end = buf + len;
+
+    memset(u, 0, sizeof(velro_user_t));
+
+    if (len == 4 && memcmp(buf, "null", 4) == 0) {
+        return 0;
+    }
+
+    if (velro_fast_lit(&p, end, "{\"id\":") != 0
+        || velro_fast_uuid(&p, end, id) != 0
+        || memcmp(id, user, 16) != 0
+        || velro_fast_lit(&p, end, ",\"status\":\"") != 0)
+    {
+        return -1;
+    }
+
+    if (velro_fast_lit(&p, end, "active\"") == 0) {
+        u->active = 1;
+
+    } else if (velro_fast_lit(&p, end, "disabled\"") != 0) {
+        return -1;
+    }
+
+    if (velro_fast_lit(&p, end, ",\"tokens_valid_after\":") != 0
+        || end - p < 2 || end[-1] != '}')
+    {
+        return -1;
+    }
+
+    u->exists = 1;
+    end--;
+
+    if (velro_fast_lit(&p, end, "null") == 0) {
+        return (p == end) ? 0 : -1;
+    }
+
+    n = (p < end && *p == '-');
+    p += n;
+
+    if (p == end || end - p > 18 || (*p == '0' && (end - p > 1 || n))) {
+        return -1;
+    }
+
+    for (t = 0; p < end; p++) {
+        if (*p < '0' || *p > '9') {
+            return -1;
+        }
+
+        t = t * 10 + (*p - '0');
+    }
+
+    u->tokens_valid_after = n ? -t : t;
+    u->has_tva = 1;
+
+    return 0;
+}
+
+
 int
 velro_user_from_json(const char *buf, size_t len, const unsigned char *user,
     velro_user_t *u, const char **err)
+{
+    if (velro_user_fast(buf, len, user, u) == 0) {
+        return 0;
+    }
+
+    return velro_user_from_jansson(buf, len, user, u, err);
+}
+
+
+int
+velro_user_from_jansson(const char *buf, size_t len,
+    const unsigned char *user, velro_user_t *u, const char **err)
 {
     int      rc;
     json_t  *j;
@@ -634,7 +714,7 @@ velro_user_from_json(const char *buf, size_t len, const unsigned char *user,
  * without a JSON parser; anything else goes to jansson.
  */
 
-static int
+int
 velro_fast_lit(const char **p, const char *end, const char *lit)
 {
     size_t  n;
@@ -651,7 +731,7 @@ velro_fast_lit(const char **p, const char *end, const char *lit)
 }
 
 
-static int
+int
 velro_fast_uuid(const char **p, const char *end, unsigned char *id)
 {
     if (end - *p < VELRO_UUID_LEN + 2 || **p != '"'
@@ -765,7 +845,7 @@ velro_access_fast_at(const char **pp, const char *end,
 
 /* {"id":UUID,"team_id":UUID|null,"visibility":"WORD"} at *p */
 
-static int
+int
 velro_project_fast_at(const char **pp, const char *end, velro_project_t *pr)
 {
     size_t       i, n;

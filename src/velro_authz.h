@@ -186,6 +186,17 @@ int velro_access_parse(json_t *j, const unsigned char *user,
     const unsigned char *resource, velro_access_t *a, const char **err);
 
 /*
+ * Shared with velro_entity.c: the readers of the module's own layouts
+ * (no spaces, members in the writer's order), 0 and *p past what they
+ * read, else -1.  A UUID is "UUID" (any hex case); a project is
+ * velro_project_json()'s.
+ */
+int velro_fast_lit(const char **p, const char *end, const char *lit);
+int velro_fast_uuid(const char **p, const char *end, unsigned char *id);
+int velro_project_fast_at(const char **p, const char *end,
+    velro_project_t *pr);
+
+/*
  * The L2 value auth:{user}: USER or null (at most VELRO_USER_JSON_MAX
  * bytes).  The L3 answers: velro_entity.h.
  */
@@ -194,6 +205,18 @@ int velro_access_parse(json_t *j, const unsigned char *user,
 size_t velro_user_json(const velro_user_t *u, const unsigned char *user,
     char *buf);
 int velro_user_from_json(const char *buf, size_t len,
+    const unsigned char *user, velro_user_t *u, const char **err);
+
+/*
+ * The two ways velro_user_from_json() reads (and the other L2 readers,
+ * velro_entity.h): velro_user_fast() reads velro_user_json()'s own layout
+ * without building a tree, 0, or -1 for anything else (*u undefined);
+ * velro_user_from_jansson() reads any JSON.  Where the fast one reads, both
+ * give the same.
+ */
+int velro_user_fast(const char *buf, size_t len, const unsigned char *user,
+    velro_user_t *u);
+int velro_user_from_jansson(const char *buf, size_t len,
     const unsigned char *user, velro_user_t *u, const char **err);
 
 /*

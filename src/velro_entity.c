@@ -19,6 +19,10 @@ static int velro_generation_parse(json_t *j, const unsigned char *id,
     velro_generation_t *g, const char **err);
 static size_t velro_json_escape(const char *s, size_t len, char *out);
 static json_t *velro_entity_load(const char *buf, size_t len);
+static int velro_fast_str(const char **p, const char *end, char *out,
+    size_t max, size_t *len);
+static size_t velro_utf8_len(const unsigned char *s, size_t n);
+static int velro_teams_unique(const velro_team_role_t *teams, size_t n);
 
 
 static json_t *
@@ -469,8 +473,435 @@ velro_l2_unstamp(const char *buf, size_t len, uint64_t *stamp)
 }
 
 
+/*
+ * The L2 readers: the writers' own layouts without building a tree (the
+ * velro_*_fast() functions: anything else is -1, and the caller asks
+ * jansson, which reads any JSON and gives the messages).
+ */
+
 int
 velro_roles_from_json(const char *buf, size_t len, const unsigned char *user,
+    velro_roles_t *roles, velro_team_role_t *teams, size_t max_teams,
+    const char **err)
+{
+    if (velro_roles_fast(buf, len, user, roles, teams, max_teams) == 0) {
+        return 0;
+    }
+
+    return velro_roles_from_jansson(buf, len, user, roles, teams, max_teams,
+                                    err);
+}
+
+
+int
+velro_generation_from_json(const char *buf, size_t len,
+    const unsigned char *id, velro_generation_t *g, const char **err)
+{
+    if (velro_generation_fast(buf, len, id, g) == 0) {
+        return 0;
+    }
+
+    return velro_generation_from_jansson(buf, len, id, g, err);
+}
+
+
+int
+velro_project_from_json(const char *buf, size_t len,
+    const unsigned char *id, velro_project_t *p, const char **err)
+{
+    if (velro_project_fast(buf, len, id, p) == 0) {
+        return 0;
+    }
+
+    return velro_project_from_jansson(buf, len, id, p, err);
+}
+
+
+/*
+ * A string as velro_json_escape() writes it: its bytes go to out while
+ * they fit in max, *len is the whole length.  Only the escapes the writer
+ * emits (\" \\ \u0001..\u001f) and valid UTF-8, as jansson checks it;
+ * anything else is -1.
+ */
+
+static int
+velro_fast_str(const char **pp, const char *end, char *out, size_t max,
+    size_t *len)
+{
+    int             hi, lo;
+    size_t          n, k;
+    const char     *p;
+    unsigned char   c;
+
+    p = *pp;
+
+    if (p == end || *p++ != '"') {
+        return -1;
+    }
+
+    n = 0;
+
+    for ( ;; ) {
+        if (p == end) {
+            return -1;
+        }
+
+        c = (unsigned char) *p;
+
+        if (c == '"') {
+            break;
+        }
+
+        if (c < 0x20) {
+            return -1;
+        }
+
+        if (c == '\\') {
+            if (end - p < 2) {
+                return -1;
+            }
+
+            if (p[1] == '"' || p[1] == '\\') {
+                c = (unsigned char) p[1];
+                p += 2;
+
+            } else {
+                if (end - p < 6 || memcmp(p + 1, "u00", 3) != 0
+                    || (p[4] != '0' && p[4] != '1'))
+                {
+                    return -1;
+                }
+
+                hi = p[4] - '0';
+                lo = (unsigned char) p[5];
+                lo = (lo >= '0' && lo <= '9') ? lo - '0'
+                     : (lo >= 'a' && lo <= 'f') ? lo - 'a' + 10 : -1;
+
+                if (lo < 0 || (hi == 0 && lo == 0)) {
+                    return -1;              /* jansson refuses \u0000 */
+                }
+
+                c = (unsigned char) (hi << 4 | lo);
+                p += 6;
+            }
+
+            if (n < max) {
+                out[n] = (char) c;
+            }
+
+            n++;
+            continue;
+        }
+
+        k = 1;
+
+        if (c >= 0x80) {
+            k = velro_utf8_len((const unsigned char *) p, end - p);
+
+            if (k == 0) {
+                return -1;
+            }
+        }
+
+        if (n + k <= max) {
+            memcpy(out + n, p, k);
+        }
+
+        n += k;
+        p += k;
+    }
+
+    *pp = p + 1;
+    *len = n;
+
+    return 0;
+}
+
+
+/* the length of the valid UTF-8 sequence at s (its first byte >= 0x80),
+ * or 0: no overlong forms, no surrogates, nothing above U+10FFFF */
+
+static size_t
+velro_utf8_len(const unsigned char *s, size_t n)
+{
+    size_t    k, i;
+    uint32_t  v;
+
+    if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+        k = 2;
+        v = s[0] & 0x1f;
+
+    } else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+        k = 3;
+        v = s[0] & 0x0f;
+
+    } else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+        k = 4;
+        v = s[0] & 0x07;
+
+    } else {
+        return 0;
+    }
+
+    if (n < k) {
+        return 0;
+    }
+
+    for (i = 1; i < k; i++) {
+        if ((s[i] & 0xc0) != 0x80) {
+            return 0;
+        }
+
+        v = v << 6 | (s[i] & 0x3f);
+    }
+
+    if ((k == 3 && (v < 0x800 || (v >= 0xd800 && v <= 0xdfff)))
+        || (k == 4 && (v < 0x10000 || v > 0x10ffff)))
+    {
+        return 0;
+    }
+
+    return k;
+}
+
+
+/*
+ * Whether no team is listed twice (jansson refuses a duplicate key, and
+ * the fast reader leaves such a value to it): pairwise for a few, else
+ * a table of twice as many slots.
+ */
+
+static int
+velro_teams_unique(const velro_team_role_t *teams, size_t n)
+{
+    size_t     i, j, size, mask;
+    uint32_t   h;
+    uint16_t   slot[2 * VELRO_TEAMS_MAX];
+
+    if (n <= 16) {
+        for (i = 1; i < n; i++) {
+            for (j = 0; j < i; j++) {
+                if (memcmp(teams[i].team, teams[j].team, 16) == 0) {
+                    return 0;
+                }
+            }
+        }
+
+        return 1;
+    }
+
+    if (n > VELRO_TEAMS_MAX) {
+        return 0;
+    }
+
+    for (size = 64; size < 2 * n; size <<= 1) { /* void */ }
+
+    mask = size - 1;
+    memset(slot, 0, size * sizeof(uint16_t));
+
+    for (i = 0; i < n; i++) {
+        memcpy(&h, teams[i].team, 4);
+        h = (h ^ (uint32_t) teams[i].team[15] << 24) * 2654435761u;
+
+        for (j = h >> 16 & mask; slot[j]; j = (j + 1) & mask) {
+            if (memcmp(teams[slot[j] - 1].team, teams[i].team, 16) == 0) {
+                return 0;
+            }
+        }
+
+        slot[j] = (uint16_t) (i + 1);
+    }
+
+    return 1;
+}
+
+
+/* velro_roles_json()'s layout, at most max_teams teams */
+
+int
+velro_roles_fast(const char *buf, size_t len, const unsigned char *user,
+    velro_roles_t *roles, velro_team_role_t *teams, size_t max_teams)
+{
+    size_t          n, i, k;
+    const char     *p, *end, *name;
+    unsigned char   id[16];
+
+    p = buf;
+    end = buf + len;
+
+    memset(roles, 0, sizeof(velro_roles_t));
+    roles->teams = teams;
+
+    if (len == 4 && memcmp(buf, "null", 4) == 0) {
+        return 0;
+    }
+
+    if (velro_fast_lit(&p, end, "{\"user_id\":") != 0
+        || velro_fast_uuid(&p, end, id) != 0
+        || memcmp(id, user, 16) != 0
+        || velro_fast_lit(&p, end, ",\"teams\":{") != 0)
+    {
+        return -1;
+    }
+
+    n = 0;
+
+    while (velro_fast_lit(&p, end, "}") != 0) {
+
+        if ((n && velro_fast_lit(&p, end, ",") != 0)
+            || n == max_teams
+            || velro_fast_uuid(&p, end, teams[n].team) != 0
+            || velro_fast_lit(&p, end, ":\"") != 0)
+        {
+            return -1;
+        }
+
+        teams[n].role = VELRO_ROLE_NONE;
+
+        for (i = VELRO_ROLE_VIEWER; i <= VELRO_ROLE_OWNER; i++) {
+            name = velro_role_name((velro_role_e) i);
+            k = strlen(name);
+
+            if ((size_t) (end - p) > k && memcmp(p, name, k) == 0
+                && p[k] == '"')
+            {
+                teams[n].role = (uint8_t) i;
+                p += k + 1;
+                break;
+            }
+        }
+
+        if (teams[n].role == VELRO_ROLE_NONE) {
+            return -1;
+        }
+
+        n++;
+    }
+
+    if (velro_fast_lit(&p, end, ",\"teams_more\":true") == 0) {
+        roles->more = 1;
+    }
+
+    if (velro_fast_lit(&p, end, "}") != 0 || p != end
+        || !velro_teams_unique(teams, n))
+    {
+        return -1;
+    }
+
+    roles->exists = 1;
+    roles->n = (uint16_t) n;
+
+    return 0;
+}
+
+
+/* velro_generation_json()'s layout */
+
+int
+velro_generation_fast(const char *buf, size_t len, const unsigned char *id,
+    velro_generation_t *g)
+{
+    size_t          n;
+    const char     *p, *end;
+    unsigned char   t[16];
+
+    p = buf;
+    end = buf + len;
+
+    memset(g, 0, offsetof(velro_generation_t, media_url));
+
+    if (len == 4 && memcmp(buf, "null", 4) == 0) {
+        return 0;
+    }
+
+    if (velro_fast_lit(&p, end, "{\"id\":") != 0
+        || velro_fast_uuid(&p, end, t) != 0
+        || memcmp(t, id, 16) != 0
+        || velro_fast_lit(&p, end, ",\"user_id\":") != 0
+        || velro_fast_uuid(&p, end, g->creator) != 0
+        || velro_fast_lit(&p, end, ",\"project_id\":") != 0)
+    {
+        return -1;
+    }
+
+    if (velro_fast_lit(&p, end, "null") != 0) {
+        if (velro_fast_uuid(&p, end, g->project) != 0) {
+            return -1;
+        }
+
+        g->has_project = 1;
+    }
+
+    if (velro_fast_lit(&p, end, ",\"status\":") != 0
+        || velro_fast_str(&p, end, g->status, VELRO_STATUS_MAX, &n) != 0)
+    {
+        return -1;
+    }
+
+    if (n <= VELRO_STATUS_MAX) {
+        g->status_len = (uint8_t) n;
+        g->completed = (n == 9 && memcmp(g->status, "completed", 9) == 0);
+
+    } else {
+        memset(g->status, 0, VELRO_STATUS_MAX);
+    }
+
+    if (velro_fast_lit(&p, end, ",\"media_url\":") != 0) {
+        return -1;
+    }
+
+    if (velro_fast_lit(&p, end, "null") != 0) {
+        if (velro_fast_str(&p, end, g->media_url, VELRO_MEDIA_URL_MAX, &n)
+            != 0)
+        {
+            return -1;
+        }
+
+        if (n <= VELRO_MEDIA_URL_MAX) {
+            g->media_len = (uint16_t) n;
+            g->has_media = 1;
+        }
+    }
+
+    if (velro_fast_lit(&p, end, "}") != 0 || p != end) {
+        return -1;
+    }
+
+    g->exists = 1;
+
+    return 0;
+}
+
+
+/* velro_project_json()'s layout */
+
+int
+velro_project_fast(const char *buf, size_t len, const unsigned char *id,
+    velro_project_t *pr)
+{
+    const char  *p, *end;
+
+    p = buf;
+    end = buf + len;
+
+    memset(pr, 0, sizeof(velro_project_t));
+
+    if (len == 4 && memcmp(buf, "null", 4) == 0) {
+        return 0;
+    }
+
+    if (velro_project_fast_at(&p, end, pr) != 0 || p != end
+        || memcmp(pr->id, id, 16) != 0)
+    {
+        return -1;
+    }
+
+    return 0;
+}
+
+
+int
+velro_roles_from_jansson(const char *buf, size_t len, const unsigned char *user,
     velro_roles_t *roles, velro_team_role_t *teams, size_t max_teams,
     const char **err)
 {
@@ -512,7 +943,7 @@ done:
 
 
 int
-velro_generation_from_json(const char *buf, size_t len,
+velro_generation_from_jansson(const char *buf, size_t len,
     const unsigned char *id, velro_generation_t *g, const char **err)
 {
     int      rc;
@@ -535,7 +966,7 @@ velro_generation_from_json(const char *buf, size_t len,
 
 
 int
-velro_project_from_json(const char *buf, size_t len,
+velro_project_from_jansson(const char *buf, size_t len,
     const unsigned char *id, velro_project_t *p, const char **err)
 {
     int      rc;

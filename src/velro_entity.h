@@ -81,6 +81,28 @@ int velro_generation_from_json(const char *buf, size_t len,
 int velro_project_from_json(const char *buf, size_t len,
     const unsigned char *id, velro_project_t *p, const char **err);
 
+/*
+ * How the readers above read: velro_*_fast() the writers' own layout (no
+ * spaces, members in the writer's order, the escapes it emits, at most
+ * max_teams teams) without building a tree, 0, or -1 for anything else
+ * (the outputs undefined); velro_*_from_jansson() any JSON.  Where the
+ * fast one reads, both give the same.
+ */
+int velro_roles_fast(const char *buf, size_t len, const unsigned char *user,
+    velro_roles_t *roles, velro_team_role_t *teams, size_t max_teams);
+int velro_generation_fast(const char *buf, size_t len,
+    const unsigned char *id, velro_generation_t *g);
+int velro_project_fast(const char *buf, size_t len, const unsigned char *id,
+    velro_project_t *p);
+
+int velro_roles_from_jansson(const char *buf, size_t len,
+    const unsigned char *user, velro_roles_t *roles,
+    velro_team_role_t *teams, size_t max_teams, const char **err);
+int velro_generation_from_jansson(const char *buf, size_t len,
+    const unsigned char *id, velro_generation_t *g, const char **err);
+int velro_project_from_jansson(const char *buf, size_t len,
+    const unsigned char *id, velro_project_t *p, const char **err);
+
 
 /*
  * The entity form of the warm answer:

@@ -48,7 +48,9 @@ VELRO_FUZZ_DEPS = $(VELRO_FUZZ_LIB_SRCS) $(VELRO_FUZZ_SRC)/velro_jwt.h \
                   $(VELRO_FUZZ_SRC)/velro_jwk.h \
                   $(VELRO_FUZZ_SRC)/velro_authz.h \
                   $(VELRO_FUZZ_SRC)/velro_batch.h \
-                  $(VELRO_FUZZ_SRC)/velro_json.h $(VELRO_FUZZ_DIR)/fuzz.mk
+                  $(VELRO_FUZZ_SRC)/velro_json.h \
+                  $(VELRO_FUZZ_SRC)/velro_entity.h \
+                  $(VELRO_FUZZ_DIR)/../unit/agree.h $(VELRO_FUZZ_DIR)/fuzz.mk
 
 VELRO_FUZZ_TARGETS = jwt jwks authz batch json
 

@@ -14,7 +14,10 @@
  * same; velro_authz_decide() of the entities must follow the rule's
  * invariants (the creator is owner, nobody else has any access to an
  * uncompleted generation) and the access rule must be monotonic (delete
- * implies write implies read).  Any mismatch aborts.
+ * implies write implies read).  The L2 readers' fast path
+ * (velro_*_fast(), the writers' own layout) must agree with jansson on
+ * every input, stamped or not, and must read every text the writers
+ * write (t/unit/agree.h).  Any mismatch aborts.
  */
 
 
@@ -24,6 +27,7 @@
 #include <string.h>
 
 #include "velro_entity.h"
+#include "../unit/agree.h"
 
 
 /* the ids of t/fuzz/corpus/authz */
@@ -55,6 +59,8 @@ static void fuzz_check_warm_entities(const char *buf, size_t size,
 static void fuzz_check_invalidation(int kind, const unsigned char *id,
     const uint8_t *data, size_t size);
 static void fuzz_check_uuid(const uint8_t *data, size_t size);
+static void fuzz_check_fast(const char *e, int fast, const char *what,
+    const uint8_t *data, size_t size);
 
 
 static unsigned char  fuzz_uid[16], fuzz_gid[16];
@@ -90,14 +96,31 @@ fuzz_fail(const char *what, const uint8_t *data, size_t size)
 }
 
 
+/* the readers agreed (e is NULL) and, when what is given, read it fast */
+
+static void
+fuzz_check_fast(const char *e, int fast, const char *what,
+    const uint8_t *data, size_t size)
+{
+    if (e) {
+        fuzz_fail(e, data, size);
+    }
+
+    if (what && !fast) {
+        fuzz_fail(what, data, size);
+    }
+}
+
+
 /* velro_user_t: flags 0 or 1, json -> struct -> json the same */
 
 static void
 fuzz_check_user(const velro_user_t *u, const uint8_t *data, size_t size)
 {
+    int            fast;
     char           buf[VELRO_USER_JSON_MAX], buf2[VELRO_USER_JSON_MAX];
     size_t         n, n2;
-    const char    *err;
+    const char    *err, *e;
     velro_user_t   u2;
 
     if (u->exists > 1 || u->active > 1 || u->has_tva > 1
@@ -113,6 +136,14 @@ fuzz_check_user(const velro_user_t *u, const uint8_t *data, size_t size)
     if (n == 0 || n >= VELRO_USER_JSON_MAX) {
         fuzz_fail("user: no JSON", data, size);
     }
+
+    /* of more than 18 digits, tokens_valid_after is left to jansson */
+
+    e = velro_agree_user(buf, n, fuzz_uid, &fast);
+    fuzz_check_fast(e, fast,
+                    (u->tokens_valid_after <= -1000000000000000000LL
+                     || u->tokens_valid_after >= 1000000000000000000LL)
+                    ? NULL : "user: own JSON not read fast", data, size);
 
     err = NULL;
     memset(&u2, 0xa5, sizeof(velro_user_t));
@@ -217,6 +248,7 @@ static void
 fuzz_check_roles(const velro_roles_t *roles, const uint8_t *data,
     size_t size)
 {
+    int                fast;
     char               buf[VELRO_ROLES_JSON_MAX(8)];
     char               buf2[VELRO_ROLES_JSON_MAX(8)];
     size_t             i, n, n2;
@@ -243,6 +275,9 @@ fuzz_check_roles(const velro_roles_t *roles, const uint8_t *data,
     if (n == 0) {
         fuzz_fail("roles: no JSON", data, size);
     }
+
+    fuzz_check_fast(velro_agree_roles(buf, n, fuzz_uid, 8, &fast), fast,
+                    "roles: own JSON not read fast", data, size);
 
     err = NULL;
 
@@ -272,6 +307,7 @@ static void
 fuzz_check_generation(const velro_generation_t *g, const unsigned char *id,
     const uint8_t *data, size_t size)
 {
+    int                  fast;
     static char          buf[VELRO_GENERATION_JSON_MAX];
     const char          *err;
     size_t               n;
@@ -292,6 +328,9 @@ fuzz_check_generation(const velro_generation_t *g, const unsigned char *id,
     if (n == 0) {
         fuzz_fail("generation: no JSON", data, size);
     }
+
+    fuzz_check_fast(velro_agree_generation(buf, n, id, &fast), fast,
+                    "generation: own JSON not read fast", data, size);
 
     err = NULL;
 
@@ -325,6 +364,7 @@ static void
 fuzz_check_project(const velro_project_t *p, const uint8_t *data,
     size_t size)
 {
+    int               fast;
     char              buf[VELRO_PROJECT_JSON_MAX];
     size_t            n;
     const char       *err;
@@ -339,6 +379,9 @@ fuzz_check_project(const velro_project_t *p, const uint8_t *data,
     if (n == 0) {
         fuzz_fail("project: no JSON", data, size);
     }
+
+    fuzz_check_fast(velro_agree_project(buf, n, p->id, &fast), fast,
+                    "project: own JSON not read fast", data, size);
 
     err = NULL;
 
@@ -658,6 +701,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* the L2 values, and their stamp */
 
     {
+        int       fast;
         size_t    skip;
         uint64_t  stamp;
 
@@ -667,6 +711,23 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             || (skip && (skip < 2 || buf[skip - 1] != ' ')))
         {
             fuzz_fail("unstamp: out of the value", data, size);
+        }
+
+        /* the fast readers and jansson agree, as read and unstamped; a
+         * bound of 2 teams sends longer lists to jansson */
+
+        fuzz_check_fast(velro_agree_all(buf, size, fuzz_uid, fuzz_gid,
+                                        fuzz_gid, 8, &fast),
+                        fast, NULL, data, size);
+        fuzz_check_fast(velro_agree_all(buf, size, fuzz_uid, fuzz_gid,
+                                        fuzz_gid, 2, &fast),
+                        fast, NULL, data, size);
+
+        if (skip) {
+            fuzz_check_fast(velro_agree_all(buf + skip, size - skip,
+                                            fuzz_uid, fuzz_gid, fuzz_gid, 8,
+                                            &fast),
+                            fast, NULL, data, size);
         }
     }
 

@@ -251,6 +251,23 @@ spew('authz', 'entities-user-only', qq({"user":$uent}));
 spew('authz', 'l2-roles', qq({"user_id":"$uid",$teams}));
 spew('authz', 'l2-generation', gent($xid, 'completed', qq("$pid")));
 spew('authz', 'l2-project', qq({"id":"$gid","team_id":null,"visibility":"public"}));
+
+# the writers' own layouts with what the fast readers decode (stamped,
+# escapes, UTF-8, teams_more), and a near miss of each
+spew('authz', 'l2-fast-user', qq(1700000000123 {"id":"$uid","status":)
+     . qq("disabled","tokens_valid_after":-42}));
+spew('authz', 'l2-fast-roles', qq({"user_id":"$uid","teams":{"$tid":)
+     . qq("editor","$xid":"admin","$pid":"viewer"},"teams_more":true}));
+spew('authz', 'l2-fast-roles-dup', qq({"user_id":"$uid","teams":{"$tid":)
+     . qq("editor","$tid":"admin"}}));
+spew('authz', 'l2-fast-generation', qq(5 {"id":"$gid","user_id":"$uid",)
+     . qq("project_id":null,"status":"in \\"work\\"\x5cu001f",)
+     . qq("media_url":"https://m.example/\xc3\xa9\xe2\x82\xac/a\\\\b\x5cu0009"}));
+spew('authz', 'l2-fast-generation-escape', qq({"id":"$gid","user_id":)
+     . qq("$uid","project_id":null,"status":"completed","media_url":)
+     . qq("a\\/b\\u00e9"}));
+spew('authz', 'l2-fast-project', qq({"id":"$gid","team_id":"$tid",)
+     . qq("visibility":"team"}));
 spew('authz', 'warm-entities', qq({"user":$uent,"generations":[)
      . gent($uid, 'failed', 'null') . ',' . gent($xid, 'completed', qq("$pid"))
      . qq(],"projects":[$pent]}));

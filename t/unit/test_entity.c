@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "velro_entity.h"
+#include "agree.h"
 #include "util.h"
 
 
@@ -44,10 +45,17 @@ static void test_answer_bad(void);
 static void test_values(void);
 static void test_warm_entities(void);
 static void test_unstamp(void);
+static void test_fast(void);
+static void fast_agree(const char *what, const char *buf, size_t len,
+    int expect);
+static void fast_mutants(const char *what, const char *buf, size_t len);
+static void fast_bench(void);
+static uint32_t fast_rand(void);
 static void id(const char *s, unsigned char *out);
 
 
 static unsigned char  uid[16], oid[16], gid[16], pid[16], tid[16], t2[16];
+static uint32_t       fast_seed = 2463534242u;
 
 
 static void
@@ -505,9 +513,425 @@ test_entity(void)
     test_values();
     test_warm_entities();
     test_unstamp();
+    test_fast();
 
     ok(velro_invalidation_parse("{\"kind\":\"member\",\"id\":\"" UID "\"}",
                                 sizeof("{\"kind\":\"member\",\"id\":\"\"}") - 1
                                 + 36, id16) == VELRO_INVALIDATE_MEMBER
        && memcmp(id16, uid, 16) == 0, "invalidation: member");
+}
+
+
+static uint32_t
+fast_rand(void)
+{
+    fast_seed ^= fast_seed << 13;
+    fast_seed ^= fast_seed >> 17;
+    fast_seed ^= fast_seed << 5;
+
+    return fast_seed;
+}
+
+
+/*
+ * The readers agree on buf; expect: the bits of velro_agree_all() that
+ * must be set (the fast reader read), or -1: none may be.
+ */
+
+static void
+fast_agree(const char *what, const char *buf, size_t len, int expect)
+{
+    int          fast;
+    const char  *e;
+
+    e = velro_agree_all(buf, len, uid, gid, pid, VELRO_TEAMS_MAX, &fast);
+
+    if (e == NULL) {
+        e = (expect < 0) ? (fast ? "the fast reader read it" : NULL)
+            : ((fast & expect) != expect) ? "the fast reader did not read it"
+            : NULL;
+    }
+
+    ok(e == NULL, "fast: %s", what);
+
+    if (e) {
+        diag("%s: %.*s", e, (int) (len > 300 ? 300 : len), buf);
+    }
+}
+
+
+/* truncated, a space or another byte anywhere: the readers agree */
+
+static void
+fast_mutants(const char *what, const char *buf, size_t len)
+{
+    int          fast;
+    char         m[VELRO_GENERATION_JSON_MAX + 2];
+    size_t       i, k, step, bad, tried;
+    const char  *e;
+    static const char  subst[] = { ' ', 'X', '"', '\\', '}', '0', '\x80' };
+
+    bad = 0;
+    tried = 0;
+    e = NULL;
+    step = (len > 400) ? 37 : 1;
+
+    for (i = 0; i < len && !bad; i += step) {
+        e = velro_agree_all(buf, i, uid, gid, pid, VELRO_TEAMS_MAX, &fast);
+        bad += (e != NULL);
+        tried++;
+
+        memcpy(m, buf, i);
+        m[i] = ' ';
+        memcpy(m + i + 1, buf + i, len - i);
+
+        if (e == NULL) {
+            e = velro_agree_all(m, len + 1, uid, gid, pid, VELRO_TEAMS_MAX,
+                                &fast);
+            bad += (e != NULL);
+            tried++;
+        }
+
+        for (k = 0; k < sizeof(subst) && !bad; k++) {
+            memcpy(m, buf, len);
+            m[i] = subst[k];
+            e = velro_agree_all(m, len, uid, gid, pid, VELRO_TEAMS_MAX,
+                                &fast);
+            bad += (e != NULL);
+            tried++;
+        }
+    }
+
+    ok(bad == 0, "fast: %s: %zu truncated or changed forms agree", what,
+       tried);
+
+    if (bad) {
+        diag("%s at byte %zu", e, i - step);
+    }
+}
+
+
+static void
+test_fast(void)
+{
+    char                 what[96];
+    size_t               len, i, j, k;
+    const char          *err;
+    velro_user_t         u;
+    velro_roles_t        roles, back;
+    velro_project_t      p;
+    velro_team_role_t    teams[VELRO_TEAMS_MAX], tback[VELRO_TEAMS_MAX];
+    static char          buf[VELRO_ROLES_JSON_MAX(VELRO_TEAMS_MAX)];
+    static velro_generation_t  g, gb;
+
+    static const size_t  ns[] = { 0, 1, 2, 5, 16, 17, 100, VELRO_TEAMS_MAX };
+    static const int64_t  tvas[] = {
+        0, 1, -5, 1700000000, 999999999999999999LL, -999999999999999999LL,
+        INT64_MAX, INT64_MIN
+    };
+    static const char   *statuses[] = {
+        "completed", "pending", "", "x", "completedx",
+        "exactly-twenty-four-char", "in \"work\"\\", "\t\x01\x1f\xc3\xa9"
+    };
+    static const char   *media[] = {
+        NULL, "", "https://m.example/a/b.png?sig=abc&x=1",
+        "a/b\"c\\d", "tab\there\x01\x1f", "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80",
+        "\x7f\xdf\xbf\xef\xbf\xbf\xf4\x8f\xbf\xbf"
+    };
+
+    /* users */
+
+    for (i = 0; i < 2 + 2 * (sizeof(tvas) / sizeof(tvas[0])); i++) {
+        memset(&u, 0, sizeof(u));
+        u.exists = (i != 0);
+        u.active = (i & 1);
+        u.has_tva = (i >= 2);
+        u.tokens_valid_after = u.has_tva ? tvas[(i - 2) / 2] : 0;
+
+        len = velro_user_json(&u, uid, buf);
+        snprintf(what, sizeof(what), "user #%zu read back", i);
+        fast_agree(what, buf, len,
+                   (u.tokens_valid_after == INT64_MAX
+                    || u.tokens_valid_after == INT64_MIN) ? 0 : 1);
+        fast_mutants(what, buf, len);
+    }
+
+    /* roles: 0, 1, many, the most, teams_more, fewer kept than listed */
+
+    for (i = 0; i < sizeof(ns) / sizeof(ns[0]); i++) {
+        for (j = 0; j < 2; j++) {
+            for (k = 0; k < ns[i]; k++) {
+                memcpy(teams[k].team, pid, 16);
+                teams[k].team[0] = (unsigned char) k;
+                teams[k].team[1] = (unsigned char) (k >> 8);
+                teams[k].team[15] = (unsigned char) fast_rand();
+                teams[k].role = (uint8_t) (1 + fast_rand() % 4);
+            }
+
+            roles.exists = 1;
+            roles.more = (uint8_t) j;
+            roles.n = (uint16_t) ns[i];
+            roles.teams = teams;
+
+            len = velro_roles_json(&roles, uid, buf, sizeof(buf));
+            snprintf(what, sizeof(what), "roles of %zu teams, more %zu",
+                     ns[i], j);
+            fast_agree(what, buf, len, 2);
+
+            ok(velro_roles_from_json(buf, len, uid, &back, tback,
+                                     VELRO_TEAMS_MAX, &err) == 0
+               && back.exists && back.more == j && back.n == ns[i]
+               && memcmp(tback, teams, ns[i] * sizeof(velro_team_role_t))
+                  == 0, "fast: %s read back", what);
+
+            if (ns[i] > 1) {
+                ok(velro_roles_fast(buf, len, uid, &back, tback, ns[i] - 1)
+                   == -1
+                   && velro_roles_from_json(buf, len, uid, &back, tback,
+                                            ns[i] - 1, &err) == 0
+                   && back.more && back.n == ns[i] - 1,
+                   "fast: %s, one fewer kept: jansson's", what);
+            }
+
+            if (ns[i] <= 5) {
+                fast_mutants(what, buf, len);
+            }
+        }
+    }
+
+    roles.exists = 0;
+    len = velro_roles_json(&roles, uid, buf, sizeof(buf));
+    fast_agree("roles of an unknown user", buf, len, 2);
+
+    /* generations: status, media_url, project */
+
+    for (i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++) {
+        for (j = 0; j < sizeof(media) / sizeof(media[0]); j++) {
+            memset(&g, 0, sizeof(g));
+            g.exists = 1;
+            g.has_project = (i + j) & 1;
+            memcpy(g.creator, (j & 1) ? uid : oid, 16);
+            memcpy(g.project, g.has_project ? pid : g.project, 16);
+            g.status_len = (uint8_t) strlen(statuses[i]);
+            memcpy(g.status, statuses[i], g.status_len);
+            g.completed = (strcmp(statuses[i], "completed") == 0);
+
+            if (media[j]) {
+                g.has_media = 1;
+                g.media_len = (uint16_t) strlen(media[j]);
+                memcpy(g.media_url, media[j], g.media_len);
+            }
+
+            len = velro_generation_json(&g, gid, buf, sizeof(buf));
+            snprintf(what, sizeof(what), "generation status #%zu media #%zu",
+                     i, j);
+            fast_agree(what, buf, len, 4);
+
+            ok(velro_generation_from_json(buf, len, gid, &gb, &err) == 0
+               && (g.status_len
+                   ? velro_agree_gen_same(&gb, &g)
+                   : gb.exists && !gb.completed && gb.status_len == 5
+                     && memcmp(gb.status, "other", 5) == 0),
+               "fast: %s read back", what);
+
+            if (j < 5) {
+                fast_mutants(what, buf, len);
+            }
+        }
+    }
+
+    /* the longest media_url, and one longer (kept as none) */
+
+    memset(g.media_url, 'm', VELRO_MEDIA_URL_MAX);
+    g.media_len = VELRO_MEDIA_URL_MAX;
+    g.has_media = 1;
+    len = velro_generation_json(&g, gid, buf, sizeof(buf));
+    fast_agree("generation, media_url of the most bytes", buf, len, 4);
+    fast_mutants("generation, media_url of the most bytes", buf, len);
+
+    memmove(buf + len - 2, buf + len - 3, 3);
+    buf[len - 3] = 'm';
+    fast_agree("generation, media_url a byte too long", buf, len + 1, 4);
+    ok(velro_generation_fast(buf, len + 1, gid, &gb) == 0 && !gb.has_media
+       && !gb.media_len, "fast: a media_url too long is none");
+
+    len = sprintf(buf, "{\"id\":\"" GID "\",\"user_id\":\"" UID "\","
+                  "\"project_id\":null,\"status\":\"a-status-of-thirty-"
+                  "bytes-xxxx\",\"media_url\":null}");
+    fast_agree("generation, a status too long to keep", buf, len, 4);
+
+    g.exists = 0;
+    len = velro_generation_json(&g, gid, buf, sizeof(buf));
+    fast_agree("generation unknown", buf, len, 4);
+
+    /* projects */
+
+    for (i = 0; i < 9; i++) {
+        memset(&p, 0, sizeof(p));
+        memcpy(p.id, pid, 16);
+        memcpy(p.team_id, tid, 16);
+        p.valid = (i != 8);
+        p.has_team = i & 1;
+        p.visibility = (uint8_t) (i / 2);
+
+        len = velro_project_json(&p, buf);
+        snprintf(what, sizeof(what), "project #%zu", i);
+        fast_agree(what, buf, len, 8);
+        fast_mutants(what, buf, len);
+    }
+
+    /* not the writers' layout: jansson reads them */
+
+    {
+        static const char  *other[] = {
+            "{\"id\": \"" UID "\",\"status\":\"active\","
+            "\"tokens_valid_after\":null}",
+            "{\"status\":\"active\",\"id\":\"" UID "\","
+            "\"tokens_valid_after\":null}",
+            "{\"id\":\"" UID "\",\"status\":\"active\","
+            "\"tokens_valid_after\":1,\"x\":1}",
+            "{\"id\":\"" UID "\",\"status\":\"gone\","
+            "\"tokens_valid_after\":1.5}",
+            "{\"id\":\"" UID "\",\"status\":\"active\","
+            "\"tokens_valid_after\":1e3}",
+            "{\"id\":\"" UID "\",\"status\":\"active\","
+            "\"tokens_valid_after\":-0}",
+            "{\"id\":\"" OID "\",\"status\":\"active\","
+            "\"tokens_valid_after\":null}",
+            " null",
+            "null ",
+            "{\"user_id\":\"" UID "\",\"teams\":{\"" TID "\":\"owner\"},"
+            "\"teams_more\":false}",
+            "{\"teams\":{},\"user_id\":\"" UID "\"}",
+            "{\"user_id\":\"" UID "\",\"teams\":{\"" TID "\":\"owner\",\""
+            TID "\":\"viewer\"}}",
+            "{\"user_id\":\"" UID "\",\"teams\":{\"" TID "\":\"owner\","
+            "\"22222222-2222-4333-8444-555555555555\":\"viewer\"}}",
+            "{\"user_id\":\"" UID "\",\"teams\":{\"" TID "\":\"own\\u0065r\"}}",
+            "{\"user_id\":\"" OID "\",\"teams\":{}}",
+            "{\"user_id\":\"" UID "\",\"teams\":{}} ",
+            "{\"id\":\"" GID "\",\"user_id\":\"" UID "\",\"project_id\":null,"
+            "\"status\":\"completed\",\"media_url\":\"a\\/b\\u00e9\\n\"}",
+            "{\"id\":\"" GID "\",\"user_id\":\"" UID "\",\"project_id\":null,"
+            "\"status\":\"c\\u0000\",\"media_url\":null}",
+            "{\"id\":\"" GID "\",\"user_id\":\"" UID "\",\"project_id\":null,"
+            "\"status\":\"completed\"}",
+            "{\"id\":\"" GID "\",\"user_id\":\"" UID "\",\"project_id\":null,"
+            "\"media_url\":null,\"status\":\"completed\"}",
+            "{\"id\":\"" PID "\",\"user_id\":\"" UID "\",\"project_id\":null,"
+            "\"status\":\"completed\",\"media_url\":null}",
+            "{\"id\":\"" GID "\",\"user_id\":\"" UID "\",\"project_id\":null,"
+            "\"status\":\"\xc0\xaf\",\"media_url\":null}",
+            "{\"id\":\"" GID "\",\"user_id\":\"" UID "\",\"project_id\":null,"
+            "\"status\":\"\xed\xa0\x80\",\"media_url\":null}",
+            "{\"id\":\"" GID "\",\"user_id\":\"" UID "\",\"project_id\":null,"
+            "\"status\":\"completed\",\"media_url\":null,\"media_url\":null}",
+            "{\"id\":\"" PID "\",\"visibility\":\"team\",\"team_id\":null}",
+            "{\"id\":\"" PID "\",\"team_id\":null,\"visibility\":\"secret\"}",
+            "{\"id\":\"" TID "\",\"team_id\":null,\"visibility\":\"team\"}",
+            "{\"id\":\"" PID "\",\"team_id\":null,\"visibility\":\"team\","
+            "\"x\":[]}",
+            ""
+        };
+
+        for (i = 0; i < sizeof(other) / sizeof(other[0]); i++) {
+            snprintf(what, sizeof(what), "not the layout #%zu: jansson's", i);
+            fast_agree(what, other[i], strlen(other[i]), -1);
+        }
+    }
+
+    /* upper-case hex is read fast and is the same UUID */
+
+    len = sprintf(buf, "{\"id\":\"%s\",\"team_id\":null,"
+                  "\"visibility\":\"public\"}",
+                  "11111111-2222-4333-8444-555555555555");
+    fast_agree("project id in upper-case hex", buf, len, 8);
+
+    if (getenv("VELRO_BENCH_L2")) {
+        fast_bench();
+    }
+}
+
+
+/* VELRO_BENCH_L2=N: N reads of each writer's value, jansson and fast */
+
+static void
+fast_bench(void)
+{
+    int                  w;
+    size_t               i, k, n, len;
+    double               t[2];
+    const char          *err, *v;
+    velro_user_t         u;
+    velro_roles_t        roles;
+    velro_project_t      p;
+    velro_team_role_t    teams[8];
+    struct timespec      a, b;
+    static velro_generation_t  g;
+
+    static const char   *values[] = {
+        "{\"id\":\"" UID "\",\"status\":\"active\","
+        "\"tokens_valid_after\":1700000000}",
+        "{\"user_id\":\"" UID "\",\"teams\":{\"" TID "\":\"editor\",\"" T2
+        "\":\"viewer\",\"" OID "\":\"owner\"}}",
+        "{\"id\":\"" GID "\",\"user_id\":\"" OID "\",\"project_id\":\"" PID
+        "\",\"status\":\"completed\",\"media_url\":"
+        "\"https://media.example/gen/" GID ".png\"}",
+        "{\"id\":\"" PID "\",\"team_id\":\"" TID "\",\"visibility\":\"team\"}"
+    };
+    static const char   *names[] = {
+        "user", "roles(3)", "generation", "project"
+    };
+
+    n = strtoul(getenv("VELRO_BENCH_L2"), NULL, 10);
+    n = n ? n : 200000;
+
+    for (k = 0; k < 4; k++) {
+        v = values[k];
+        len = strlen(v);
+
+        for (w = 0; w < 2; w++) {
+            clock_gettime(CLOCK_MONOTONIC, &a);
+
+            for (i = 0; i < n; i++) {
+                switch (k * 2 + w) {
+                case 0:
+                    (void) velro_user_from_jansson(v, len, uid, &u, &err);
+                    break;
+                case 1:
+                    (void) velro_user_fast(v, len, uid, &u);
+                    break;
+                case 2:
+                    (void) velro_roles_from_jansson(v, len, uid, &roles,
+                                                    teams, 8, &err);
+                    break;
+                case 3:
+                    (void) velro_roles_fast(v, len, uid, &roles, teams, 8);
+                    break;
+                case 4:
+                    (void) velro_generation_from_jansson(v, len, gid, &g,
+                                                         &err);
+                    break;
+                case 5:
+                    (void) velro_generation_fast(v, len, gid, &g);
+                    break;
+                case 6:
+                    (void) velro_project_from_jansson(v, len, pid, &p, &err);
+                    break;
+                default:
+                    (void) velro_project_fast(v, len, pid, &p);
+                    break;
+                }
+            }
+
+            clock_gettime(CLOCK_MONOTONIC, &b);
+            t[w] = ((b.tv_sec - a.tv_sec) * 1e9 + (b.tv_nsec - a.tv_nsec))
+                   / (double) n;
+        }
+
+        fast_agree(names[k], v, len, 1 << k);
+        diag("bench L2 read %-10s (%3zu bytes): jansson %7.1f ns, "
+             "fast %6.1f ns, %5.1fx", names[k], len, t[0], t[1],
+             t[0] / t[1]);
+    }
 }

@@ -36,6 +36,7 @@ VELRO_UNIT_SRCS = $(wildcard $(VELRO_UNIT_SRC)/velro_*.c) \
 VELRO_UNIT_DEPS = $(VELRO_UNIT_SRCS) \
                   $(wildcard $(VELRO_UNIT_SRC)/velro_*.h) \
                   $(VELRO_UNIT_DIR)/tap.h $(VELRO_UNIT_DIR)/util.h \
+                  $(VELRO_UNIT_DIR)/agree.h \
                   $(VELRO_UNIT_DIR)/unit.mk
 
 VELRO_UNIT_BIN = $(BUILD)/unit/velro_unit
