@@ -10,9 +10,9 @@
 #include <jansson.h>
 
 #include "velro_authz.h"
+#include "velro_json.h"
 
 
-static int velro_hex(unsigned char c);
 static json_t *velro_json_load(const char *buf, size_t len);
 static int velro_access_fast_at(const char **p, const char *end,
     const unsigned char *user, const unsigned char *resource,
@@ -33,23 +33,6 @@ static const char  *velro_roles[] = {
 static const char  *velro_visibilities[] = {
     "private", "team", "team_open", "public"
 };
-
-
-static int
-velro_hex(unsigned char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-
-    c |= 0x20;
-
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-
-    return -1;
-}
 
 
 int
@@ -74,8 +57,8 @@ velro_uuid_parse(const unsigned char *s, size_t len, unsigned char *out)
             continue;
         }
 
-        hi = velro_hex(s[i]);
-        lo = velro_hex(s[i + 1]);
+        hi = velro_json_hexval(s[i]);
+        lo = velro_json_hexval(s[i + 1]);
 
         if (hi < 0 || lo < 0) {
             return -1;

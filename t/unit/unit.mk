@@ -45,6 +45,7 @@ VELRO_UNIT_BIN = $(BUILD)/unit/velro_unit
 VELRO_DECIDE_BIN = $(BUILD)/unit/velro_decide
 VELRO_DECIDE_SRCS = $(VELRO_UNIT_SRC)/velro_authz.c \
                     $(VELRO_UNIT_SRC)/velro_entity.c \
+                    $(VELRO_UNIT_SRC)/velro_json.c \
                     $(VELRO_UNIT_DIR)/decide.c
 
 VALGRIND ?= valgrind
