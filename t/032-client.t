@@ -80,7 +80,25 @@ my $res = `cd $top/client && $node test/browser.mjs --gateway http://127.0.0.1:$
 is($? >> 8, 0, 'headless Chromium against the gateway') or diag $res;
 like($res, qr/passed/, 'the browser scenarios passed') or diag $res;
 
+# what the demo started, to check it is all gone once the script exits
+my @started = grep { $_ } map { (slurp_first("$run/$_") // '') =~ /^(\d+)/ }
+              'redis/redis.pid', 'pg/data/postmaster.pid';
+
 kill 'TERM', -$pid;                # the run script's process group
-close $out;
+close $out;                        # (and its output closed: no SIGPIPE death)
+
+ok(@started == 2, 'the demo started PostgreSQL and Redis');
+my @left = grep { kill 0, $_ } @started;
+for (1 .. 100) {                   # they may take a moment to exit
+    last unless @left;
+    select undef, undef, undef, 0.1;
+    @left = grep { kill 0, $_ } @left;
+}
+ok(!@left, 'the run script stopped PostgreSQL and Redis') or diag "left: @left";
+
+sub slurp_first {
+    open my $fh, '<', $_[0] or return undef;
+    return scalar <$fh>;
+}
 
 done_testing();

@@ -121,6 +121,9 @@ stop_all() {
         || true
 }
 
+# a caller that signals us and closes our output (t/032 does) must not
+# kill us with SIGPIPE before we have stopped what we started
+trap '' PIPE
 trap stop_all EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
