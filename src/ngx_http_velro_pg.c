@@ -151,6 +151,8 @@ struct ngx_http_velro_pg_s {
 
 static ngx_http_velro_pg_conf_t *ngx_http_velro_pg_get_conf(ngx_conf_t *cf,
     ngx_http_velro_main_conf_t *vmcf);
+static char *ngx_http_velro_pg_option(ngx_conf_t *cf, ngx_str_t *value,
+    ngx_http_velro_pg_conf_t *pcf);
 
 static ngx_int_t ngx_http_velro_pg_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_velro_pg_access_handler(ngx_http_request_t *r);
@@ -247,9 +249,7 @@ ngx_http_velro_pg_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     char                      *errmsg;
     size_t                     len;
-    ngx_int_t                  n;
-    ngx_str_t                 *value, s;
-    ngx_msec_t                 ms;
+    ngx_str_t                 *value;
     ngx_uint_t                 i;
     PQconninfoOption          *opts;
     ngx_http_velro_pg_conf_t  *pcf;
@@ -296,52 +296,9 @@ ngx_http_velro_pg_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     pcf->conninfo = value[1];
 
     for (i = 2; i < cf->args->nelts; i++) {
-
-        if (ngx_strncmp(value[i].data, "pool=", 5) == 0) {
-            n = ngx_atoi(value[i].data + 5, value[i].len - 5);
-
-            if (n == NGX_ERROR || n < 1 || n > NGX_HTTP_VELRO_PG_POOL_MAX) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "invalid pool size \"%V\", 1 to %d",
-                                   &value[i], NGX_HTTP_VELRO_PG_POOL_MAX);
-                return NGX_CONF_ERROR;
-            }
-
-            pcf->pool = (ngx_uint_t) n;
-            continue;
+        if (ngx_http_velro_pg_option(cf, &value[i], pcf) != NGX_CONF_OK) {
+            return NGX_CONF_ERROR;
         }
-
-        if (ngx_strncmp(value[i].data, "connect_timeout=", 16) == 0) {
-            s.data = value[i].data + 16;
-            s.len = value[i].len - 16;
-
-            ms = ngx_parse_time(&s, 0);
-
-            if (ms == (ngx_msec_t) NGX_ERROR || ms == 0) {
-                goto invalid_time;
-            }
-
-            pcf->connect_timeout = ms;
-            continue;
-        }
-
-        if (ngx_strncmp(value[i].data, "timeout=", 8) == 0) {
-            s.data = value[i].data + 8;
-            s.len = value[i].len - 8;
-
-            ms = ngx_parse_time(&s, 0);
-
-            if (ms == (ngx_msec_t) NGX_ERROR || ms == 0) {
-                goto invalid_time;
-            }
-
-            pcf->timeout = ms;
-            continue;
-        }
-
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid parameter \"%V\"", &value[i]);
-        return NGX_CONF_ERROR;
     }
 
     if (!pcf->channel_set) {
@@ -349,12 +306,62 @@ ngx_http_velro_pg_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     return NGX_CONF_OK;
+}
 
-invalid_time:
 
-    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                       "invalid time in \"%V\"", &value[i]);
-    return NGX_CONF_ERROR;
+/* one of velro_pg's key=value options: pool=, connect_timeout=, timeout= */
+
+static char *
+ngx_http_velro_pg_option(ngx_conf_t *cf, ngx_str_t *value,
+    ngx_http_velro_pg_conf_t *pcf)
+{
+    size_t      skip;
+    ngx_int_t   n;
+    ngx_str_t   s;
+    ngx_msec_t  ms, *slot;
+
+    if (ngx_strncmp(value->data, "pool=", 5) == 0) {
+        n = ngx_atoi(value->data + 5, value->len - 5);
+
+        if (n == NGX_ERROR || n < 1 || n > NGX_HTTP_VELRO_PG_POOL_MAX) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid pool size \"%V\", 1 to %d",
+                               value, NGX_HTTP_VELRO_PG_POOL_MAX);
+            return NGX_CONF_ERROR;
+        }
+
+        pcf->pool = (ngx_uint_t) n;
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strncmp(value->data, "connect_timeout=", 16) == 0) {
+        slot = &pcf->connect_timeout;
+        skip = 16;
+
+    } else if (ngx_strncmp(value->data, "timeout=", 8) == 0) {
+        slot = &pcf->timeout;
+        skip = 8;
+
+    } else {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\"", value);
+        return NGX_CONF_ERROR;
+    }
+
+    s.data = value->data + skip;
+    s.len = value->len - skip;
+
+    ms = ngx_parse_time(&s, 0);
+
+    if (ms == (ngx_msec_t) NGX_ERROR || ms == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid time in \"%V\"", value);
+        return NGX_CONF_ERROR;
+    }
+
+    *slot = ms;
+
+    return NGX_CONF_OK;
 }
 
 
