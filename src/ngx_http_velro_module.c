@@ -7,11 +7,13 @@
 
 #include "ngx_http_velro_module.h"
 #include "ngx_http_velro_authz.h"
+#include "ngx_http_velro_authz_pg.h"
 #include "ngx_http_velro_batch.h"
 #include "ngx_http_velro_breaker.h"
 #include "ngx_http_velro_invalidate.h"
 #include "ngx_http_velro_jwks.h"
 #include "ngx_http_velro_jwt.h"
+#include "ngx_http_velro_pg_listen.h"
 #include "ngx_http_velro_variables.h"
 
 
@@ -1078,28 +1080,10 @@ ngx_http_velro_preconfiguration(ngx_conf_t *cf)
 static ngx_int_t
 ngx_http_velro_postconfiguration(ngx_conf_t *cf)
 {
-    ngx_uint_t                   i;
-    ngx_http_handler_pt         *h;
-    ngx_http_core_loc_conf_t   **loc;
-    ngx_http_core_main_conf_t   *cmcf;
-    ngx_http_velro_main_conf_t  *vmcf;
+    ngx_http_handler_pt        *h;
+    ngx_http_core_main_conf_t  *cmcf;
 
-    /*
-     * A velro_authz_pg location answers subrequests read into memory, the
-     * warm form's up to a few hundred KB: unless the location set
-     * subrequest_output_buffer_size (merged by now: the default is one
-     * page), it gets NGX_HTTP_VELRO_PG_OUTPUT_SIZE.
-     */
-
-    vmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_velro_module);
-    loc = vmcf->authz_pg_locs.elts;
-
-    for (i = 0; i < vmcf->authz_pg_locs.nelts; i++) {
-        if (loc[i]->subrequest_output_buffer_size == (size_t) ngx_pagesize) {
-            loc[i]->subrequest_output_buffer_size =
-                                                NGX_HTTP_VELRO_PG_OUTPUT_SIZE;
-        }
-    }
+    ngx_http_velro_authz_pg_postconfiguration(cf);
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
 
@@ -1341,9 +1325,15 @@ ngx_http_velro_init_process(ngx_cycle_t *cycle)
     }
 
     if (vmcf->pg
-        && ngx_http_velro_pg_init_process(cycle, vmcf->pg,
-                                          ngx_http_velro_invalidate,
-                                          ngx_http_velro_invalidate_listening)
+        && ngx_http_velro_pg_init_process(cycle, vmcf->pg) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (vmcf->pg
+        && ngx_http_velro_pg_listen_init_process(cycle, vmcf->pg,
+                                    ngx_http_velro_invalidate,
+                                    ngx_http_velro_invalidate_listening)
            != NGX_OK)
     {
         return NGX_ERROR;
@@ -1357,6 +1347,7 @@ static void
 ngx_http_velro_exit_process(ngx_cycle_t *cycle)
 {
     ngx_http_velro_redis_exit_process(cycle);
+    ngx_http_velro_pg_listen_exit_process(cycle);
     ngx_http_velro_pg_exit_process(cycle);
     ngx_http_velro_authz_exit_process(cycle);
     ngx_http_velro_metrics_exit_process(cycle);

@@ -1,37 +1,33 @@
 
 /*
- * velro: L3, PostgreSQL through libpq's nonblocking API.
+ * velro: L3, PostgreSQL through libpq's nonblocking API: the adapter.
  *
  * Per worker: a pool of "pool" connections, all opened at worker start,
  * each with the statements velro_l3 (velro_l3_entities()) and
  * velro_l3_warm (velro_l3_warm_entities()) prepared once (in that order;
  * a database without velro_l3_warm_entities() only fails warm requests);
- * a FIFO of requests
- * waiting for a free connection; and one more connection that LISTENs on
- * the invalidation channel.  Sockets are nginx connections registered
- * level-triggered; every wait has an nginx timer.  Nothing blocks: no
- * PQexec, no PQcancel, no PQgetResult before PQisBusy says it is there.
+ * a FIFO of queries waiting for a free connection
+ * (ngx_http_velro_pg_query(), for velro_authz_pg); and the connections of
+ * subscribers (ngx_http_velro_pg_subscribe(), for the invalidation
+ * subscriber of velro_pg_listen), each of its own, outside the pool.
+ * Sockets are nginx connections registered level-triggered; every wait
+ * has an nginx timer.  Nothing blocks: no PQexec, no PQcancel, no
+ * PQgetResult before PQisBusy says it is there.
  *
  * A connection goes DOWN -> CONNECTING -> PREPARING -> PREPARING_WARM
- * (LISTEN_SENT for the listener) -> IDLE <-> BUSY (LISTENING), and back to
- * DOWN on any failure, from where a timer reconnects it with an
+ * (LISTEN_SENT for a subscriber's) -> IDLE <-> BUSY (LISTENING), and back
+ * to DOWN on any failure, from where a timer reconnects it with an
  * exponential backoff.
  *
- * The content handler answers two forms of GET (INTERFACE.md, "L3
- * contract"):
+ * In this file: the velro_pg directive; the query API and the FIFO; the
+ * connections (connect, poll, socket, events, results); a pool
+ * connection's results and its release; failures and the backoff;
+ * subscribers; the worker's start and exit.
  *
- *   ?user=UUID[&resource=UUID]       SELECT velro_l3_entities($1, $2)
- *   ?user=UUID&warm=1[&limit=N]      SELECT velro_l3_warm_entities($1, $2)
- *
- * ("velro_authz_pg access": issue 3's form, velro_l3_lookup and velro_l3_warm,
- * unprepared)
- *
- * the warm form (cache warming on login) with N in 1..1000, default 100,
- * and no "resource".  Either answer is PostgreSQL's json text, verbatim.
- *
- * Requests never run from inside the connection code: their completion is
- * a posted event, so a request finalized (or a new one started) never
- * finds a connection half way through a state change.
+ * Queries never complete from inside the connection code: their
+ * completion is a posted event (the request's wake), so a request
+ * finalized (or a new one started) never finds a connection half way
+ * through a state change.
  */
 
 
@@ -68,15 +64,8 @@
 #define NGX_HTTP_VELRO_PG_ACCESS_WARM_SQL                                     \
     "SELECT velro_l3_warm($1::uuid, $2::int)"
 
-#define NGX_HTTP_VELRO_PG_WARM_LIMIT    100
-#define NGX_HTTP_VELRO_PG_WARM_MAX      1000
-
-#define NGX_HTTP_VELRO_UUID_LEN         36
-
 
 typedef struct ngx_http_velro_pg_s       ngx_http_velro_pg_t;
-typedef struct ngx_http_velro_pg_conn_s  ngx_http_velro_pg_conn_t;
-typedef struct ngx_http_velro_pg_req_s   ngx_http_velro_pg_req_t;
 
 
 struct ngx_http_velro_pg_conn_s {
@@ -84,6 +73,7 @@ struct ngx_http_velro_pg_conn_s {
     ngx_connection_t             *c;            /* wraps PQsocket() */
     ngx_file_uniq_t               uniq;         /* the socket c was made for */
     ngx_http_velro_pg_t          *pool;
+    ngx_http_velro_pg_sub_t      *sub;          /* NULL: in the pool */
     ngx_http_velro_pg_req_t      *req;          /* NULL: none, or gone */
     PGresult                     *res;          /* of the command under way */
     ngx_event_t                   timer;        /* backoff, connect, query */
@@ -92,33 +82,10 @@ struct ngx_http_velro_pg_conn_s {
     ngx_uint_t                    state;
     ngx_uint_t                    id;
 
-    unsigned                      listener:1;
     unsigned                      idle:1;       /* in pool->idle */
     unsigned                      up:1;         /* counted in pool->nup */
     unsigned                      flushing:1;   /* PQflush() returned 1 */
     unsigned                      warm:1;       /* velro_l3_warm prepared */
-};
-
-
-struct ngx_http_velro_pg_req_s {
-    ngx_http_request_t           *request;
-    ngx_http_velro_pg_conn_t     *conn;         /* its query runs there */
-    ngx_queue_t                   queue;        /* in pool->waiting */
-    ngx_event_t                   timer;        /* wait for a connection */
-    ngx_event_t                   wake;         /* posted: answer now */
-
-    const char                   *values[2];
-    u_char                        user[NGX_HTTP_VELRO_UUID_LEN + 1];
-    u_char                        resource[NGX_HTTP_VELRO_UUID_LEN + 1];
-    u_char                        limit[NGX_INT_T_LEN + 1];
-
-    ngx_uint_t                    status;
-    ngx_str_t                     body;         /* of a 200 */
-    const char                   *reason;       /* of a 503 */
-
-    unsigned                      queued:1;
-    unsigned                      warm:1;       /* velro_l3_warm */
-    unsigned                      access:1;     /* issue 3's form */
 };
 
 
@@ -128,48 +95,28 @@ struct ngx_http_velro_pg_s {
 
     ngx_http_velro_pg_conn_t     *conns;
     ngx_uint_t                    nconns;
+    ngx_uint_t                    nsubs;        /* subscribers so far */
     ngx_uint_t                    nup;          /* IDLE or BUSY */
 
     ngx_queue_t                   idle;         /* connections */
     ngx_queue_t                   waiting;      /* requests, FIFO */
-
-    ngx_http_velro_pg_conn_t     *listener;     /* NULL: velro_pg_listen off */
-    char                         *listen_sql;
-    ngx_http_velro_pg_notify_pt   notify;
-    ngx_http_velro_pg_listen_pt   listening;
 
     const char                   *keywords[7];
     const char                   *values[7];
 
     unsigned                      down:1;       /* fail fast */
     unsigned                      failing:1;    /* a failure was logged */
-    unsigned                      listen_failing:1;
     unsigned                      warm_failing:1;  /* velro_l3_warm not
                                                       prepared, logged */
 };
 
 
-static ngx_http_velro_pg_conf_t *ngx_http_velro_pg_get_conf(ngx_conf_t *cf,
-    ngx_http_velro_main_conf_t *vmcf);
 static char *ngx_http_velro_pg_option(ngx_conf_t *cf, ngx_str_t *value,
     ngx_http_velro_pg_conf_t *pcf);
 
-static ngx_int_t ngx_http_velro_pg_handler(ngx_http_request_t *r);
-static ngx_int_t ngx_http_velro_pg_access_handler(ngx_http_request_t *r);
-static ngx_int_t ngx_http_velro_pg_lookup(ngx_http_request_t *r,
-    ngx_uint_t access);
-static ngx_int_t ngx_http_velro_pg_uuid(ngx_str_t *s);
-static ngx_int_t ngx_http_velro_pg_start(ngx_http_velro_pg_t *pool,
-    ngx_http_velro_pg_req_t *pr);
-static void ngx_http_velro_pg_req_cleanup(void *data);
 static void ngx_http_velro_pg_wait_timeout(ngx_event_t *ev);
 static void ngx_http_velro_pg_done(ngx_http_velro_pg_req_t *pr,
     ngx_uint_t status, const char *reason);
-static void ngx_http_velro_pg_wake(ngx_event_t *ev);
-static ngx_int_t ngx_http_velro_pg_respond(ngx_http_request_t *r,
-    ngx_uint_t status, ngx_str_t *body);
-static ngx_int_t ngx_http_velro_pg_error(ngx_http_request_t *r,
-    ngx_uint_t status, const char *error, const char *description);
 
 static void ngx_http_velro_pg_connect(ngx_http_velro_pg_conn_t *pc);
 static void ngx_http_velro_pg_poll(ngx_http_velro_pg_conn_t *pc);
@@ -210,9 +157,13 @@ static ngx_http_velro_pg_t  *ngx_http_velro_pg_state;
 
 /* configuration */
 
-static ngx_http_velro_pg_conf_t *
-ngx_http_velro_pg_get_conf(ngx_conf_t *cf, ngx_http_velro_main_conf_t *vmcf)
+/* created by the first of velro_pg and velro_pg_listen */
+
+ngx_http_velro_pg_conf_t *
+ngx_http_velro_pg_get_conf(ngx_conf_t *cf, void *conf)
 {
+    ngx_http_velro_main_conf_t  *vmcf = conf;
+
     ngx_http_velro_pg_conf_t  *pcf;
 
     if (vmcf->pg) {
@@ -245,8 +196,6 @@ ngx_http_velro_pg_get_conf(ngx_conf_t *cf, ngx_http_velro_main_conf_t *vmcf)
 char *
 ngx_http_velro_pg_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    ngx_http_velro_main_conf_t  *vmcf = conf;
-
     char                      *errmsg;
     size_t                     len;
     ngx_str_t                 *value;
@@ -254,7 +203,7 @@ ngx_http_velro_pg_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     PQconninfoOption          *opts;
     ngx_http_velro_pg_conf_t  *pcf;
 
-    pcf = ngx_http_velro_pg_get_conf(cf, vmcf);
+    pcf = ngx_http_velro_pg_get_conf(cf, conf);
     if (pcf == NULL) {
         return NGX_CONF_ERROR;
     }
@@ -365,383 +314,41 @@ ngx_http_velro_pg_option(ngx_conf_t *cf, ngx_str_t *value,
 }
 
 
-char *
-ngx_http_velro_pg_listen_directive(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf)
+/* the queries */
+
+/*
+ * Sends the query on an idle connection, or queues the request.  NGX_OK:
+ * the request will be woken; NGX_DECLINED: PostgreSQL is down, fail now;
+ * NGX_ABORT: no velro_pg.
+ */
+
+ngx_int_t
+ngx_http_velro_pg_query(ngx_http_velro_pg_req_t *pr)
 {
-    ngx_http_velro_main_conf_t  *vmcf = conf;
-
-    u_char                     ch;
-    ngx_str_t                 *value;
-    ngx_uint_t                 i;
-    ngx_http_velro_pg_conf_t  *pcf;
-
-    pcf = ngx_http_velro_pg_get_conf(cf, vmcf);
-    if (pcf == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    if (pcf->channel_set) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-
-    pcf->channel_set = 1;
-
-    if (ngx_strcmp(value[1].data, "off") == 0) {
-        ngx_str_set(&pcf->channel, "");
-        return NGX_CONF_OK;
-    }
-
-    /* an identifier: it goes into LISTEN "CHANNEL" as is */
-
-    if (value[1].len == 0 || value[1].len > 63) {
-        goto invalid;
-    }
-
-    for (i = 0; i < value[1].len; i++) {
-        ch = value[1].data[i];
-
-        if (ch == '_' || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z')
-            || (i > 0 && ch >= '0' && ch <= '9'))
-        {
-            continue;
-        }
-
-        goto invalid;
-    }
-
-    pcf->channel = value[1];
-
-    return NGX_CONF_OK;
-
-invalid:
-
-    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                       "invalid channel \"%V\": an identifier "
-                       "([A-Za-z_][A-Za-z0-9_]*, 63 characters at most) "
-                       "or \"off\"", &value[1]);
-    return NGX_CONF_ERROR;
-}
-
-
-char *
-ngx_http_velro_authz_pg(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_core_loc_conf_t    *clcf, **loc;
-    ngx_http_velro_main_conf_t  *vmcf;
-
-    ngx_str_t  *value;
-
-    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-
-    if (clcf->handler == ngx_http_velro_pg_handler
-        || clcf->handler == ngx_http_velro_pg_access_handler)
-    {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-
-    /* "access": the answer of issue 3's L3 contract, an "access" row */
-
-    if (cf->args->nelts == 1
-        || ngx_strcmp(value[1].data, "entities") == 0)
-    {
-        clcf->handler = ngx_http_velro_pg_handler;
-
-    } else if (ngx_strcmp(value[1].data, "access") == 0) {
-        clcf->handler = ngx_http_velro_pg_access_handler;
-
-    } else {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid value \"%V\", it must be \"entities\" "
-                           "or \"access\"", &value[1]);
-        return NGX_CONF_ERROR;
-    }
-
-    /* checked once the http{} block is read: "velro_pg" may come later */
-
-    vmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_velro_module);
-    vmcf->authz_pg = 1;
-
-    /* for the subrequest_output_buffer_size default, once merged */
-
-    if (vmcf->authz_pg_locs.elts == NULL
-        && ngx_array_init(&vmcf->authz_pg_locs, cf->pool, 4,
-                          sizeof(ngx_http_core_loc_conf_t *))
-           != NGX_OK)
-    {
-        return NGX_CONF_ERROR;
-    }
-
-    loc = ngx_array_push(&vmcf->authz_pg_locs);
-    if (loc == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    *loc = clcf;
-
-    return NGX_CONF_OK;
-}
-
-
-/* the content handler: the L3 contract, and its warm form */
-
-static ngx_int_t
-ngx_http_velro_pg_handler(ngx_http_request_t *r)
-{
-    return ngx_http_velro_pg_lookup(r, 0);
-}
-
-
-static ngx_int_t
-ngx_http_velro_pg_access_handler(ngx_http_request_t *r)
-{
-    return ngx_http_velro_pg_lookup(r, 1);
-}
-
-
-static ngx_int_t
-ngx_http_velro_pg_lookup(ngx_http_request_t *r, ngx_uint_t access)
-{
-    ngx_int_t                 rc, limit;
-    ngx_str_t                 user, resource, arg;
-    ngx_uint_t                warm;
-    ngx_table_elt_t          *h;
-    ngx_http_cleanup_t       *cln;
-    ngx_http_velro_pg_t      *pool;
-    ngx_http_velro_pg_req_t  *pr;
-
-    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
-
-        rc = ngx_http_discard_request_body(r);
-        if (rc != NGX_OK) {
-            return rc;
-        }
-
-        h = ngx_list_push(&r->headers_out.headers);
-        if (h == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        h->hash = 1;
-#if (nginx_version >= 1023000)
-        h->next = NULL;
-#endif
-        ngx_str_set(&h->key, "Allow");
-        ngx_str_set(&h->value, "GET, HEAD");
-
-        return ngx_http_velro_pg_error(r, NGX_HTTP_NOT_ALLOWED,
-                                       "method_not_allowed",
-                                       "only GET and HEAD are allowed");
-    }
-
-    rc = ngx_http_discard_request_body(r);
-    if (rc != NGX_OK) {
-        return rc;
-    }
-
-    if (ngx_http_arg(r, (u_char *) "user", 4, &user) != NGX_OK
-        || ngx_http_velro_pg_uuid(&user) != NGX_OK)
-    {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "velro: L3 request without a valid \"user\" UUID");
-
-        return ngx_http_velro_pg_error(r, NGX_HTTP_BAD_REQUEST,
-                                       "invalid_request",
-                                       "user must be a UUID");
-    }
-
-    warm = (ngx_http_arg(r, (u_char *) "warm", 4, &arg) == NGX_OK);
-    limit = NGX_HTTP_VELRO_PG_WARM_LIMIT;
-
-    if (ngx_http_arg(r, (u_char *) "resource", 8, &resource) != NGX_OK) {
-        resource.data = NULL;
-        resource.len = 0;
-    }
-
-    if (warm) {
-        if (resource.data) {
-            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                          "velro: L3 warm request with a \"resource\"");
-
-            return ngx_http_velro_pg_error(r, NGX_HTTP_BAD_REQUEST,
-                                           "invalid_request",
-                                           "warm takes no resource");
-        }
-
-        if (arg.len != 1 || arg.data[0] != '1') {
-            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                          "velro: L3 request with an invalid \"warm\"");
-
-            return ngx_http_velro_pg_error(r, NGX_HTTP_BAD_REQUEST,
-                                           "invalid_request",
-                                           "warm must be 1");
-        }
-
-        if (ngx_http_arg(r, (u_char *) "limit", 5, &arg) == NGX_OK) {
-            limit = ngx_atoi(arg.data, arg.len);
-
-            if (limit < 1 || limit > NGX_HTTP_VELRO_PG_WARM_MAX) {
-                ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                              "velro: L3 warm request with an invalid "
-                              "\"limit\"");
-
-                return ngx_http_velro_pg_error(r, NGX_HTTP_BAD_REQUEST,
-                                               "invalid_request",
-                                               "limit must be 1 to 1000");
-            }
-        }
-
-    } else if (ngx_http_arg(r, (u_char *) "limit", 5, &arg) == NGX_OK) {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "velro: L3 request with a \"limit\" but no \"warm\"");
-
-        return ngx_http_velro_pg_error(r, NGX_HTTP_BAD_REQUEST,
-                                       "invalid_request",
-                                       "limit needs warm=1");
-    }
-
-    if (resource.len && ngx_http_velro_pg_uuid(&resource) != NGX_OK) {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "velro: L3 request with an invalid \"resource\" UUID");
-
-        return ngx_http_velro_pg_error(r, NGX_HTTP_BAD_REQUEST,
-                                       "invalid_request",
-                                       "resource must be a UUID");
-    }
+    ngx_queue_t               *q;
+    ngx_http_velro_pg_t       *pool;
+    ngx_http_velro_pg_conn_t  *pc;
 
     pool = ngx_http_velro_pg_state;
 
     if (pool == NULL) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "velro: L3 lookup failed: \"velro_authz_pg\" "
-                      "without \"velro_pg\"");
-
-        return ngx_http_velro_pg_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                       "temporarily_unavailable",
-                                       "no PostgreSQL is configured");
-    }
-
-    pr = ngx_pcalloc(r->pool, sizeof(ngx_http_velro_pg_req_t));
-    if (pr == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    pr->request = r;
-    pr->access = access;
-
-    ngx_memcpy(pr->user, user.data, NGX_HTTP_VELRO_UUID_LEN);
-    pr->values[0] = (const char *) pr->user;
-
-    if (warm) {
-        pr->warm = 1;
-        *ngx_sprintf(pr->limit, "%i", limit) = '\0';
-        pr->values[1] = (const char *) pr->limit;
-
-    } else if (resource.len) {
-        ngx_memcpy(pr->resource, resource.data, NGX_HTTP_VELRO_UUID_LEN);
-        pr->values[1] = (const char *) pr->resource;
+        return NGX_ABORT;
     }
 
     pr->timer.handler = ngx_http_velro_pg_wait_timeout;
     pr->timer.data = pr;
-    pr->timer.log = r->connection->log;
-
-    pr->wake.handler = ngx_http_velro_pg_wake;
-    pr->wake.data = pr;
-    pr->wake.log = r->connection->log;
-
-    /* runs when the request is terminated or freed, whatever happens */
-
-    cln = ngx_http_cleanup_add(r, 0);
-    if (cln == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    cln->handler = ngx_http_velro_pg_req_cleanup;
-    cln->data = pr;
-
-    if (ngx_http_velro_pg_start(pool, pr) != NGX_OK) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "velro: L3 lookup failed: no PostgreSQL connection");
-
-        return ngx_http_velro_pg_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                       "temporarily_unavailable",
-                                       "no PostgreSQL connection");
-    }
-
-    /* a client that goes away while we wait: noticed, and cleaned up */
-
-    if (r == r->main && r->read_event_handler == ngx_http_block_reading) {
-        r->read_event_handler = ngx_http_test_reading;
-    }
-
-    r->main->count++;
-
-    return NGX_DONE;
-}
-
-
-/* canonical form only: 8-4-4-4-12 hex digits, either case */
-
-static ngx_int_t
-ngx_http_velro_pg_uuid(ngx_str_t *s)
-{
-    u_char      ch;
-    ngx_uint_t  i;
-
-    if (s->len != NGX_HTTP_VELRO_UUID_LEN) {
-        return NGX_ERROR;
-    }
-
-    for (i = 0; i < NGX_HTTP_VELRO_UUID_LEN; i++) {
-        ch = s->data[i];
-
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (ch != '-') {
-                return NGX_ERROR;
-            }
-
-            continue;
-        }
-
-        if ((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f')
-            || (ch >= 'A' && ch <= 'F'))
-        {
-            continue;
-        }
-
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
-}
-
-
-/*
- * Sends the query on an idle connection, or queues the request.  NGX_OK:
- * the request will be woken; NGX_DECLINED: PostgreSQL is down, fail now.
- */
-
-static ngx_int_t
-ngx_http_velro_pg_start(ngx_http_velro_pg_t *pool, ngx_http_velro_pg_req_t *pr)
-{
-    ngx_queue_t               *q;
-    ngx_http_velro_pg_conn_t  *pc;
+    pr->timer.log = pr->request->connection->log;
 
 #if (NGX_DEBUG)
     if (pr->warm) {
         ngx_log_debug2(NGX_LOG_DEBUG_HTTP, pr->request->connection->log, 0,
-                       "velro: L3 warm query user=%s limit=%s", pr->user,
-                       pr->limit);
+                       "velro: L3 warm query user=%s limit=%s",
+                       pr->values[0], pr->values[1]);
 
     } else {
         ngx_log_debug2(NGX_LOG_DEBUG_HTTP, pr->request->connection->log, 0,
-                       "velro: L3 query user=%s resource=%s", pr->user,
-                       pr->values[1] ? (char *) pr->resource : "NULL");
+                       "velro: L3 query user=%s resource=%s", pr->values[0],
+                       pr->values[1] ? pr->values[1] : "NULL");
     }
 #endif
 
@@ -777,11 +384,9 @@ ngx_http_velro_pg_start(ngx_http_velro_pg_t *pool, ngx_http_velro_pg_req_t *pr)
 }
 
 
-static void
-ngx_http_velro_pg_req_cleanup(void *data)
+void
+ngx_http_velro_pg_cancel(ngx_http_velro_pg_req_t *pr)
 {
-    ngx_http_velro_pg_req_t  *pr = data;
-
     if (pr->queued) {
         ngx_log_debug0(NGX_LOG_DEBUG_HTTP, pr->request->connection->log, 0,
                        "velro: L3 request went away while waiting for "
@@ -846,101 +451,6 @@ ngx_http_velro_pg_done(ngx_http_velro_pg_req_t *pr, ngx_uint_t status,
 }
 
 
-static void
-ngx_http_velro_pg_wake(ngx_event_t *ev)
-{
-    ngx_http_velro_pg_req_t  *pr = ev->data;
-
-    ngx_int_t            rc;
-    ngx_connection_t    *c;
-    ngx_http_request_t  *r;
-
-    r = pr->request;
-    c = r->connection;
-
-    ngx_http_set_log_request(c->log, r);
-
-    if (pr->status == NGX_HTTP_OK) {
-        rc = ngx_http_velro_pg_respond(r, NGX_HTTP_OK, &pr->body);
-
-    } else {
-        ngx_log_error(NGX_LOG_ERR, c->log, 0,
-                      "velro: L3 lookup failed: %s", pr->reason);
-
-        rc = ngx_http_velro_pg_error(r, pr->status, "temporarily_unavailable",
-                                     pr->reason);
-    }
-
-    ngx_http_finalize_request(r, rc);
-    ngx_http_run_posted_requests(c);
-}
-
-
-static ngx_int_t
-ngx_http_velro_pg_respond(ngx_http_request_t *r, ngx_uint_t status,
-    ngx_str_t *body)
-{
-    ngx_int_t     rc;
-    ngx_buf_t    *b;
-    ngx_chain_t   out;
-
-    r->headers_out.status = status;
-    r->headers_out.content_length_n = body->len;
-
-    ngx_str_set(&r->headers_out.content_type, "application/json");
-    r->headers_out.content_type_len = sizeof("application/json") - 1;
-    r->headers_out.content_type_lowcase = NULL;
-
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    b = ngx_calloc_buf(r->pool);
-    if (b == NULL) {
-        return NGX_ERROR;
-    }
-
-    b->pos = body->data;
-    b->last = body->data + body->len;
-    b->memory = body->len ? 1 : 0;
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
-}
-
-
-static ngx_int_t
-ngx_http_velro_pg_error(ngx_http_request_t *r, ngx_uint_t status,
-    const char *error, const char *description)
-{
-    size_t     len;
-    ngx_str_t  body;
-
-    /* both are our own strings: nothing to escape */
-
-    len = sizeof("{\"error\":\"\",\"error_description\":\"\"}") - 1
-          + ngx_strlen(error) + ngx_strlen(description);
-
-    body.data = ngx_pnalloc(r->pool, len);
-    if (body.data == NULL) {
-        return NGX_ERROR;
-    }
-
-    body.len = ngx_sprintf(body.data,
-                           "{\"error\":\"%s\",\"error_description\":\"%s\"}",
-                           error, description)
-               - body.data;
-
-    return ngx_http_velro_pg_respond(r, status, &body);
-}
-
-
 /* connections */
 
 static void
@@ -953,7 +463,7 @@ ngx_http_velro_pg_connect(ngx_http_velro_pg_conn_t *pc)
 
     ngx_log_debug2(NGX_LOG_DEBUG_EVENT, pool->log, 0,
                    "velro: postgres %s connection #%ui connecting",
-                   pc->listener ? "LISTEN" : "pool", pc->id);
+                   pc->sub ? "LISTEN" : "pool", pc->id);
 
     pg = PQconnectStartParams(pool->keywords, pool->values, 1);
 
@@ -1043,8 +553,8 @@ ngx_http_velro_pg_connected(ngx_http_velro_pg_conn_t *pc)
         return;
     }
 
-    if (pc->listener) {
-        ok = PQsendQuery(pc->pg, pc->pool->listen_sql);
+    if (pc->sub) {
+        ok = PQsendQuery(pc->pg, pc->sub->sql);
         pc->state = NGX_HTTP_VELRO_PG_LISTEN_SENT;
 
     } else {
@@ -1615,15 +1125,11 @@ ngx_http_velro_pg_ready(ngx_http_velro_pg_conn_t *pc)
 }
 
 
-/* LISTEN succeeded: whatever was sent before is lost, say so */
+/* a subscriber's LISTEN succeeded: notifications from now on */
 
 static void
 ngx_http_velro_pg_listening(ngx_http_velro_pg_conn_t *pc)
 {
-    ngx_http_velro_pg_t  *pool;
-
-    pool = pc->pool;
-
     if (pc->timer.timer_set) {
         ngx_del_timer(&pc->timer);
     }
@@ -1631,53 +1137,23 @@ ngx_http_velro_pg_listening(ngx_http_velro_pg_conn_t *pc)
     pc->state = NGX_HTTP_VELRO_PG_LISTENING;
     pc->backoff = 0;
 
-    if (pool->listen_failing) {
-        pool->listen_failing = 0;
-
-        ngx_log_error(NGX_LOG_ERR, pool->log, 0,
-                      "velro: postgres LISTEN \"%V\" re-established",
-                      &pool->conf->channel);
-
-    } else {
-        ngx_log_error(NGX_LOG_INFO, pool->log, 0,
-                      "velro: postgres LISTEN \"%V\"", &pool->conf->channel);
-    }
-
-    if (pool->listening) {
-        pool->listening();
-    }
+    pc->sub->ready(pc->sub);
 
     ngx_http_velro_pg_notifies(pc);
 }
 
 
+/* a subscriber's are passed on; any other connection's dropped */
+
 static void
 ngx_http_velro_pg_notifies(ngx_http_velro_pg_conn_t *pc)
 {
-    ngx_str_t             payload;
-    PGnotify             *n;
-    ngx_http_velro_pg_t  *pool;
-
-    pool = pc->pool;
+    PGnotify  *n;
 
     while ((n = PQnotifies(pc->pg)) != NULL) {
 
-        if (pc->listener
-            && pc->state == NGX_HTTP_VELRO_PG_LISTENING
-            && ngx_strlen(n->relname) == pool->conf->channel.len
-            && ngx_strncmp(n->relname, pool->conf->channel.data,
-                           pool->conf->channel.len)
-               == 0)
-        {
-            payload.data = (u_char *) n->extra;
-            payload.len = ngx_strlen(n->extra);
-
-            ngx_log_debug1(NGX_LOG_DEBUG_EVENT, pool->log, 0,
-                           "velro: postgres notification \"%V\"", &payload);
-
-            if (pool->notify) {
-                pool->notify(&payload);
-            }
+        if (pc->sub && pc->state == NGX_HTTP_VELRO_PG_LISTENING) {
+            pc->sub->notify(pc->sub, n->relname, n->extra);
         }
 
         PQfreemem(n);
@@ -1832,14 +1308,8 @@ ngx_http_velro_pg_fail(ngx_http_velro_pg_conn_t *pc, const char *err,
                             : NGX_HTTP_VELRO_PG_BACKOFF_MIN;
         pc->backoff = delay;
 
-        if (pc->listener) {
-            if (was_up || !pool->listen_failing) {
-                ngx_log_error(NGX_LOG_ERR, pool->log, 0,
-                              "velro: postgres LISTEN connection %s: %*s, "
-                              "reconnecting", was_up ? "lost" : "failed",
-                              len, msg);
-                pool->listen_failing = 1;
-            }
+        if (pc->sub) {
+            pc->sub->failed(pc->sub, was_up, msg, len);
 
         } else if (!pool->failing) {
             ngx_log_error(NGX_LOG_ERR, pool->log, 0,
@@ -1851,7 +1321,7 @@ ngx_http_velro_pg_fail(ngx_http_velro_pg_conn_t *pc, const char *err,
         ngx_log_debug3(NGX_LOG_DEBUG_EVENT, pool->log, 0,
                        "velro: postgres #%ui: %*s", pc->id, len, msg);
 
-        if (!pc->listener && pool->nup == 0 && !pool->down
+        if (pc->sub == NULL && pool->nup == 0 && !pool->down
             && !ngx_http_velro_pg_connecting(pool))
         {
             ngx_log_error(NGX_LOG_ERR, pool->log, 0,
@@ -1996,15 +1466,65 @@ ngx_http_velro_pg_notice(void *arg, const char *message)
 }
 
 
+/* subscribers */
+
+ngx_int_t
+ngx_http_velro_pg_subscribe(ngx_cycle_t *cycle, ngx_http_velro_pg_sub_t *sub)
+{
+    ngx_http_velro_pg_t       *pool;
+    ngx_http_velro_pg_conn_t  *pc;
+
+    pool = ngx_http_velro_pg_state;
+
+    if (pool == NULL) {
+        return NGX_DECLINED;
+    }
+
+    pc = ngx_calloc(sizeof(ngx_http_velro_pg_conn_t), cycle->log);
+    if (pc == NULL) {
+        return NGX_ERROR;
+    }
+
+    /* numbered after the pool's connections */
+
+    pc->pool = pool;
+    pc->id = pool->nconns + pool->nsubs++;
+    pc->sub = sub;
+
+    pc->timer.handler = ngx_http_velro_pg_timer_handler;
+    pc->timer.data = pc;
+    pc->timer.log = cycle->log;
+    pc->timer.cancelable = 1;
+
+    sub->conn = pc;
+
+    ngx_http_velro_pg_connect(pc);
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_velro_pg_unsubscribe(ngx_http_velro_pg_sub_t *sub)
+{
+    if (sub->conn == NULL) {
+        return;
+    }
+
+    ngx_http_velro_pg_close(sub->conn);
+    ngx_free(sub->conn);
+
+    sub->conn = NULL;
+}
+
+
 /* the worker */
 
 ngx_int_t
 ngx_http_velro_pg_init_process(ngx_cycle_t *cycle,
-    ngx_http_velro_pg_conf_t *pcf, ngx_http_velro_pg_notify_pt notify,
-    ngx_http_velro_pg_listen_pt listening)
+    ngx_http_velro_pg_conf_t *pcf)
 {
-    u_char                    *p;
-    ngx_uint_t                 i, n;
+    ngx_uint_t                 i;
     ngx_http_velro_pg_t       *pool;
     ngx_http_velro_pg_conn_t  *pc;
 
@@ -2019,10 +1539,9 @@ ngx_http_velro_pg_init_process(ngx_cycle_t *cycle,
         return NGX_OK;
     }
 
-    n = pcf->pool + (pcf->channel.len ? 1 : 0);
-
     pool = ngx_calloc(sizeof(ngx_http_velro_pg_t)
-                      + n * sizeof(ngx_http_velro_pg_conn_t), cycle->log);
+                      + pcf->pool * sizeof(ngx_http_velro_pg_conn_t),
+                      cycle->log);
     if (pool == NULL) {
         return NGX_ERROR;
     }
@@ -2031,8 +1550,6 @@ ngx_http_velro_pg_init_process(ngx_cycle_t *cycle,
     pool->log = cycle->log;
     pool->conns = (ngx_http_velro_pg_conn_t *) (pool + 1);
     pool->nconns = pcf->pool;
-    pool->notify = notify;
-    pool->listening = listening;
 
     ngx_queue_init(&pool->idle);
     ngx_queue_init(&pool->waiting);
@@ -2040,7 +1557,7 @@ ngx_http_velro_pg_init_process(ngx_cycle_t *cycle,
     /*
      * Our defaults come before "dbname", which expands the configured
      * conninfo: what it sets wins.  Keepalives find a dead server on a
-     * quiet connection, the LISTEN one above all.
+     * quiet connection, a subscriber's above all.
      */
 
     pool->keywords[0] = "fallback_application_name";
@@ -2058,29 +1575,13 @@ ngx_http_velro_pg_init_process(ngx_cycle_t *cycle,
     pool->keywords[6] = NULL;
     pool->values[6] = NULL;
 
-    if (pcf->channel.len) {
-        pool->listen_sql = ngx_alloc(sizeof("LISTEN \"\"") + pcf->channel.len,
-                                     cycle->log);
-        if (pool->listen_sql == NULL) {
-            ngx_free(pool);
-            return NGX_ERROR;
-        }
-
-        p = ngx_sprintf((u_char *) pool->listen_sql, "LISTEN \"%V\"",
-                        &pcf->channel);
-        *p = '\0';
-
-        pool->listener = &pool->conns[pcf->pool];
-    }
-
     ngx_http_velro_pg_state = pool;
 
-    for (i = 0; i < n; i++) {
+    for (i = 0; i < pool->nconns; i++) {
         pc = &pool->conns[i];
 
         pc->pool = pool;
         pc->id = i;
-        pc->listener = (pc == pool->listener);
 
         pc->timer.handler = ngx_http_velro_pg_timer_handler;
         pc->timer.data = pc;
@@ -2088,7 +1589,7 @@ ngx_http_velro_pg_init_process(ngx_cycle_t *cycle,
         pc->timer.cancelable = 1;
     }
 
-    for (i = 0; i < n; i++) {
+    for (i = 0; i < pool->nconns; i++) {
         ngx_http_velro_pg_connect(&pool->conns[i]);
     }
 
@@ -2096,10 +1597,12 @@ ngx_http_velro_pg_init_process(ngx_cycle_t *cycle,
 }
 
 
+/* after the subscribers' ngx_http_velro_pg_unsubscribe() */
+
 void
 ngx_http_velro_pg_exit_process(ngx_cycle_t *cycle)
 {
-    ngx_uint_t                i, n;
+    ngx_uint_t                i;
     ngx_queue_t              *q;
     ngx_http_velro_pg_t      *pool;
     ngx_http_velro_pg_req_t  *pr;
@@ -2110,9 +1613,7 @@ ngx_http_velro_pg_exit_process(ngx_cycle_t *cycle)
         return;
     }
 
-    n = pool->nconns + (pool->listener ? 1 : 0);
-
-    for (i = 0; i < n; i++) {
+    for (i = 0; i < pool->nconns; i++) {
         if (pool->conns[i].req) {
             pool->conns[i].req->conn = NULL;
             pool->conns[i].req = NULL;
@@ -2129,10 +1630,6 @@ ngx_http_velro_pg_exit_process(ngx_cycle_t *cycle)
 
         pr = ngx_queue_data(q, ngx_http_velro_pg_req_t, queue);
         pr->queued = 0;
-    }
-
-    if (pool->listen_sql) {
-        ngx_free(pool->listen_sql);
     }
 
     ngx_free(pool);
