@@ -17,12 +17,14 @@
  * A connection goes DOWN -> CONNECTING -> PREPARING -> PREPARING_WARM
  * (LISTEN_SENT for a subscriber's) -> IDLE <-> BUSY (LISTENING), and back
  * to DOWN on any failure, from where a timer reconnects it with an
- * exponential backoff.
+ * exponential backoff.  Its socket, events and reading of results are
+ * ngx_http_velro_pg_conn.c's; what it does with them is this file's
+ * (ngx_http_velro_pg_handler).
  *
- * In this file: the velro_pg directive; the query API and the FIFO; the
- * connections (connect, poll, socket, events, results); a pool
- * connection's results and its release; failures and the backoff;
- * subscribers; the worker's start and exit.
+ * In this file: the velro_pg directive; the query API and its FIFO;
+ * connecting and the first commands (prepare, or a subscriber's LISTEN);
+ * a command's completion, a pool connection's result and its release;
+ * failures and the backoff; subscribers; the worker's start and exit.
  *
  * Queries never complete from inside the connection code: their
  * completion is a posted event (the request's wake), so a request
@@ -32,18 +34,8 @@
 
 
 #include "ngx_http_velro_module.h"
+#include "ngx_http_velro_pg_conn.h"
 
-#include <libpq-fe.h>
-
-
-#define NGX_HTTP_VELRO_PG_DOWN          0
-#define NGX_HTTP_VELRO_PG_CONNECTING    1
-#define NGX_HTTP_VELRO_PG_PREPARING     2
-#define NGX_HTTP_VELRO_PG_PREPARING_WARM  3
-#define NGX_HTTP_VELRO_PG_LISTEN_SENT   4
-#define NGX_HTTP_VELRO_PG_IDLE          5
-#define NGX_HTTP_VELRO_PG_BUSY          6
-#define NGX_HTTP_VELRO_PG_LISTENING     7
 
 #define NGX_HTTP_VELRO_PG_BACKOFF_MIN   100
 #define NGX_HTTP_VELRO_PG_BACKOFF_MAX   5000
@@ -63,30 +55,6 @@
     "SELECT velro_l3_lookup($1::uuid, $2::uuid)"
 #define NGX_HTTP_VELRO_PG_ACCESS_WARM_SQL                                     \
     "SELECT velro_l3_warm($1::uuid, $2::int)"
-
-
-typedef struct ngx_http_velro_pg_s       ngx_http_velro_pg_t;
-
-
-struct ngx_http_velro_pg_conn_s {
-    PGconn                       *pg;
-    ngx_connection_t             *c;            /* wraps PQsocket() */
-    ngx_file_uniq_t               uniq;         /* the socket c was made for */
-    ngx_http_velro_pg_t          *pool;
-    ngx_http_velro_pg_sub_t      *sub;          /* NULL: in the pool */
-    ngx_http_velro_pg_req_t      *req;          /* NULL: none, or gone */
-    PGresult                     *res;          /* of the command under way */
-    ngx_event_t                   timer;        /* backoff, connect, query */
-    ngx_queue_t                   queue;        /* in pool->idle */
-    ngx_msec_t                    backoff;
-    ngx_uint_t                    state;
-    ngx_uint_t                    id;
-
-    unsigned                      idle:1;       /* in pool->idle */
-    unsigned                      up:1;         /* counted in pool->nup */
-    unsigned                      flushing:1;   /* PQflush() returned 1 */
-    unsigned                      warm:1;       /* velro_l3_warm prepared */
-};
 
 
 struct ngx_http_velro_pg_s {
@@ -119,19 +87,10 @@ static void ngx_http_velro_pg_done(ngx_http_velro_pg_req_t *pr,
     ngx_uint_t status, const char *reason);
 
 static void ngx_http_velro_pg_connect(ngx_http_velro_pg_conn_t *pc);
-static void ngx_http_velro_pg_poll(ngx_http_velro_pg_conn_t *pc);
 static void ngx_http_velro_pg_connected(ngx_http_velro_pg_conn_t *pc);
 static void ngx_http_velro_pg_prepare_warm(ngx_http_velro_pg_conn_t *pc);
 static void ngx_http_velro_pg_prepared_warm(ngx_http_velro_pg_conn_t *pc);
-static ngx_int_t ngx_http_velro_pg_socket(ngx_http_velro_pg_conn_t *pc);
-static void ngx_http_velro_pg_free_socket(ngx_http_velro_pg_conn_t *pc);
-static ngx_int_t ngx_http_velro_pg_want(ngx_http_velro_pg_conn_t *pc,
-    ngx_uint_t read, ngx_uint_t write);
-static ngx_int_t ngx_http_velro_pg_flush(ngx_http_velro_pg_conn_t *pc);
-static void ngx_http_velro_pg_event_handler(ngx_event_t *ev);
 static void ngx_http_velro_pg_timer_handler(ngx_event_t *ev);
-static void ngx_http_velro_pg_read(ngx_http_velro_pg_conn_t *pc);
-static void ngx_http_velro_pg_results(ngx_http_velro_pg_conn_t *pc);
 static void ngx_http_velro_pg_complete(ngx_http_velro_pg_conn_t *pc);
 static void ngx_http_velro_pg_result(ngx_http_velro_pg_conn_t *pc);
 static void ngx_http_velro_pg_answer(ngx_http_velro_pg_req_t *pr,
@@ -147,12 +106,19 @@ static void ngx_http_velro_pg_fail(ngx_http_velro_pg_conn_t *pc,
 static void ngx_http_velro_pg_close(ngx_http_velro_pg_conn_t *pc);
 static ngx_uint_t ngx_http_velro_pg_connecting(ngx_http_velro_pg_t *pool);
 static void ngx_http_velro_pg_fail_waiting(ngx_http_velro_pg_t *pool);
-static size_t ngx_http_velro_pg_message(const char *msg, u_char *buf,
-    size_t size);
-static void ngx_http_velro_pg_notice(void *arg, const char *message);
 
 
 static ngx_http_velro_pg_t  *ngx_http_velro_pg_state;
+
+
+/* what pool and subscriber connections do with what arrives */
+
+static ngx_http_velro_pg_handler_t  ngx_http_velro_pg_handler = {
+    ngx_http_velro_pg_connected,
+    ngx_http_velro_pg_complete,
+    ngx_http_velro_pg_notifies,
+    ngx_http_velro_pg_fail
+};
 
 
 /* configuration */
@@ -496,48 +462,6 @@ ngx_http_velro_pg_connect(ngx_http_velro_pg_conn_t *pc)
 }
 
 
-static void
-ngx_http_velro_pg_poll(ngx_http_velro_pg_conn_t *pc)
-{
-    PostgresPollingStatusType  st;
-
-    st = PQconnectPoll(pc->pg);
-
-    if (st == PGRES_POLLING_FAILED) {
-        ngx_http_velro_pg_fail(pc, NULL, 0);
-        return;
-    }
-
-    /* another host or an SSL fallback may have replaced the socket */
-
-    if (ngx_http_velro_pg_socket(pc) != NGX_OK) {
-        ngx_http_velro_pg_fail(pc, NULL, 0);
-        return;
-    }
-
-    switch (st) {
-
-    case PGRES_POLLING_OK:
-        ngx_http_velro_pg_connected(pc);
-        return;
-
-    case PGRES_POLLING_READING:
-        if (ngx_http_velro_pg_want(pc, 1, 0) != NGX_OK) {
-            ngx_http_velro_pg_fail(pc, NULL, 0);
-        }
-
-        return;
-
-    default: /* PGRES_POLLING_WRITING */
-        if (ngx_http_velro_pg_want(pc, 0, 1) != NGX_OK) {
-            ngx_http_velro_pg_fail(pc, NULL, 0);
-        }
-
-        return;
-    }
-}
-
-
 /*
  * connected: prepare the statements, one after the other, or LISTEN; the
  * connect timer runs on
@@ -636,201 +560,6 @@ ngx_http_velro_pg_prepared_warm(ngx_http_velro_pg_conn_t *pc)
 }
 
 
-/*
- * Makes pc->c the nginx connection of PQsocket().  The descriptor's number
- * alone does not say whether libpq replaced the socket (the new one often
- * gets the old number), its inode does.  A replaced socket was closed by
- * libpq, which took it out of epoll: the old connection's events are only
- * marked inactive (NGX_CLOSE_EVENT).
- */
-
-static ngx_int_t
-ngx_http_velro_pg_socket(ngx_http_velro_pg_conn_t *pc)
-{
-    int                s;
-    ngx_connection_t  *c;
-    ngx_file_info_t    fi;
-
-    s = PQsocket(pc->pg);
-
-    if (s == -1) {
-        return NGX_ERROR;
-    }
-
-    if (ngx_fd_info(s, &fi) == NGX_FILE_ERROR) {
-        ngx_log_error(NGX_LOG_ALERT, pc->pool->log, ngx_errno,
-                      "velro: postgres: fstat(%d) failed", s);
-        return NGX_ERROR;
-    }
-
-    if (pc->c) {
-        if (pc->c->fd == (ngx_socket_t) s && pc->uniq == ngx_file_uniq(&fi)) {
-            return NGX_OK;
-        }
-
-        ngx_log_debug2(NGX_LOG_DEBUG_EVENT, pc->pool->log, 0,
-                       "velro: postgres socket changed: %d -> %d",
-                       pc->c->fd, s);
-
-        ngx_http_velro_pg_free_socket(pc);
-    }
-
-    c = ngx_get_connection((ngx_socket_t) s, pc->pool->log);
-    if (c == NULL) {
-        return NGX_ERROR;
-    }
-
-    c->data = pc;
-
-    c->read->handler = ngx_http_velro_pg_event_handler;
-    c->write->handler = ngx_http_velro_pg_event_handler;
-    c->read->log = c->log;
-    c->write->log = c->log;
-
-    pc->c = c;
-    pc->uniq = ngx_file_uniq(&fi);
-
-    return NGX_OK;
-}
-
-
-/* forgets the nginx connection; the socket is libpq's to close */
-
-static void
-ngx_http_velro_pg_free_socket(ngx_http_velro_pg_conn_t *pc)
-{
-    ngx_connection_t  *c;
-
-    c = pc->c;
-
-    if (c->read->active || c->read->disabled) {
-        ngx_del_event(c->read, NGX_READ_EVENT, NGX_CLOSE_EVENT);
-    }
-
-    if (c->write->active || c->write->disabled) {
-        ngx_del_event(c->write, NGX_WRITE_EVENT, NGX_CLOSE_EVENT);
-    }
-
-    if (c->read->posted) {
-        ngx_delete_posted_event(c->read);
-    }
-
-    if (c->write->posted) {
-        ngx_delete_posted_event(c->write);
-    }
-
-    if (c->read->timer_set) {
-        ngx_del_timer(c->read);
-    }
-
-    if (c->write->timer_set) {
-        ngx_del_timer(c->write);
-    }
-
-    ngx_free_connection(c);
-
-    c->fd = (ngx_socket_t) -1;
-
-    pc->c = NULL;
-}
-
-
-/* level-triggered interest in exactly these directions */
-
-static ngx_int_t
-ngx_http_velro_pg_want(ngx_http_velro_pg_conn_t *pc, ngx_uint_t read,
-    ngx_uint_t write)
-{
-    ngx_connection_t  *c;
-
-    c = pc->c;
-
-    if (read && !c->read->active) {
-        if (ngx_add_event(c->read, NGX_READ_EVENT, NGX_LEVEL_EVENT)
-            != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
-
-    } else if (!read && c->read->active) {
-        if (ngx_del_event(c->read, NGX_READ_EVENT, 0) != NGX_OK) {
-            return NGX_ERROR;
-        }
-    }
-
-    if (write && !c->write->active) {
-        if (ngx_add_event(c->write, NGX_WRITE_EVENT, NGX_LEVEL_EVENT)
-            != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
-
-    } else if (!write && c->write->active) {
-        if (ngx_del_event(c->write, NGX_WRITE_EVENT, 0) != NGX_OK) {
-            return NGX_ERROR;
-        }
-    }
-
-    return NGX_OK;
-}
-
-
-/* once connected, a connection always reads; it writes while libpq must */
-
-static ngx_int_t
-ngx_http_velro_pg_flush(ngx_http_velro_pg_conn_t *pc)
-{
-    int  rc;
-
-    rc = PQflush(pc->pg);
-
-    if (rc < 0) {
-        return NGX_ERROR;
-    }
-
-    pc->flushing = (rc == 1);
-
-    return ngx_http_velro_pg_want(pc, 1, pc->flushing);
-}
-
-
-static void
-ngx_http_velro_pg_event_handler(ngx_event_t *ev)
-{
-    ngx_connection_t          *c;
-    ngx_http_velro_pg_conn_t  *pc;
-
-    c = ev->data;
-    pc = c->data;
-
-    ngx_log_debug3(NGX_LOG_DEBUG_EVENT, ev->log, 0,
-                   "velro: postgres #%ui %s event, state %ui",
-                   pc->id, ev->write ? "write" : "read", pc->state);
-
-    switch (pc->state) {
-
-    case NGX_HTTP_VELRO_PG_CONNECTING:
-        ngx_http_velro_pg_poll(pc);
-        return;
-
-    case NGX_HTTP_VELRO_PG_DOWN:
-        return;
-
-    default:
-        if (ev->write) {
-            if (ngx_http_velro_pg_flush(pc) != NGX_OK) {
-                ngx_http_velro_pg_fail(pc, NULL, 0);
-            }
-
-            return;
-        }
-
-        ngx_http_velro_pg_read(pc);
-        return;
-    }
-}
-
-
 static void
 ngx_http_velro_pg_timer_handler(ngx_event_t *ev)
 {
@@ -853,82 +582,6 @@ ngx_http_velro_pg_timer_handler(ngx_event_t *ev)
 }
 
 
-static void
-ngx_http_velro_pg_read(ngx_http_velro_pg_conn_t *pc)
-{
-    if (!PQconsumeInput(pc->pg)) {
-        ngx_http_velro_pg_fail(pc, NULL, 0);
-        return;
-    }
-
-    if (pc->flushing && ngx_http_velro_pg_flush(pc) != NGX_OK) {
-        ngx_http_velro_pg_fail(pc, NULL, 0);
-        return;
-    }
-
-    switch (pc->state) {
-
-    case NGX_HTTP_VELRO_PG_PREPARING:
-    case NGX_HTTP_VELRO_PG_PREPARING_WARM:
-    case NGX_HTTP_VELRO_PG_LISTEN_SENT:
-    case NGX_HTTP_VELRO_PG_BUSY:
-        ngx_http_velro_pg_results(pc);
-        return;
-
-    default: /* NGX_HTTP_VELRO_PG_IDLE, NGX_HTTP_VELRO_PG_LISTENING */
-        ngx_http_velro_pg_notifies(pc);
-        break;
-    }
-
-    if (PQstatus(pc->pg) == CONNECTION_BAD) {
-        ngx_http_velro_pg_fail(pc, NULL, 0);
-    }
-}
-
-
-/* collects the results that arrived, never waiting for more */
-
-static void
-ngx_http_velro_pg_results(ngx_http_velro_pg_conn_t *pc)
-{
-    PGresult  *res;
-
-    for ( ;; ) {
-
-        if (PQisBusy(pc->pg)) {
-            if (PQstatus(pc->pg) == CONNECTION_BAD) {
-                ngx_http_velro_pg_fail(pc, NULL, 0);
-            }
-
-            return;
-        }
-
-        res = PQgetResult(pc->pg);
-
-        if (res == NULL) {
-            ngx_http_velro_pg_complete(pc);
-            return;
-        }
-
-        /* the first error wins, else the first result */
-
-        if (pc->res == NULL
-            || (PQresultStatus(pc->res) != PGRES_FATAL_ERROR
-                && PQresultStatus(res) == PGRES_FATAL_ERROR))
-        {
-            if (pc->res) {
-                PQclear(pc->res);
-            }
-
-            pc->res = res;
-
-        } else {
-            PQclear(res);
-        }
-    }
-}
-
-
 /* the command under way is over: pc->res has its result */
 
 static void
@@ -941,29 +594,6 @@ ngx_http_velro_pg_complete(ngx_http_velro_pg_conn_t *pc)
     switch (pc->state) {
 
     case NGX_HTTP_VELRO_PG_PREPARING:
-
-        if (st != PGRES_COMMAND_OK) {
-            ngx_http_velro_pg_fail(pc, pc->res ? PQresultErrorMessage(pc->res)
-                                               : NULL, 0);
-            return;
-        }
-
-        PQclear(pc->res);
-        pc->res = NULL;
-
-        ngx_http_velro_pg_prepare_warm(pc);
-        return;
-
-    case NGX_HTTP_VELRO_PG_PREPARING_WARM:
-
-        if (PQstatus(pc->pg) == CONNECTION_BAD) {
-            ngx_http_velro_pg_fail(pc, NULL, 0);
-            return;
-        }
-
-        ngx_http_velro_pg_prepared_warm(pc);
-        return;
-
     case NGX_HTTP_VELRO_PG_LISTEN_SENT:
 
         if (st != PGRES_COMMAND_OK) {
@@ -975,7 +605,23 @@ ngx_http_velro_pg_complete(ngx_http_velro_pg_conn_t *pc)
         PQclear(pc->res);
         pc->res = NULL;
 
-        ngx_http_velro_pg_listening(pc);
+        if (pc->state == NGX_HTTP_VELRO_PG_PREPARING) {
+            ngx_http_velro_pg_prepare_warm(pc);
+
+        } else {
+            ngx_http_velro_pg_listening(pc);
+        }
+
+        return;
+
+    case NGX_HTTP_VELRO_PG_PREPARING_WARM:
+
+        if (PQstatus(pc->pg) == CONNECTION_BAD) {
+            ngx_http_velro_pg_fail(pc, NULL, 0);
+            return;
+        }
+
+        ngx_http_velro_pg_prepared_warm(pc);
         return;
 
     default: /* NGX_HTTP_VELRO_PG_BUSY */
@@ -1423,49 +1069,6 @@ ngx_http_velro_pg_fail_waiting(ngx_http_velro_pg_t *pool)
 }
 
 
-/* libpq's messages on one line, without the trailing newline */
-
-static size_t
-ngx_http_velro_pg_message(const char *msg, u_char *buf, size_t size)
-{
-    size_t  n;
-
-    for (n = 0; *msg && n < size; msg++) {
-
-        if (*msg == '\n' || *msg == '\r' || *msg == '\t') {
-            if (n && buf[n - 1] != ' ') {
-                buf[n++] = ' ';
-            }
-
-            continue;
-        }
-
-        buf[n++] = (u_char) *msg;
-    }
-
-    while (n && buf[n - 1] == ' ') {
-        n--;
-    }
-
-    return n;
-}
-
-
-static void
-ngx_http_velro_pg_notice(void *arg, const char *message)
-{
-    ngx_http_velro_pg_conn_t  *pc = arg;
-
-    size_t  len;
-    u_char  msg[512];
-
-    len = ngx_http_velro_pg_message(message, msg, sizeof(msg));
-
-    ngx_log_error(NGX_LOG_NOTICE, pc->pool->log, 0,
-                  "velro: postgres: %*s", len, msg);
-}
-
-
 /* subscribers */
 
 ngx_int_t
@@ -1487,6 +1090,8 @@ ngx_http_velro_pg_subscribe(ngx_cycle_t *cycle, ngx_http_velro_pg_sub_t *sub)
 
     /* numbered after the pool's connections */
 
+    pc->handler = &ngx_http_velro_pg_handler;
+    pc->log = cycle->log;
     pc->pool = pool;
     pc->id = pool->nconns + pool->nsubs++;
     pc->sub = sub;
@@ -1580,6 +1185,8 @@ ngx_http_velro_pg_init_process(ngx_cycle_t *cycle,
     for (i = 0; i < pool->nconns; i++) {
         pc = &pool->conns[i];
 
+        pc->handler = &ngx_http_velro_pg_handler;
+        pc->log = cycle->log;
         pc->pool = pool;
         pc->id = i;
 
