@@ -247,7 +247,7 @@ ngx_http_velro_str_list(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 char *
 ngx_http_velro_authz_resource(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    ngx_http_velro_loc_conf_t *vlcf = conf;
+    ngx_http_velro_loc_conf_t  *vlcf = conf;
 
     ngx_str_t  *value;
 
@@ -269,7 +269,7 @@ ngx_http_velro_authz_resource(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 char *
 ngx_http_velro_authz_action(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    ngx_http_velro_loc_conf_t *vlcf = conf;
+    ngx_http_velro_loc_conf_t  *vlcf = conf;
 
     ngx_str_t  *value;
 
@@ -316,7 +316,7 @@ char *
 ngx_http_velro_authz_deny_status(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf)
 {
-    ngx_http_velro_loc_conf_t *vlcf = conf;
+    ngx_http_velro_loc_conf_t  *vlcf = conf;
 
     ngx_str_t  *value;
 
