@@ -1,17 +1,23 @@
 
 /*
- * ngx_http_velro_module: directives, configuration, phase handlers and
- * the per-worker L1 cache.
+ * ngx_http_velro_module: the hub.  The command table (the setters of its
+ * own directives: ngx_http_velro_conf.c; those of the adapters and
+ * content handlers: their files), the main and location confs, the phase
+ * handlers and their registration, the request's ctx, the subrequest
+ * helper, and the per-worker L1 cache.
  */
 
 
 #include "ngx_http_velro_module.h"
 #include "ngx_http_velro_authz.h"
+#include "ngx_http_velro_authz_pg.h"
 #include "ngx_http_velro_batch.h"
 #include "ngx_http_velro_breaker.h"
+#include "ngx_http_velro_conf.h"
 #include "ngx_http_velro_invalidate.h"
 #include "ngx_http_velro_jwks.h"
 #include "ngx_http_velro_jwt.h"
+#include "ngx_http_velro_pg_listen.h"
 #include "ngx_http_velro_variables.h"
 
 
@@ -19,29 +25,6 @@ static ngx_int_t ngx_http_velro_access_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_velro_subrequest_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_velro_check(ngx_http_request_t *r);
 static void ngx_http_velro_ctx_cleanup(void *data);
-
-static char *ngx_http_velro_jwt(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-static char *ngx_http_velro_key_file(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-static char *ngx_http_velro_key_request(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-static char *ngx_http_velro_algorithms(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-static char *ngx_http_velro_token(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-static char *ngx_http_velro_str_list(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-static char *ngx_http_velro_authz_resource(ngx_conf_t *cf,
-    ngx_command_t *cmd, void *conf);
-static char *ngx_http_velro_authz_action(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-static char *ngx_http_velro_authz_deny_status(ngx_conf_t *cf,
-    ngx_command_t *cmd, void *conf);
-static char *ngx_http_velro_cache_l1(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-static char *ngx_http_velro_cache_ttl(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
 
 static ngx_int_t ngx_http_velro_preconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_velro_postconfiguration(ngx_conf_t *cf);
@@ -62,15 +45,6 @@ static ngx_conf_enum_t  ngx_http_velro_authz_modes[] = {
     { ngx_string("on"), NGX_HTTP_VELRO_AUTHZ_ON },
     { ngx_string("monitor"), NGX_HTTP_VELRO_AUTHZ_MONITOR },
     { ngx_null_string, 0 }
-};
-
-
-static ngx_str_t  ngx_http_velro_ttl_types[NGX_HTTP_VELRO_NTYPES] = {
-    ngx_string("auth"),
-    ngx_string("ownership"),
-    ngx_string("team_access"),
-    ngx_string("project_vis"),
-    ngx_string("gen_media")
 };
 
 
@@ -622,444 +596,6 @@ ngx_http_velro_check(ngx_http_request_t *r)
 }
 
 
-static char *
-ngx_http_velro_jwt(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_velro_loc_conf_t  *vlcf = conf;
-
-    size_t      i;
-    ngx_str_t  *value;
-
-    if (vlcf->jwt != NGX_CONF_UNSET_UINT) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-
-    if (ngx_strcmp(value[1].data, "off") == 0) {
-        vlcf->jwt = NGX_HTTP_VELRO_JWT_OFF;
-        return NGX_CONF_OK;
-    }
-
-    vlcf->jwt = NGX_HTTP_VELRO_JWT_ON;
-
-    if (ngx_strcmp(value[1].data, "on") == 0) {
-        ngx_str_set(&vlcf->realm, "velro");
-        return NGX_CONF_OK;
-    }
-
-    /* the realm goes into a quoted-string: keep it plain */
-
-    for (i = 0; i < value[1].len; i++) {
-        if (value[1].data[i] < 0x20 || value[1].data[i] == '"'
-            || value[1].data[i] == '\\' || value[1].data[i] == 0x7f)
-        {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid realm \"%V\"", &value[1]);
-            return NGX_CONF_ERROR;
-        }
-    }
-
-    vlcf->realm = value[1];
-
-    return NGX_CONF_OK;
-}
-
-
-static char *
-ngx_http_velro_key_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_velro_loc_conf_t  *vlcf = conf;
-
-    ngx_str_t  *value, *path;
-
-    value = cf->args->elts;
-
-    if (vlcf->key_files == NULL) {
-        vlcf->key_files = ngx_array_create(cf->pool, 2, sizeof(ngx_str_t));
-        if (vlcf->key_files == NULL) {
-            return NGX_CONF_ERROR;
-        }
-    }
-
-    path = ngx_array_push(vlcf->key_files);
-    if (path == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    *path = value[1];
-
-    if (ngx_conf_full_name(cf->cycle, path, 1) != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
-
-    return NGX_CONF_OK;
-}
-
-
-static char *
-ngx_http_velro_key_request(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_velro_loc_conf_t  *vlcf = conf;
-
-    ngx_str_t                     *value;
-    ngx_http_velro_jwks_remote_t  *remote;
-
-    if (vlcf->remote != NGX_CONF_UNSET_PTR) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-
-    if (ngx_strcmp(value[1].data, "off") == 0) {
-        vlcf->remote = NULL;
-        return NGX_CONF_OK;
-    }
-
-    if (value[1].len == 0 || value[1].data[0] != '/') {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"%V\" is not a local URI", &value[1]);
-        return NGX_CONF_ERROR;
-    }
-
-    remote = ngx_http_velro_jwks_remote(cf, &value[1]);
-    if (remote == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    vlcf->remote = remote;
-
-    return NGX_CONF_OK;
-}
-
-
-static char *
-ngx_http_velro_algorithms(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_velro_loc_conf_t  *vlcf = conf;
-
-    int         alg;
-    ngx_str_t  *value;
-    ngx_uint_t  i;
-
-    if (vlcf->algs != NGX_CONF_UNSET_UINT) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-    vlcf->algs = 0;
-
-    for (i = 1; i < cf->args->nelts; i++) {
-
-        if (ngx_strcasecmp(value[i].data, (u_char *) "none") == 0) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "algorithm \"none\" is never accepted");
-            return NGX_CONF_ERROR;
-        }
-
-        alg = velro_alg_parse((char *) value[i].data, value[i].len);
-
-        if (alg < 0) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "unknown algorithm \"%V\"", &value[i]);
-            return NGX_CONF_ERROR;
-        }
-
-        vlcf->algs |= 1u << alg;
-    }
-
-    return NGX_CONF_OK;
-}
-
-
-static char *
-ngx_http_velro_token(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_velro_loc_conf_t  *vlcf = conf;
-
-    ngx_str_t                         *value;
-    ngx_http_compile_complex_value_t   ccv;
-
-    if (vlcf->token != NGX_CONF_UNSET_PTR) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-
-    if (ngx_strcmp(value[1].data, "off") == 0) {
-        vlcf->token = NULL;
-        return NGX_CONF_OK;
-    }
-
-    vlcf->token = ngx_palloc(cf->pool, sizeof(ngx_http_complex_value_t));
-    if (vlcf->token == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
-
-    ccv.cf = cf;
-    ccv.value = &value[1];
-    ccv.complex_value = vlcf->token;
-
-    if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
-
-    return NGX_CONF_OK;
-}
-
-
-/* like ngx_conf_set_str_array_slot(), but every argument is a value */
-
-static char *
-ngx_http_velro_str_list(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    char  *p = conf;
-
-    ngx_str_t     *value, *s;
-    ngx_uint_t     i;
-    ngx_array_t  **a;
-
-    a = (ngx_array_t **) (p + cmd->offset);
-
-    if (*a == NGX_CONF_UNSET_PTR) {
-        *a = ngx_array_create(cf->pool, 4, sizeof(ngx_str_t));
-        if (*a == NULL) {
-            return NGX_CONF_ERROR;
-        }
-    }
-
-    value = cf->args->elts;
-
-    for (i = 1; i < cf->args->nelts; i++) {
-        s = ngx_array_push(*a);
-        if (s == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        *s = value[i];
-    }
-
-    return NGX_CONF_OK;
-}
-
-
-static char *
-ngx_http_velro_authz_resource(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_velro_loc_conf_t *vlcf = conf;
-
-    ngx_str_t                         *value;
-    ngx_http_compile_complex_value_t   ccv;
-
-    if (vlcf->resource != NGX_CONF_UNSET_PTR) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-
-    vlcf->resource = ngx_palloc(cf->pool, sizeof(ngx_http_complex_value_t));
-    if (vlcf->resource == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
-
-    ccv.cf = cf;
-    ccv.value = &value[1];
-    ccv.complex_value = vlcf->resource;
-
-    if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
-
-    return NGX_CONF_OK;
-}
-
-
-static char *
-ngx_http_velro_authz_action(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_velro_loc_conf_t *vlcf = conf;
-
-    ngx_str_t                         *value;
-    ngx_http_compile_complex_value_t   ccv;
-
-    if (vlcf->action != NGX_CONF_UNSET_UINT) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-
-    if (ngx_strcmp(value[1].data, "read") == 0) {
-        vlcf->action = VELRO_ACTION_READ;
-        return NGX_CONF_OK;
-    }
-
-    if (ngx_strcmp(value[1].data, "write") == 0) {
-        vlcf->action = VELRO_ACTION_WRITE;
-        return NGX_CONF_OK;
-    }
-
-    if (ngx_strcmp(value[1].data, "delete") == 0) {
-        vlcf->action = VELRO_ACTION_DELETE;
-        return NGX_CONF_OK;
-    }
-
-    if (ngx_http_script_variables_count(&value[1]) == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid action \"%V\": read, write, delete, "
-                           "or a value with variables", &value[1]);
-        return NGX_CONF_ERROR;
-    }
-
-    vlcf->action_value = ngx_palloc(cf->pool,
-                                    sizeof(ngx_http_complex_value_t));
-    if (vlcf->action_value == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
-
-    ccv.cf = cf;
-    ccv.value = &value[1];
-    ccv.complex_value = vlcf->action_value;
-
-    if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
-
-    vlcf->action = NGX_HTTP_VELRO_ACTION_VALUE;
-
-    return NGX_CONF_OK;
-}
-
-
-static char *
-ngx_http_velro_authz_deny_status(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf)
-{
-    ngx_http_velro_loc_conf_t *vlcf = conf;
-
-    ngx_str_t  *value;
-
-    if (vlcf->deny_status != NGX_CONF_UNSET_UINT) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-
-    if (ngx_strcmp(value[1].data, "403") == 0) {
-        vlcf->deny_status = NGX_HTTP_FORBIDDEN;
-
-    } else if (ngx_strcmp(value[1].data, "404") == 0) {
-        vlcf->deny_status = NGX_HTTP_NOT_FOUND;
-
-    } else {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid status \"%V\": 403 or 404", &value[1]);
-        return NGX_CONF_ERROR;
-    }
-
-    return NGX_CONF_OK;
-}
-
-
-static char *
-ngx_http_velro_cache_l1(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_velro_main_conf_t  *vmcf = conf;
-
-    ssize_t     size;
-    ngx_str_t  *value, s;
-
-    if (vmcf->l1_size != NGX_CONF_UNSET_SIZE) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-
-    if (ngx_strncmp(value[1].data, "size=", 5) != 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid parameter \"%V\", expected size=",
-                           &value[1]);
-        return NGX_CONF_ERROR;
-    }
-
-    s.data = value[1].data + 5;
-    s.len = value[1].len - 5;
-
-    size = ngx_parse_size(&s);
-
-    if (size == NGX_ERROR || size < 64 * 1024) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid size \"%V\", 64k at least", &s);
-        return NGX_CONF_ERROR;
-    }
-
-    vmcf->l1_size = (size_t) size;
-
-    return NGX_CONF_OK;
-}
-
-
-static char *
-ngx_http_velro_cache_ttl(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_velro_main_conf_t  *vmcf = conf;
-
-    time_t      t, *slot;
-    ngx_str_t  *value, s;
-    ngx_uint_t  i, type;
-
-    value = cf->args->elts;
-
-    for (type = 0; type < NGX_HTTP_VELRO_NTYPES; type++) {
-        if (ngx_strcmp(value[1].data, ngx_http_velro_ttl_types[type].data)
-            == 0)
-        {
-            break;
-        }
-    }
-
-    if (type == NGX_HTTP_VELRO_NTYPES) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "unknown cache type \"%V\"", &value[1]);
-        return NGX_CONF_ERROR;
-    }
-
-    for (i = 2; i < cf->args->nelts; i++) {
-
-        if (ngx_strncmp(value[i].data, "l1=", 3) == 0) {
-            slot = &vmcf->ttl_l1[type];
-
-        } else if (ngx_strncmp(value[i].data, "l2=", 3) == 0) {
-            slot = &vmcf->ttl_l2[type];
-
-        } else {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid parameter \"%V\"", &value[i]);
-            return NGX_CONF_ERROR;
-        }
-
-        s.data = value[i].data + 3;
-        s.len = value[i].len - 3;
-
-        t = ngx_parse_time(&s, 1);
-        if (t == (time_t) NGX_ERROR) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid time \"%V\"", &value[i]);
-            return NGX_CONF_ERROR;
-        }
-
-        *slot = t;
-    }
-
-    return NGX_CONF_OK;
-}
-
-
 static ngx_int_t
 ngx_http_velro_preconfiguration(ngx_conf_t *cf)
 {
@@ -1078,28 +614,10 @@ ngx_http_velro_preconfiguration(ngx_conf_t *cf)
 static ngx_int_t
 ngx_http_velro_postconfiguration(ngx_conf_t *cf)
 {
-    ngx_uint_t                   i;
-    ngx_http_handler_pt         *h;
-    ngx_http_core_loc_conf_t   **loc;
-    ngx_http_core_main_conf_t   *cmcf;
-    ngx_http_velro_main_conf_t  *vmcf;
+    ngx_http_handler_pt        *h;
+    ngx_http_core_main_conf_t  *cmcf;
 
-    /*
-     * A velro_authz_pg location answers subrequests read into memory, the
-     * warm form's up to a few hundred KB: unless the location set
-     * subrequest_output_buffer_size (merged by now: the default is one
-     * page), it gets NGX_HTTP_VELRO_PG_OUTPUT_SIZE.
-     */
-
-    vmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_velro_module);
-    loc = vmcf->authz_pg_locs.elts;
-
-    for (i = 0; i < vmcf->authz_pg_locs.nelts; i++) {
-        if (loc[i]->subrequest_output_buffer_size == (size_t) ngx_pagesize) {
-            loc[i]->subrequest_output_buffer_size =
-                                                NGX_HTTP_VELRO_PG_OUTPUT_SIZE;
-        }
-    }
+    ngx_http_velro_authz_pg_postconfiguration(cf);
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
 
@@ -1341,9 +859,15 @@ ngx_http_velro_init_process(ngx_cycle_t *cycle)
     }
 
     if (vmcf->pg
-        && ngx_http_velro_pg_init_process(cycle, vmcf->pg,
-                                          ngx_http_velro_invalidate,
-                                          ngx_http_velro_invalidate_listening)
+        && ngx_http_velro_pg_init_process(cycle, vmcf->pg) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (vmcf->pg
+        && ngx_http_velro_pg_listen_init_process(cycle, vmcf->pg,
+                                    ngx_http_velro_invalidate,
+                                    ngx_http_velro_invalidate_listening)
            != NGX_OK)
     {
         return NGX_ERROR;
@@ -1357,6 +881,7 @@ static void
 ngx_http_velro_exit_process(ngx_cycle_t *cycle)
 {
     ngx_http_velro_redis_exit_process(cycle);
+    ngx_http_velro_pg_listen_exit_process(cycle);
     ngx_http_velro_pg_exit_process(cycle);
     ngx_http_velro_authz_exit_process(cycle);
     ngx_http_velro_metrics_exit_process(cycle);

@@ -72,14 +72,6 @@ typedef struct {
 } ngx_http_velro_main_conf_t;
 
 
-/*
- * The subrequest_output_buffer_size a velro_authz_pg location gets unless
- * it sets one: the warm answer of velro_warm_limit 1000 (about 370 KB)
- * must fit in memory.
- */
-#define NGX_HTTP_VELRO_PG_OUTPUT_SIZE  (512 * 1024)
-
-
 /* a JWKS fetched through a subrequest, one state per worker */
 
 typedef struct {

@@ -1,53 +1,41 @@
 
 /*
- * velro: L3, PostgreSQL through libpq's nonblocking API.
+ * velro: L3, PostgreSQL through libpq's nonblocking API: the adapter.
  *
  * Per worker: a pool of "pool" connections, all opened at worker start,
  * each with the statements velro_l3 (velro_l3_entities()) and
  * velro_l3_warm (velro_l3_warm_entities()) prepared once (in that order;
  * a database without velro_l3_warm_entities() only fails warm requests);
- * a FIFO of requests
- * waiting for a free connection; and one more connection that LISTENs on
- * the invalidation channel.  Sockets are nginx connections registered
- * level-triggered; every wait has an nginx timer.  Nothing blocks: no
- * PQexec, no PQcancel, no PQgetResult before PQisBusy says it is there.
+ * a FIFO of queries waiting for a free connection
+ * (ngx_http_velro_pg_query(), for velro_authz_pg); and the connections of
+ * subscribers (ngx_http_velro_pg_subscribe(), for the invalidation
+ * subscriber of velro_pg_listen), each of its own, outside the pool.
+ * Sockets are nginx connections registered level-triggered; every wait
+ * has an nginx timer.  Nothing blocks: no PQexec, no PQcancel, no
+ * PQgetResult before PQisBusy says it is there.
  *
  * A connection goes DOWN -> CONNECTING -> PREPARING -> PREPARING_WARM
- * (LISTEN_SENT for the listener) -> IDLE <-> BUSY (LISTENING), and back to
- * DOWN on any failure, from where a timer reconnects it with an
- * exponential backoff.
+ * (LISTEN_SENT for a subscriber's) -> IDLE <-> BUSY (LISTENING), and back
+ * to DOWN on any failure, from where a timer reconnects it with an
+ * exponential backoff.  Its socket, events and reading of results are
+ * ngx_http_velro_pg_conn.c's; what it does with them is this file's
+ * (ngx_http_velro_pg_handler).
  *
- * The content handler answers two forms of GET (INTERFACE.md, "L3
- * contract"):
+ * In this file: the velro_pg directive; the query API and its FIFO;
+ * connecting and the first commands (prepare, or a subscriber's LISTEN);
+ * a command's completion, a pool connection's result and its release;
+ * failures and the backoff; subscribers; the worker's start and exit.
  *
- *   ?user=UUID[&resource=UUID]       SELECT velro_l3_entities($1, $2)
- *   ?user=UUID&warm=1[&limit=N]      SELECT velro_l3_warm_entities($1, $2)
- *
- * ("velro_authz_pg access": issue 3's form, velro_l3_lookup and velro_l3_warm,
- * unprepared)
- *
- * the warm form (cache warming on login) with N in 1..1000, default 100,
- * and no "resource".  Either answer is PostgreSQL's json text, verbatim.
- *
- * Requests never run from inside the connection code: their completion is
- * a posted event, so a request finalized (or a new one started) never
- * finds a connection half way through a state change.
+ * Queries never complete from inside the connection code: their
+ * completion is a posted event (the request's wake), so a request
+ * finalized (or a new one started) never finds a connection half way
+ * through a state change.
  */
 
 
 #include "ngx_http_velro_module.h"
+#include "ngx_http_velro_pg_conn.h"
 
-#include <libpq-fe.h>
-
-
-#define NGX_HTTP_VELRO_PG_DOWN          0
-#define NGX_HTTP_VELRO_PG_CONNECTING    1
-#define NGX_HTTP_VELRO_PG_PREPARING     2
-#define NGX_HTTP_VELRO_PG_PREPARING_WARM  3
-#define NGX_HTTP_VELRO_PG_LISTEN_SENT   4
-#define NGX_HTTP_VELRO_PG_IDLE          5
-#define NGX_HTTP_VELRO_PG_BUSY          6
-#define NGX_HTTP_VELRO_PG_LISTENING     7
 
 #define NGX_HTTP_VELRO_PG_BACKOFF_MIN   100
 #define NGX_HTTP_VELRO_PG_BACKOFF_MAX   5000
@@ -68,59 +56,6 @@
 #define NGX_HTTP_VELRO_PG_ACCESS_WARM_SQL                                     \
     "SELECT velro_l3_warm($1::uuid, $2::int)"
 
-#define NGX_HTTP_VELRO_PG_WARM_LIMIT    100
-#define NGX_HTTP_VELRO_PG_WARM_MAX      1000
-
-#define NGX_HTTP_VELRO_UUID_LEN         36
-
-
-typedef struct ngx_http_velro_pg_s       ngx_http_velro_pg_t;
-typedef struct ngx_http_velro_pg_conn_s  ngx_http_velro_pg_conn_t;
-typedef struct ngx_http_velro_pg_req_s   ngx_http_velro_pg_req_t;
-
-
-struct ngx_http_velro_pg_conn_s {
-    PGconn                       *pg;
-    ngx_connection_t             *c;            /* wraps PQsocket() */
-    ngx_file_uniq_t               uniq;         /* the socket c was made for */
-    ngx_http_velro_pg_t          *pool;
-    ngx_http_velro_pg_req_t      *req;          /* NULL: none, or gone */
-    PGresult                     *res;          /* of the command under way */
-    ngx_event_t                   timer;        /* backoff, connect, query */
-    ngx_queue_t                   queue;        /* in pool->idle */
-    ngx_msec_t                    backoff;
-    ngx_uint_t                    state;
-    ngx_uint_t                    id;
-
-    unsigned                      listener:1;
-    unsigned                      idle:1;       /* in pool->idle */
-    unsigned                      up:1;         /* counted in pool->nup */
-    unsigned                      flushing:1;   /* PQflush() returned 1 */
-    unsigned                      warm:1;       /* velro_l3_warm prepared */
-};
-
-
-struct ngx_http_velro_pg_req_s {
-    ngx_http_request_t           *request;
-    ngx_http_velro_pg_conn_t     *conn;         /* its query runs there */
-    ngx_queue_t                   queue;        /* in pool->waiting */
-    ngx_event_t                   timer;        /* wait for a connection */
-    ngx_event_t                   wake;         /* posted: answer now */
-
-    const char                   *values[2];
-    u_char                        user[NGX_HTTP_VELRO_UUID_LEN + 1];
-    u_char                        resource[NGX_HTTP_VELRO_UUID_LEN + 1];
-    u_char                        limit[NGX_INT_T_LEN + 1];
-
-    ngx_uint_t                    status;
-    ngx_str_t                     body;         /* of a 200 */
-    const char                   *reason;       /* of a 503 */
-
-    unsigned                      queued:1;
-    unsigned                      warm:1;       /* velro_l3_warm */
-    unsigned                      access:1;     /* issue 3's form */
-};
-
 
 struct ngx_http_velro_pg_s {
     ngx_http_velro_pg_conf_t     *conf;
@@ -128,61 +63,34 @@ struct ngx_http_velro_pg_s {
 
     ngx_http_velro_pg_conn_t     *conns;
     ngx_uint_t                    nconns;
+    ngx_uint_t                    nsubs;        /* subscribers so far */
     ngx_uint_t                    nup;          /* IDLE or BUSY */
 
     ngx_queue_t                   idle;         /* connections */
     ngx_queue_t                   waiting;      /* requests, FIFO */
-
-    ngx_http_velro_pg_conn_t     *listener;     /* NULL: velro_pg_listen off */
-    char                         *listen_sql;
-    ngx_http_velro_pg_notify_pt   notify;
-    ngx_http_velro_pg_listen_pt   listening;
 
     const char                   *keywords[7];
     const char                   *values[7];
 
     unsigned                      down:1;       /* fail fast */
     unsigned                      failing:1;    /* a failure was logged */
-    unsigned                      listen_failing:1;
     unsigned                      warm_failing:1;  /* velro_l3_warm not
                                                       prepared, logged */
 };
 
 
-static ngx_http_velro_pg_conf_t *ngx_http_velro_pg_get_conf(ngx_conf_t *cf,
-    ngx_http_velro_main_conf_t *vmcf);
+static char *ngx_http_velro_pg_option(ngx_conf_t *cf, ngx_str_t *value,
+    ngx_http_velro_pg_conf_t *pcf);
 
-static ngx_int_t ngx_http_velro_pg_handler(ngx_http_request_t *r);
-static ngx_int_t ngx_http_velro_pg_access_handler(ngx_http_request_t *r);
-static ngx_int_t ngx_http_velro_pg_lookup(ngx_http_request_t *r,
-    ngx_uint_t access);
-static ngx_int_t ngx_http_velro_pg_uuid(ngx_str_t *s);
-static ngx_int_t ngx_http_velro_pg_start(ngx_http_velro_pg_t *pool,
-    ngx_http_velro_pg_req_t *pr);
-static void ngx_http_velro_pg_req_cleanup(void *data);
 static void ngx_http_velro_pg_wait_timeout(ngx_event_t *ev);
 static void ngx_http_velro_pg_done(ngx_http_velro_pg_req_t *pr,
     ngx_uint_t status, const char *reason);
-static void ngx_http_velro_pg_wake(ngx_event_t *ev);
-static ngx_int_t ngx_http_velro_pg_respond(ngx_http_request_t *r,
-    ngx_uint_t status, ngx_str_t *body);
-static ngx_int_t ngx_http_velro_pg_error(ngx_http_request_t *r,
-    ngx_uint_t status, const char *error, const char *description);
 
 static void ngx_http_velro_pg_connect(ngx_http_velro_pg_conn_t *pc);
-static void ngx_http_velro_pg_poll(ngx_http_velro_pg_conn_t *pc);
 static void ngx_http_velro_pg_connected(ngx_http_velro_pg_conn_t *pc);
 static void ngx_http_velro_pg_prepare_warm(ngx_http_velro_pg_conn_t *pc);
 static void ngx_http_velro_pg_prepared_warm(ngx_http_velro_pg_conn_t *pc);
-static ngx_int_t ngx_http_velro_pg_socket(ngx_http_velro_pg_conn_t *pc);
-static void ngx_http_velro_pg_free_socket(ngx_http_velro_pg_conn_t *pc);
-static ngx_int_t ngx_http_velro_pg_want(ngx_http_velro_pg_conn_t *pc,
-    ngx_uint_t read, ngx_uint_t write);
-static ngx_int_t ngx_http_velro_pg_flush(ngx_http_velro_pg_conn_t *pc);
-static void ngx_http_velro_pg_event_handler(ngx_event_t *ev);
 static void ngx_http_velro_pg_timer_handler(ngx_event_t *ev);
-static void ngx_http_velro_pg_read(ngx_http_velro_pg_conn_t *pc);
-static void ngx_http_velro_pg_results(ngx_http_velro_pg_conn_t *pc);
 static void ngx_http_velro_pg_complete(ngx_http_velro_pg_conn_t *pc);
 static void ngx_http_velro_pg_result(ngx_http_velro_pg_conn_t *pc);
 static void ngx_http_velro_pg_answer(ngx_http_velro_pg_req_t *pr,
@@ -198,19 +106,30 @@ static void ngx_http_velro_pg_fail(ngx_http_velro_pg_conn_t *pc,
 static void ngx_http_velro_pg_close(ngx_http_velro_pg_conn_t *pc);
 static ngx_uint_t ngx_http_velro_pg_connecting(ngx_http_velro_pg_t *pool);
 static void ngx_http_velro_pg_fail_waiting(ngx_http_velro_pg_t *pool);
-static size_t ngx_http_velro_pg_message(const char *msg, u_char *buf,
-    size_t size);
-static void ngx_http_velro_pg_notice(void *arg, const char *message);
 
 
 static ngx_http_velro_pg_t  *ngx_http_velro_pg_state;
 
 
+/* what pool and subscriber connections do with what arrives */
+
+static ngx_http_velro_pg_handler_t  ngx_http_velro_pg_handler = {
+    ngx_http_velro_pg_connected,
+    ngx_http_velro_pg_complete,
+    ngx_http_velro_pg_notifies,
+    ngx_http_velro_pg_fail
+};
+
+
 /* configuration */
 
-static ngx_http_velro_pg_conf_t *
-ngx_http_velro_pg_get_conf(ngx_conf_t *cf, ngx_http_velro_main_conf_t *vmcf)
+/* created by the first of velro_pg and velro_pg_listen */
+
+ngx_http_velro_pg_conf_t *
+ngx_http_velro_pg_get_conf(ngx_conf_t *cf, void *conf)
 {
+    ngx_http_velro_main_conf_t  *vmcf = conf;
+
     ngx_http_velro_pg_conf_t  *pcf;
 
     if (vmcf->pg) {
@@ -243,18 +162,14 @@ ngx_http_velro_pg_get_conf(ngx_conf_t *cf, ngx_http_velro_main_conf_t *vmcf)
 char *
 ngx_http_velro_pg_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    ngx_http_velro_main_conf_t  *vmcf = conf;
-
     char                      *errmsg;
     size_t                     len;
-    ngx_int_t                  n;
-    ngx_str_t                 *value, s;
-    ngx_msec_t                 ms;
+    ngx_str_t                 *value;
     ngx_uint_t                 i;
     PQconninfoOption          *opts;
     ngx_http_velro_pg_conf_t  *pcf;
 
-    pcf = ngx_http_velro_pg_get_conf(cf, vmcf);
+    pcf = ngx_http_velro_pg_get_conf(cf, conf);
     if (pcf == NULL) {
         return NGX_CONF_ERROR;
     }
@@ -296,52 +211,9 @@ ngx_http_velro_pg_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     pcf->conninfo = value[1];
 
     for (i = 2; i < cf->args->nelts; i++) {
-
-        if (ngx_strncmp(value[i].data, "pool=", 5) == 0) {
-            n = ngx_atoi(value[i].data + 5, value[i].len - 5);
-
-            if (n == NGX_ERROR || n < 1 || n > NGX_HTTP_VELRO_PG_POOL_MAX) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "invalid pool size \"%V\", 1 to %d",
-                                   &value[i], NGX_HTTP_VELRO_PG_POOL_MAX);
-                return NGX_CONF_ERROR;
-            }
-
-            pcf->pool = (ngx_uint_t) n;
-            continue;
+        if (ngx_http_velro_pg_option(cf, &value[i], pcf) != NGX_CONF_OK) {
+            return NGX_CONF_ERROR;
         }
-
-        if (ngx_strncmp(value[i].data, "connect_timeout=", 16) == 0) {
-            s.data = value[i].data + 16;
-            s.len = value[i].len - 16;
-
-            ms = ngx_parse_time(&s, 0);
-
-            if (ms == (ngx_msec_t) NGX_ERROR || ms == 0) {
-                goto invalid_time;
-            }
-
-            pcf->connect_timeout = ms;
-            continue;
-        }
-
-        if (ngx_strncmp(value[i].data, "timeout=", 8) == 0) {
-            s.data = value[i].data + 8;
-            s.len = value[i].len - 8;
-
-            ms = ngx_parse_time(&s, 0);
-
-            if (ms == (ngx_msec_t) NGX_ERROR || ms == 0) {
-                goto invalid_time;
-            }
-
-            pcf->timeout = ms;
-            continue;
-        }
-
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid parameter \"%V\"", &value[i]);
-        return NGX_CONF_ERROR;
     }
 
     if (!pcf->channel_set) {
@@ -349,392 +221,100 @@ ngx_http_velro_pg_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     return NGX_CONF_OK;
-
-invalid_time:
-
-    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                       "invalid time in \"%V\"", &value[i]);
-    return NGX_CONF_ERROR;
 }
 
 
-char *
-ngx_http_velro_pg_listen_directive(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf)
+/* one of velro_pg's key=value options: pool=, connect_timeout=, timeout= */
+
+static char *
+ngx_http_velro_pg_option(ngx_conf_t *cf, ngx_str_t *value,
+    ngx_http_velro_pg_conf_t *pcf)
 {
-    ngx_http_velro_main_conf_t  *vmcf = conf;
+    size_t      skip;
+    ngx_int_t   n;
+    ngx_str_t   s;
+    ngx_msec_t  ms, *slot;
 
-    u_char                     ch;
-    ngx_str_t                 *value;
-    ngx_uint_t                 i;
-    ngx_http_velro_pg_conf_t  *pcf;
+    if (ngx_strncmp(value->data, "pool=", 5) == 0) {
+        n = ngx_atoi(value->data + 5, value->len - 5);
 
-    pcf = ngx_http_velro_pg_get_conf(cf, vmcf);
-    if (pcf == NULL) {
-        return NGX_CONF_ERROR;
-    }
+        if (n == NGX_ERROR || n < 1 || n > NGX_HTTP_VELRO_PG_POOL_MAX) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid pool size \"%V\", 1 to %d",
+                               value, NGX_HTTP_VELRO_PG_POOL_MAX);
+            return NGX_CONF_ERROR;
+        }
 
-    if (pcf->channel_set) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-
-    pcf->channel_set = 1;
-
-    if (ngx_strcmp(value[1].data, "off") == 0) {
-        ngx_str_set(&pcf->channel, "");
+        pcf->pool = (ngx_uint_t) n;
         return NGX_CONF_OK;
     }
 
-    /* an identifier: it goes into LISTEN "CHANNEL" as is */
+    if (ngx_strncmp(value->data, "connect_timeout=", 16) == 0) {
+        slot = &pcf->connect_timeout;
+        skip = 16;
 
-    if (value[1].len == 0 || value[1].len > 63) {
-        goto invalid;
-    }
-
-    for (i = 0; i < value[1].len; i++) {
-        ch = value[1].data[i];
-
-        if (ch == '_' || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z')
-            || (i > 0 && ch >= '0' && ch <= '9'))
-        {
-            continue;
-        }
-
-        goto invalid;
-    }
-
-    pcf->channel = value[1];
-
-    return NGX_CONF_OK;
-
-invalid:
-
-    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                       "invalid channel \"%V\": an identifier "
-                       "([A-Za-z_][A-Za-z0-9_]*, 63 characters at most) "
-                       "or \"off\"", &value[1]);
-    return NGX_CONF_ERROR;
-}
-
-
-char *
-ngx_http_velro_authz_pg(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_core_loc_conf_t    *clcf, **loc;
-    ngx_http_velro_main_conf_t  *vmcf;
-
-    ngx_str_t  *value;
-
-    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-
-    if (clcf->handler == ngx_http_velro_pg_handler
-        || clcf->handler == ngx_http_velro_pg_access_handler)
-    {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-
-    /* "access": the answer of issue 3's L3 contract, an "access" row */
-
-    if (cf->args->nelts == 1
-        || ngx_strcmp(value[1].data, "entities") == 0)
-    {
-        clcf->handler = ngx_http_velro_pg_handler;
-
-    } else if (ngx_strcmp(value[1].data, "access") == 0) {
-        clcf->handler = ngx_http_velro_pg_access_handler;
+    } else if (ngx_strncmp(value->data, "timeout=", 8) == 0) {
+        slot = &pcf->timeout;
+        skip = 8;
 
     } else {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid value \"%V\", it must be \"entities\" "
-                           "or \"access\"", &value[1]);
+                           "invalid parameter \"%V\"", value);
         return NGX_CONF_ERROR;
     }
 
-    /* checked once the http{} block is read: "velro_pg" may come later */
+    s.data = value->data + skip;
+    s.len = value->len - skip;
 
-    vmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_velro_module);
-    vmcf->authz_pg = 1;
+    ms = ngx_parse_time(&s, 0);
 
-    /* for the subrequest_output_buffer_size default, once merged */
-
-    if (vmcf->authz_pg_locs.elts == NULL
-        && ngx_array_init(&vmcf->authz_pg_locs, cf->pool, 4,
-                          sizeof(ngx_http_core_loc_conf_t *))
-           != NGX_OK)
-    {
+    if (ms == (ngx_msec_t) NGX_ERROR || ms == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid time in \"%V\"", value);
         return NGX_CONF_ERROR;
     }
 
-    loc = ngx_array_push(&vmcf->authz_pg_locs);
-    if (loc == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    *loc = clcf;
+    *slot = ms;
 
     return NGX_CONF_OK;
 }
 
 
-/* the content handler: the L3 contract, and its warm form */
+/* the queries */
 
-static ngx_int_t
-ngx_http_velro_pg_handler(ngx_http_request_t *r)
+/*
+ * Sends the query on an idle connection, or queues the request.  NGX_OK:
+ * the request will be woken; NGX_DECLINED: PostgreSQL is down, fail now;
+ * NGX_ABORT: no velro_pg.
+ */
+
+ngx_int_t
+ngx_http_velro_pg_query(ngx_http_velro_pg_req_t *pr)
 {
-    return ngx_http_velro_pg_lookup(r, 0);
-}
-
-
-static ngx_int_t
-ngx_http_velro_pg_access_handler(ngx_http_request_t *r)
-{
-    return ngx_http_velro_pg_lookup(r, 1);
-}
-
-
-static ngx_int_t
-ngx_http_velro_pg_lookup(ngx_http_request_t *r, ngx_uint_t access)
-{
-    ngx_int_t                 rc, limit;
-    ngx_str_t                 user, resource, arg;
-    ngx_uint_t                warm;
-    ngx_table_elt_t          *h;
-    ngx_http_cleanup_t       *cln;
-    ngx_http_velro_pg_t      *pool;
-    ngx_http_velro_pg_req_t  *pr;
-
-    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
-
-        rc = ngx_http_discard_request_body(r);
-        if (rc != NGX_OK) {
-            return rc;
-        }
-
-        h = ngx_list_push(&r->headers_out.headers);
-        if (h == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        h->hash = 1;
-#if (nginx_version >= 1023000)
-        h->next = NULL;
-#endif
-        ngx_str_set(&h->key, "Allow");
-        ngx_str_set(&h->value, "GET, HEAD");
-
-        return ngx_http_velro_pg_error(r, NGX_HTTP_NOT_ALLOWED,
-                                       "method_not_allowed",
-                                       "only GET and HEAD are allowed");
-    }
-
-    rc = ngx_http_discard_request_body(r);
-    if (rc != NGX_OK) {
-        return rc;
-    }
-
-    if (ngx_http_arg(r, (u_char *) "user", 4, &user) != NGX_OK
-        || ngx_http_velro_pg_uuid(&user) != NGX_OK)
-    {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "velro: L3 request without a valid \"user\" UUID");
-
-        return ngx_http_velro_pg_error(r, NGX_HTTP_BAD_REQUEST,
-                                       "invalid_request",
-                                       "user must be a UUID");
-    }
-
-    warm = (ngx_http_arg(r, (u_char *) "warm", 4, &arg) == NGX_OK);
-    limit = NGX_HTTP_VELRO_PG_WARM_LIMIT;
-
-    if (ngx_http_arg(r, (u_char *) "resource", 8, &resource) != NGX_OK) {
-        resource.data = NULL;
-        resource.len = 0;
-    }
-
-    if (warm) {
-        if (resource.data) {
-            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                          "velro: L3 warm request with a \"resource\"");
-
-            return ngx_http_velro_pg_error(r, NGX_HTTP_BAD_REQUEST,
-                                           "invalid_request",
-                                           "warm takes no resource");
-        }
-
-        if (arg.len != 1 || arg.data[0] != '1') {
-            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                          "velro: L3 request with an invalid \"warm\"");
-
-            return ngx_http_velro_pg_error(r, NGX_HTTP_BAD_REQUEST,
-                                           "invalid_request",
-                                           "warm must be 1");
-        }
-
-        if (ngx_http_arg(r, (u_char *) "limit", 5, &arg) == NGX_OK) {
-            limit = ngx_atoi(arg.data, arg.len);
-
-            if (limit < 1 || limit > NGX_HTTP_VELRO_PG_WARM_MAX) {
-                ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                              "velro: L3 warm request with an invalid "
-                              "\"limit\"");
-
-                return ngx_http_velro_pg_error(r, NGX_HTTP_BAD_REQUEST,
-                                               "invalid_request",
-                                               "limit must be 1 to 1000");
-            }
-        }
-
-    } else if (ngx_http_arg(r, (u_char *) "limit", 5, &arg) == NGX_OK) {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "velro: L3 request with a \"limit\" but no \"warm\"");
-
-        return ngx_http_velro_pg_error(r, NGX_HTTP_BAD_REQUEST,
-                                       "invalid_request",
-                                       "limit needs warm=1");
-    }
-
-    if (resource.len && ngx_http_velro_pg_uuid(&resource) != NGX_OK) {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "velro: L3 request with an invalid \"resource\" UUID");
-
-        return ngx_http_velro_pg_error(r, NGX_HTTP_BAD_REQUEST,
-                                       "invalid_request",
-                                       "resource must be a UUID");
-    }
+    ngx_queue_t               *q;
+    ngx_http_velro_pg_t       *pool;
+    ngx_http_velro_pg_conn_t  *pc;
 
     pool = ngx_http_velro_pg_state;
 
     if (pool == NULL) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "velro: L3 lookup failed: \"velro_authz_pg\" "
-                      "without \"velro_pg\"");
-
-        return ngx_http_velro_pg_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                       "temporarily_unavailable",
-                                       "no PostgreSQL is configured");
-    }
-
-    pr = ngx_pcalloc(r->pool, sizeof(ngx_http_velro_pg_req_t));
-    if (pr == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    pr->request = r;
-    pr->access = access;
-
-    ngx_memcpy(pr->user, user.data, NGX_HTTP_VELRO_UUID_LEN);
-    pr->values[0] = (const char *) pr->user;
-
-    if (warm) {
-        pr->warm = 1;
-        *ngx_sprintf(pr->limit, "%i", limit) = '\0';
-        pr->values[1] = (const char *) pr->limit;
-
-    } else if (resource.len) {
-        ngx_memcpy(pr->resource, resource.data, NGX_HTTP_VELRO_UUID_LEN);
-        pr->values[1] = (const char *) pr->resource;
+        return NGX_ABORT;
     }
 
     pr->timer.handler = ngx_http_velro_pg_wait_timeout;
     pr->timer.data = pr;
-    pr->timer.log = r->connection->log;
-
-    pr->wake.handler = ngx_http_velro_pg_wake;
-    pr->wake.data = pr;
-    pr->wake.log = r->connection->log;
-
-    /* runs when the request is terminated or freed, whatever happens */
-
-    cln = ngx_http_cleanup_add(r, 0);
-    if (cln == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    cln->handler = ngx_http_velro_pg_req_cleanup;
-    cln->data = pr;
-
-    if (ngx_http_velro_pg_start(pool, pr) != NGX_OK) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "velro: L3 lookup failed: no PostgreSQL connection");
-
-        return ngx_http_velro_pg_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                       "temporarily_unavailable",
-                                       "no PostgreSQL connection");
-    }
-
-    /* a client that goes away while we wait: noticed, and cleaned up */
-
-    if (r == r->main && r->read_event_handler == ngx_http_block_reading) {
-        r->read_event_handler = ngx_http_test_reading;
-    }
-
-    r->main->count++;
-
-    return NGX_DONE;
-}
-
-
-/* canonical form only: 8-4-4-4-12 hex digits, either case */
-
-static ngx_int_t
-ngx_http_velro_pg_uuid(ngx_str_t *s)
-{
-    u_char      ch;
-    ngx_uint_t  i;
-
-    if (s->len != NGX_HTTP_VELRO_UUID_LEN) {
-        return NGX_ERROR;
-    }
-
-    for (i = 0; i < NGX_HTTP_VELRO_UUID_LEN; i++) {
-        ch = s->data[i];
-
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (ch != '-') {
-                return NGX_ERROR;
-            }
-
-            continue;
-        }
-
-        if ((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f')
-            || (ch >= 'A' && ch <= 'F'))
-        {
-            continue;
-        }
-
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
-}
-
-
-/*
- * Sends the query on an idle connection, or queues the request.  NGX_OK:
- * the request will be woken; NGX_DECLINED: PostgreSQL is down, fail now.
- */
-
-static ngx_int_t
-ngx_http_velro_pg_start(ngx_http_velro_pg_t *pool, ngx_http_velro_pg_req_t *pr)
-{
-    ngx_queue_t               *q;
-    ngx_http_velro_pg_conn_t  *pc;
+    pr->timer.log = pr->request->connection->log;
 
 #if (NGX_DEBUG)
     if (pr->warm) {
         ngx_log_debug2(NGX_LOG_DEBUG_HTTP, pr->request->connection->log, 0,
-                       "velro: L3 warm query user=%s limit=%s", pr->user,
-                       pr->limit);
+                       "velro: L3 warm query user=%s limit=%s",
+                       pr->values[0], pr->values[1]);
 
     } else {
         ngx_log_debug2(NGX_LOG_DEBUG_HTTP, pr->request->connection->log, 0,
-                       "velro: L3 query user=%s resource=%s", pr->user,
-                       pr->values[1] ? (char *) pr->resource : "NULL");
+                       "velro: L3 query user=%s resource=%s", pr->values[0],
+                       pr->values[1] ? pr->values[1] : "NULL");
     }
 #endif
 
@@ -770,11 +350,9 @@ ngx_http_velro_pg_start(ngx_http_velro_pg_t *pool, ngx_http_velro_pg_req_t *pr)
 }
 
 
-static void
-ngx_http_velro_pg_req_cleanup(void *data)
+void
+ngx_http_velro_pg_cancel(ngx_http_velro_pg_req_t *pr)
 {
-    ngx_http_velro_pg_req_t  *pr = data;
-
     if (pr->queued) {
         ngx_log_debug0(NGX_LOG_DEBUG_HTTP, pr->request->connection->log, 0,
                        "velro: L3 request went away while waiting for "
@@ -839,101 +417,6 @@ ngx_http_velro_pg_done(ngx_http_velro_pg_req_t *pr, ngx_uint_t status,
 }
 
 
-static void
-ngx_http_velro_pg_wake(ngx_event_t *ev)
-{
-    ngx_http_velro_pg_req_t  *pr = ev->data;
-
-    ngx_int_t            rc;
-    ngx_connection_t    *c;
-    ngx_http_request_t  *r;
-
-    r = pr->request;
-    c = r->connection;
-
-    ngx_http_set_log_request(c->log, r);
-
-    if (pr->status == NGX_HTTP_OK) {
-        rc = ngx_http_velro_pg_respond(r, NGX_HTTP_OK, &pr->body);
-
-    } else {
-        ngx_log_error(NGX_LOG_ERR, c->log, 0,
-                      "velro: L3 lookup failed: %s", pr->reason);
-
-        rc = ngx_http_velro_pg_error(r, pr->status, "temporarily_unavailable",
-                                     pr->reason);
-    }
-
-    ngx_http_finalize_request(r, rc);
-    ngx_http_run_posted_requests(c);
-}
-
-
-static ngx_int_t
-ngx_http_velro_pg_respond(ngx_http_request_t *r, ngx_uint_t status,
-    ngx_str_t *body)
-{
-    ngx_int_t     rc;
-    ngx_buf_t    *b;
-    ngx_chain_t   out;
-
-    r->headers_out.status = status;
-    r->headers_out.content_length_n = body->len;
-
-    ngx_str_set(&r->headers_out.content_type, "application/json");
-    r->headers_out.content_type_len = sizeof("application/json") - 1;
-    r->headers_out.content_type_lowcase = NULL;
-
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    b = ngx_calloc_buf(r->pool);
-    if (b == NULL) {
-        return NGX_ERROR;
-    }
-
-    b->pos = body->data;
-    b->last = body->data + body->len;
-    b->memory = body->len ? 1 : 0;
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
-}
-
-
-static ngx_int_t
-ngx_http_velro_pg_error(ngx_http_request_t *r, ngx_uint_t status,
-    const char *error, const char *description)
-{
-    size_t     len;
-    ngx_str_t  body;
-
-    /* both are our own strings: nothing to escape */
-
-    len = sizeof("{\"error\":\"\",\"error_description\":\"\"}") - 1
-          + ngx_strlen(error) + ngx_strlen(description);
-
-    body.data = ngx_pnalloc(r->pool, len);
-    if (body.data == NULL) {
-        return NGX_ERROR;
-    }
-
-    body.len = ngx_sprintf(body.data,
-                           "{\"error\":\"%s\",\"error_description\":\"%s\"}",
-                           error, description)
-               - body.data;
-
-    return ngx_http_velro_pg_respond(r, status, &body);
-}
-
-
 /* connections */
 
 static void
@@ -946,7 +429,7 @@ ngx_http_velro_pg_connect(ngx_http_velro_pg_conn_t *pc)
 
     ngx_log_debug2(NGX_LOG_DEBUG_EVENT, pool->log, 0,
                    "velro: postgres %s connection #%ui connecting",
-                   pc->listener ? "LISTEN" : "pool", pc->id);
+                   pc->sub ? "LISTEN" : "pool", pc->id);
 
     pg = PQconnectStartParams(pool->keywords, pool->values, 1);
 
@@ -979,48 +462,6 @@ ngx_http_velro_pg_connect(ngx_http_velro_pg_conn_t *pc)
 }
 
 
-static void
-ngx_http_velro_pg_poll(ngx_http_velro_pg_conn_t *pc)
-{
-    PostgresPollingStatusType  st;
-
-    st = PQconnectPoll(pc->pg);
-
-    if (st == PGRES_POLLING_FAILED) {
-        ngx_http_velro_pg_fail(pc, NULL, 0);
-        return;
-    }
-
-    /* another host or an SSL fallback may have replaced the socket */
-
-    if (ngx_http_velro_pg_socket(pc) != NGX_OK) {
-        ngx_http_velro_pg_fail(pc, NULL, 0);
-        return;
-    }
-
-    switch (st) {
-
-    case PGRES_POLLING_OK:
-        ngx_http_velro_pg_connected(pc);
-        return;
-
-    case PGRES_POLLING_READING:
-        if (ngx_http_velro_pg_want(pc, 1, 0) != NGX_OK) {
-            ngx_http_velro_pg_fail(pc, NULL, 0);
-        }
-
-        return;
-
-    default: /* PGRES_POLLING_WRITING */
-        if (ngx_http_velro_pg_want(pc, 0, 1) != NGX_OK) {
-            ngx_http_velro_pg_fail(pc, NULL, 0);
-        }
-
-        return;
-    }
-}
-
-
 /*
  * connected: prepare the statements, one after the other, or LISTEN; the
  * connect timer runs on
@@ -1036,8 +477,8 @@ ngx_http_velro_pg_connected(ngx_http_velro_pg_conn_t *pc)
         return;
     }
 
-    if (pc->listener) {
-        ok = PQsendQuery(pc->pg, pc->pool->listen_sql);
+    if (pc->sub) {
+        ok = PQsendQuery(pc->pg, pc->sub->sql);
         pc->state = NGX_HTTP_VELRO_PG_LISTEN_SENT;
 
     } else {
@@ -1119,201 +560,6 @@ ngx_http_velro_pg_prepared_warm(ngx_http_velro_pg_conn_t *pc)
 }
 
 
-/*
- * Makes pc->c the nginx connection of PQsocket().  The descriptor's number
- * alone does not say whether libpq replaced the socket (the new one often
- * gets the old number), its inode does.  A replaced socket was closed by
- * libpq, which took it out of epoll: the old connection's events are only
- * marked inactive (NGX_CLOSE_EVENT).
- */
-
-static ngx_int_t
-ngx_http_velro_pg_socket(ngx_http_velro_pg_conn_t *pc)
-{
-    int                s;
-    ngx_connection_t  *c;
-    ngx_file_info_t    fi;
-
-    s = PQsocket(pc->pg);
-
-    if (s == -1) {
-        return NGX_ERROR;
-    }
-
-    if (ngx_fd_info(s, &fi) == NGX_FILE_ERROR) {
-        ngx_log_error(NGX_LOG_ALERT, pc->pool->log, ngx_errno,
-                      "velro: postgres: fstat(%d) failed", s);
-        return NGX_ERROR;
-    }
-
-    if (pc->c) {
-        if (pc->c->fd == (ngx_socket_t) s && pc->uniq == ngx_file_uniq(&fi)) {
-            return NGX_OK;
-        }
-
-        ngx_log_debug2(NGX_LOG_DEBUG_EVENT, pc->pool->log, 0,
-                       "velro: postgres socket changed: %d -> %d",
-                       pc->c->fd, s);
-
-        ngx_http_velro_pg_free_socket(pc);
-    }
-
-    c = ngx_get_connection((ngx_socket_t) s, pc->pool->log);
-    if (c == NULL) {
-        return NGX_ERROR;
-    }
-
-    c->data = pc;
-
-    c->read->handler = ngx_http_velro_pg_event_handler;
-    c->write->handler = ngx_http_velro_pg_event_handler;
-    c->read->log = c->log;
-    c->write->log = c->log;
-
-    pc->c = c;
-    pc->uniq = ngx_file_uniq(&fi);
-
-    return NGX_OK;
-}
-
-
-/* forgets the nginx connection; the socket is libpq's to close */
-
-static void
-ngx_http_velro_pg_free_socket(ngx_http_velro_pg_conn_t *pc)
-{
-    ngx_connection_t  *c;
-
-    c = pc->c;
-
-    if (c->read->active || c->read->disabled) {
-        ngx_del_event(c->read, NGX_READ_EVENT, NGX_CLOSE_EVENT);
-    }
-
-    if (c->write->active || c->write->disabled) {
-        ngx_del_event(c->write, NGX_WRITE_EVENT, NGX_CLOSE_EVENT);
-    }
-
-    if (c->read->posted) {
-        ngx_delete_posted_event(c->read);
-    }
-
-    if (c->write->posted) {
-        ngx_delete_posted_event(c->write);
-    }
-
-    if (c->read->timer_set) {
-        ngx_del_timer(c->read);
-    }
-
-    if (c->write->timer_set) {
-        ngx_del_timer(c->write);
-    }
-
-    ngx_free_connection(c);
-
-    c->fd = (ngx_socket_t) -1;
-
-    pc->c = NULL;
-}
-
-
-/* level-triggered interest in exactly these directions */
-
-static ngx_int_t
-ngx_http_velro_pg_want(ngx_http_velro_pg_conn_t *pc, ngx_uint_t read,
-    ngx_uint_t write)
-{
-    ngx_connection_t  *c;
-
-    c = pc->c;
-
-    if (read && !c->read->active) {
-        if (ngx_add_event(c->read, NGX_READ_EVENT, NGX_LEVEL_EVENT)
-            != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
-
-    } else if (!read && c->read->active) {
-        if (ngx_del_event(c->read, NGX_READ_EVENT, 0) != NGX_OK) {
-            return NGX_ERROR;
-        }
-    }
-
-    if (write && !c->write->active) {
-        if (ngx_add_event(c->write, NGX_WRITE_EVENT, NGX_LEVEL_EVENT)
-            != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
-
-    } else if (!write && c->write->active) {
-        if (ngx_del_event(c->write, NGX_WRITE_EVENT, 0) != NGX_OK) {
-            return NGX_ERROR;
-        }
-    }
-
-    return NGX_OK;
-}
-
-
-/* once connected, a connection always reads; it writes while libpq must */
-
-static ngx_int_t
-ngx_http_velro_pg_flush(ngx_http_velro_pg_conn_t *pc)
-{
-    int  rc;
-
-    rc = PQflush(pc->pg);
-
-    if (rc < 0) {
-        return NGX_ERROR;
-    }
-
-    pc->flushing = (rc == 1);
-
-    return ngx_http_velro_pg_want(pc, 1, pc->flushing);
-}
-
-
-static void
-ngx_http_velro_pg_event_handler(ngx_event_t *ev)
-{
-    ngx_connection_t          *c;
-    ngx_http_velro_pg_conn_t  *pc;
-
-    c = ev->data;
-    pc = c->data;
-
-    ngx_log_debug3(NGX_LOG_DEBUG_EVENT, ev->log, 0,
-                   "velro: postgres #%ui %s event, state %ui",
-                   pc->id, ev->write ? "write" : "read", pc->state);
-
-    switch (pc->state) {
-
-    case NGX_HTTP_VELRO_PG_CONNECTING:
-        ngx_http_velro_pg_poll(pc);
-        return;
-
-    case NGX_HTTP_VELRO_PG_DOWN:
-        return;
-
-    default:
-        if (ev->write) {
-            if (ngx_http_velro_pg_flush(pc) != NGX_OK) {
-                ngx_http_velro_pg_fail(pc, NULL, 0);
-            }
-
-            return;
-        }
-
-        ngx_http_velro_pg_read(pc);
-        return;
-    }
-}
-
-
 static void
 ngx_http_velro_pg_timer_handler(ngx_event_t *ev)
 {
@@ -1336,82 +582,6 @@ ngx_http_velro_pg_timer_handler(ngx_event_t *ev)
 }
 
 
-static void
-ngx_http_velro_pg_read(ngx_http_velro_pg_conn_t *pc)
-{
-    if (!PQconsumeInput(pc->pg)) {
-        ngx_http_velro_pg_fail(pc, NULL, 0);
-        return;
-    }
-
-    if (pc->flushing && ngx_http_velro_pg_flush(pc) != NGX_OK) {
-        ngx_http_velro_pg_fail(pc, NULL, 0);
-        return;
-    }
-
-    switch (pc->state) {
-
-    case NGX_HTTP_VELRO_PG_PREPARING:
-    case NGX_HTTP_VELRO_PG_PREPARING_WARM:
-    case NGX_HTTP_VELRO_PG_LISTEN_SENT:
-    case NGX_HTTP_VELRO_PG_BUSY:
-        ngx_http_velro_pg_results(pc);
-        return;
-
-    default: /* NGX_HTTP_VELRO_PG_IDLE, NGX_HTTP_VELRO_PG_LISTENING */
-        ngx_http_velro_pg_notifies(pc);
-        break;
-    }
-
-    if (PQstatus(pc->pg) == CONNECTION_BAD) {
-        ngx_http_velro_pg_fail(pc, NULL, 0);
-    }
-}
-
-
-/* collects the results that arrived, never waiting for more */
-
-static void
-ngx_http_velro_pg_results(ngx_http_velro_pg_conn_t *pc)
-{
-    PGresult  *res;
-
-    for ( ;; ) {
-
-        if (PQisBusy(pc->pg)) {
-            if (PQstatus(pc->pg) == CONNECTION_BAD) {
-                ngx_http_velro_pg_fail(pc, NULL, 0);
-            }
-
-            return;
-        }
-
-        res = PQgetResult(pc->pg);
-
-        if (res == NULL) {
-            ngx_http_velro_pg_complete(pc);
-            return;
-        }
-
-        /* the first error wins, else the first result */
-
-        if (pc->res == NULL
-            || (PQresultStatus(pc->res) != PGRES_FATAL_ERROR
-                && PQresultStatus(res) == PGRES_FATAL_ERROR))
-        {
-            if (pc->res) {
-                PQclear(pc->res);
-            }
-
-            pc->res = res;
-
-        } else {
-            PQclear(res);
-        }
-    }
-}
-
-
 /* the command under way is over: pc->res has its result */
 
 static void
@@ -1424,29 +594,6 @@ ngx_http_velro_pg_complete(ngx_http_velro_pg_conn_t *pc)
     switch (pc->state) {
 
     case NGX_HTTP_VELRO_PG_PREPARING:
-
-        if (st != PGRES_COMMAND_OK) {
-            ngx_http_velro_pg_fail(pc, pc->res ? PQresultErrorMessage(pc->res)
-                                               : NULL, 0);
-            return;
-        }
-
-        PQclear(pc->res);
-        pc->res = NULL;
-
-        ngx_http_velro_pg_prepare_warm(pc);
-        return;
-
-    case NGX_HTTP_VELRO_PG_PREPARING_WARM:
-
-        if (PQstatus(pc->pg) == CONNECTION_BAD) {
-            ngx_http_velro_pg_fail(pc, NULL, 0);
-            return;
-        }
-
-        ngx_http_velro_pg_prepared_warm(pc);
-        return;
-
     case NGX_HTTP_VELRO_PG_LISTEN_SENT:
 
         if (st != PGRES_COMMAND_OK) {
@@ -1458,7 +605,23 @@ ngx_http_velro_pg_complete(ngx_http_velro_pg_conn_t *pc)
         PQclear(pc->res);
         pc->res = NULL;
 
-        ngx_http_velro_pg_listening(pc);
+        if (pc->state == NGX_HTTP_VELRO_PG_PREPARING) {
+            ngx_http_velro_pg_prepare_warm(pc);
+
+        } else {
+            ngx_http_velro_pg_listening(pc);
+        }
+
+        return;
+
+    case NGX_HTTP_VELRO_PG_PREPARING_WARM:
+
+        if (PQstatus(pc->pg) == CONNECTION_BAD) {
+            ngx_http_velro_pg_fail(pc, NULL, 0);
+            return;
+        }
+
+        ngx_http_velro_pg_prepared_warm(pc);
         return;
 
     default: /* NGX_HTTP_VELRO_PG_BUSY */
@@ -1608,15 +771,11 @@ ngx_http_velro_pg_ready(ngx_http_velro_pg_conn_t *pc)
 }
 
 
-/* LISTEN succeeded: whatever was sent before is lost, say so */
+/* a subscriber's LISTEN succeeded: notifications from now on */
 
 static void
 ngx_http_velro_pg_listening(ngx_http_velro_pg_conn_t *pc)
 {
-    ngx_http_velro_pg_t  *pool;
-
-    pool = pc->pool;
-
     if (pc->timer.timer_set) {
         ngx_del_timer(&pc->timer);
     }
@@ -1624,53 +783,23 @@ ngx_http_velro_pg_listening(ngx_http_velro_pg_conn_t *pc)
     pc->state = NGX_HTTP_VELRO_PG_LISTENING;
     pc->backoff = 0;
 
-    if (pool->listen_failing) {
-        pool->listen_failing = 0;
-
-        ngx_log_error(NGX_LOG_ERR, pool->log, 0,
-                      "velro: postgres LISTEN \"%V\" re-established",
-                      &pool->conf->channel);
-
-    } else {
-        ngx_log_error(NGX_LOG_INFO, pool->log, 0,
-                      "velro: postgres LISTEN \"%V\"", &pool->conf->channel);
-    }
-
-    if (pool->listening) {
-        pool->listening();
-    }
+    pc->sub->ready(pc->sub);
 
     ngx_http_velro_pg_notifies(pc);
 }
 
 
+/* a subscriber's are passed on; any other connection's dropped */
+
 static void
 ngx_http_velro_pg_notifies(ngx_http_velro_pg_conn_t *pc)
 {
-    ngx_str_t             payload;
-    PGnotify             *n;
-    ngx_http_velro_pg_t  *pool;
-
-    pool = pc->pool;
+    PGnotify  *n;
 
     while ((n = PQnotifies(pc->pg)) != NULL) {
 
-        if (pc->listener
-            && pc->state == NGX_HTTP_VELRO_PG_LISTENING
-            && ngx_strlen(n->relname) == pool->conf->channel.len
-            && ngx_strncmp(n->relname, pool->conf->channel.data,
-                           pool->conf->channel.len)
-               == 0)
-        {
-            payload.data = (u_char *) n->extra;
-            payload.len = ngx_strlen(n->extra);
-
-            ngx_log_debug1(NGX_LOG_DEBUG_EVENT, pool->log, 0,
-                           "velro: postgres notification \"%V\"", &payload);
-
-            if (pool->notify) {
-                pool->notify(&payload);
-            }
+        if (pc->sub && pc->state == NGX_HTTP_VELRO_PG_LISTENING) {
+            pc->sub->notify(pc->sub, n->relname, n->extra);
         }
 
         PQfreemem(n);
@@ -1825,14 +954,8 @@ ngx_http_velro_pg_fail(ngx_http_velro_pg_conn_t *pc, const char *err,
                             : NGX_HTTP_VELRO_PG_BACKOFF_MIN;
         pc->backoff = delay;
 
-        if (pc->listener) {
-            if (was_up || !pool->listen_failing) {
-                ngx_log_error(NGX_LOG_ERR, pool->log, 0,
-                              "velro: postgres LISTEN connection %s: %*s, "
-                              "reconnecting", was_up ? "lost" : "failed",
-                              len, msg);
-                pool->listen_failing = 1;
-            }
+        if (pc->sub) {
+            pc->sub->failed(pc->sub, was_up, msg, len);
 
         } else if (!pool->failing) {
             ngx_log_error(NGX_LOG_ERR, pool->log, 0,
@@ -1844,7 +967,7 @@ ngx_http_velro_pg_fail(ngx_http_velro_pg_conn_t *pc, const char *err,
         ngx_log_debug3(NGX_LOG_DEBUG_EVENT, pool->log, 0,
                        "velro: postgres #%ui: %*s", pc->id, len, msg);
 
-        if (!pc->listener && pool->nup == 0 && !pool->down
+        if (pc->sub == NULL && pool->nup == 0 && !pool->down
             && !ngx_http_velro_pg_connecting(pool))
         {
             ngx_log_error(NGX_LOG_ERR, pool->log, 0,
@@ -1946,46 +1069,57 @@ ngx_http_velro_pg_fail_waiting(ngx_http_velro_pg_t *pool)
 }
 
 
-/* libpq's messages on one line, without the trailing newline */
+/* subscribers */
 
-static size_t
-ngx_http_velro_pg_message(const char *msg, u_char *buf, size_t size)
+ngx_int_t
+ngx_http_velro_pg_subscribe(ngx_cycle_t *cycle, ngx_http_velro_pg_sub_t *sub)
 {
-    size_t  n;
+    ngx_http_velro_pg_t       *pool;
+    ngx_http_velro_pg_conn_t  *pc;
 
-    for (n = 0; *msg && n < size; msg++) {
+    pool = ngx_http_velro_pg_state;
 
-        if (*msg == '\n' || *msg == '\r' || *msg == '\t') {
-            if (n && buf[n - 1] != ' ') {
-                buf[n++] = ' ';
-            }
-
-            continue;
-        }
-
-        buf[n++] = (u_char) *msg;
+    if (pool == NULL) {
+        return NGX_DECLINED;
     }
 
-    while (n && buf[n - 1] == ' ') {
-        n--;
+    pc = ngx_calloc(sizeof(ngx_http_velro_pg_conn_t), cycle->log);
+    if (pc == NULL) {
+        return NGX_ERROR;
     }
 
-    return n;
+    /* numbered after the pool's connections */
+
+    pc->handler = &ngx_http_velro_pg_handler;
+    pc->log = cycle->log;
+    pc->pool = pool;
+    pc->id = pool->nconns + pool->nsubs++;
+    pc->sub = sub;
+
+    pc->timer.handler = ngx_http_velro_pg_timer_handler;
+    pc->timer.data = pc;
+    pc->timer.log = cycle->log;
+    pc->timer.cancelable = 1;
+
+    sub->conn = pc;
+
+    ngx_http_velro_pg_connect(pc);
+
+    return NGX_OK;
 }
 
 
-static void
-ngx_http_velro_pg_notice(void *arg, const char *message)
+void
+ngx_http_velro_pg_unsubscribe(ngx_http_velro_pg_sub_t *sub)
 {
-    ngx_http_velro_pg_conn_t  *pc = arg;
+    if (sub->conn == NULL) {
+        return;
+    }
 
-    size_t  len;
-    u_char  msg[512];
+    ngx_http_velro_pg_close(sub->conn);
+    ngx_free(sub->conn);
 
-    len = ngx_http_velro_pg_message(message, msg, sizeof(msg));
-
-    ngx_log_error(NGX_LOG_NOTICE, pc->pool->log, 0,
-                  "velro: postgres: %*s", len, msg);
+    sub->conn = NULL;
 }
 
 
@@ -1993,11 +1127,9 @@ ngx_http_velro_pg_notice(void *arg, const char *message)
 
 ngx_int_t
 ngx_http_velro_pg_init_process(ngx_cycle_t *cycle,
-    ngx_http_velro_pg_conf_t *pcf, ngx_http_velro_pg_notify_pt notify,
-    ngx_http_velro_pg_listen_pt listening)
+    ngx_http_velro_pg_conf_t *pcf)
 {
-    u_char                    *p;
-    ngx_uint_t                 i, n;
+    ngx_uint_t                 i;
     ngx_http_velro_pg_t       *pool;
     ngx_http_velro_pg_conn_t  *pc;
 
@@ -2012,10 +1144,9 @@ ngx_http_velro_pg_init_process(ngx_cycle_t *cycle,
         return NGX_OK;
     }
 
-    n = pcf->pool + (pcf->channel.len ? 1 : 0);
-
     pool = ngx_calloc(sizeof(ngx_http_velro_pg_t)
-                      + n * sizeof(ngx_http_velro_pg_conn_t), cycle->log);
+                      + pcf->pool * sizeof(ngx_http_velro_pg_conn_t),
+                      cycle->log);
     if (pool == NULL) {
         return NGX_ERROR;
     }
@@ -2024,8 +1155,6 @@ ngx_http_velro_pg_init_process(ngx_cycle_t *cycle,
     pool->log = cycle->log;
     pool->conns = (ngx_http_velro_pg_conn_t *) (pool + 1);
     pool->nconns = pcf->pool;
-    pool->notify = notify;
-    pool->listening = listening;
 
     ngx_queue_init(&pool->idle);
     ngx_queue_init(&pool->waiting);
@@ -2033,7 +1162,7 @@ ngx_http_velro_pg_init_process(ngx_cycle_t *cycle,
     /*
      * Our defaults come before "dbname", which expands the configured
      * conninfo: what it sets wins.  Keepalives find a dead server on a
-     * quiet connection, the LISTEN one above all.
+     * quiet connection, a subscriber's above all.
      */
 
     pool->keywords[0] = "fallback_application_name";
@@ -2051,29 +1180,15 @@ ngx_http_velro_pg_init_process(ngx_cycle_t *cycle,
     pool->keywords[6] = NULL;
     pool->values[6] = NULL;
 
-    if (pcf->channel.len) {
-        pool->listen_sql = ngx_alloc(sizeof("LISTEN \"\"") + pcf->channel.len,
-                                     cycle->log);
-        if (pool->listen_sql == NULL) {
-            ngx_free(pool);
-            return NGX_ERROR;
-        }
-
-        p = ngx_sprintf((u_char *) pool->listen_sql, "LISTEN \"%V\"",
-                        &pcf->channel);
-        *p = '\0';
-
-        pool->listener = &pool->conns[pcf->pool];
-    }
-
     ngx_http_velro_pg_state = pool;
 
-    for (i = 0; i < n; i++) {
+    for (i = 0; i < pool->nconns; i++) {
         pc = &pool->conns[i];
 
+        pc->handler = &ngx_http_velro_pg_handler;
+        pc->log = cycle->log;
         pc->pool = pool;
         pc->id = i;
-        pc->listener = (pc == pool->listener);
 
         pc->timer.handler = ngx_http_velro_pg_timer_handler;
         pc->timer.data = pc;
@@ -2081,7 +1196,7 @@ ngx_http_velro_pg_init_process(ngx_cycle_t *cycle,
         pc->timer.cancelable = 1;
     }
 
-    for (i = 0; i < n; i++) {
+    for (i = 0; i < pool->nconns; i++) {
         ngx_http_velro_pg_connect(&pool->conns[i]);
     }
 
@@ -2089,10 +1204,12 @@ ngx_http_velro_pg_init_process(ngx_cycle_t *cycle,
 }
 
 
+/* after the subscribers' ngx_http_velro_pg_unsubscribe() */
+
 void
 ngx_http_velro_pg_exit_process(ngx_cycle_t *cycle)
 {
-    ngx_uint_t                i, n;
+    ngx_uint_t                i;
     ngx_queue_t              *q;
     ngx_http_velro_pg_t      *pool;
     ngx_http_velro_pg_req_t  *pr;
@@ -2103,9 +1220,7 @@ ngx_http_velro_pg_exit_process(ngx_cycle_t *cycle)
         return;
     }
 
-    n = pool->nconns + (pool->listener ? 1 : 0);
-
-    for (i = 0; i < n; i++) {
+    for (i = 0; i < pool->nconns; i++) {
         if (pool->conns[i].req) {
             pool->conns[i].req->conn = NULL;
             pool->conns[i].req = NULL;
@@ -2122,10 +1237,6 @@ ngx_http_velro_pg_exit_process(ngx_cycle_t *cycle)
 
         pr = ngx_queue_data(q, ngx_http_velro_pg_req_t, queue);
         pr->queued = 0;
-    }
-
-    if (pool->listen_sql) {
-        ngx_free(pool->listen_sql);
     }
 
     ngx_free(pool);

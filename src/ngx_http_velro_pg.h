@@ -1,9 +1,10 @@
 
 /*
  * velro: L3, PostgreSQL through libpq's nonblocking API: a per-worker
- * pool of prepared connections opened at worker start, the velro_authz_pg
- * content handler answering the L3 contract, and the LISTEN connection
- * that carries invalidations.
+ * pool of prepared connections opened at worker start that runs the L3
+ * queries (for velro_authz_pg, ngx_http_velro_authz_pg.c), and the
+ * connections of subscribers that only LISTEN (the invalidation
+ * subscriber, ngx_http_velro_pg_listen.c).
  */
 
 
@@ -28,26 +29,81 @@ typedef struct {
 } ngx_http_velro_pg_conf_t;
 
 
-/* a notification's payload, as sent by pg_notify() */
-typedef void (*ngx_http_velro_pg_notify_pt)(ngx_str_t *payload);
-
-/* the LISTEN connection (re)connected: notifications may have been lost */
-typedef void (*ngx_http_velro_pg_listen_pt)(void);
+typedef struct ngx_http_velro_pg_conn_s  ngx_http_velro_pg_conn_t;
 
 
-/* "velro_pg" and "velro_pg_listen"; conf is the module's main conf */
+/*
+ * An L3 query.  The caller sets the question and wake's handler and data;
+ * once the answer is in (status, and body or reason), wake is posted.
+ */
+
+typedef struct {
+    /* the question */
+    ngx_http_request_t           *request;
+    const char                   *values[2];    /* user; resource, limit
+                                                   or NULL */
+    unsigned                      warm:1;       /* velro_l3_warm */
+    unsigned                      access:1;     /* issue 3's form */
+
+    /* the answer */
+    ngx_uint_t                    status;
+    ngx_str_t                     body;         /* of a 200 */
+    const char                   *reason;       /* of a 503 */
+    ngx_event_t                   wake;         /* posted: answer now */
+
+    /* the pool's */
+    ngx_http_velro_pg_conn_t     *conn;         /* its query runs there */
+    ngx_queue_t                   queue;        /* in the waiting FIFO */
+    ngx_event_t                   timer;        /* wait for a connection */
+    unsigned                      queued:1;
+} ngx_http_velro_pg_req_t;
+
+
+/*
+ * A subscriber: a connection of its own, outside the pool, that sends sql
+ * (a LISTEN) once connected and then only reads notifications.  A failed
+ * or lost connection reconnects with the pool's backoff.
+ */
+
+typedef struct ngx_http_velro_pg_sub_s  ngx_http_velro_pg_sub_t;
+
+struct ngx_http_velro_pg_sub_s {
+    const char                   *sql;
+    ngx_http_velro_pg_conn_t     *conn;         /* set by subscribe() */
+
+    /* sql succeeded: notifications from now on */
+    void                        (*ready)(ngx_http_velro_pg_sub_t *sub);
+    void                        (*notify)(ngx_http_velro_pg_sub_t *sub,
+                                          const char *channel,
+                                          const char *payload);
+    /* msg: libpq's, on one line; reconnecting follows */
+    void                        (*failed)(ngx_http_velro_pg_sub_t *sub,
+                                          ngx_uint_t was_up, u_char *msg,
+                                          size_t len);
+};
+
+
+/* "velro_pg"; conf is the module's main conf */
 char *ngx_http_velro_pg_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-char *ngx_http_velro_pg_listen_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+ngx_http_velro_pg_conf_t *ngx_http_velro_pg_get_conf(ngx_conf_t *cf,
     void *conf);
 
-/* "velro_authz_pg": sets the location's content handler */
-char *ngx_http_velro_authz_pg(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
+/*
+ * NGX_OK: wake will be posted; NGX_DECLINED: PostgreSQL is down;
+ * NGX_ABORT: no velro_pg in this worker
+ */
+ngx_int_t ngx_http_velro_pg_query(ngx_http_velro_pg_req_t *pr);
+/* the request goes away: nothing of pr is touched after this */
+void ngx_http_velro_pg_cancel(ngx_http_velro_pg_req_t *pr);
+
+/* NGX_DECLINED: no velro_pg in this worker */
+ngx_int_t ngx_http_velro_pg_subscribe(ngx_cycle_t *cycle,
+    ngx_http_velro_pg_sub_t *sub);
+void ngx_http_velro_pg_unsubscribe(ngx_http_velro_pg_sub_t *sub);
 
 ngx_int_t ngx_http_velro_pg_init_process(ngx_cycle_t *cycle,
-    ngx_http_velro_pg_conf_t *pcf, ngx_http_velro_pg_notify_pt notify,
-    ngx_http_velro_pg_listen_pt listening);
+    ngx_http_velro_pg_conf_t *pcf);
 void ngx_http_velro_pg_exit_process(ngx_cycle_t *cycle);
 
 

@@ -1,0 +1,89 @@
+
+/*
+ * velro: a libpq connection on nginx's event loop (ngx_http_velro_pg_conn.c),
+ * for the PostgreSQL adapter's pool and subscribers (ngx_http_velro_pg.c).
+ */
+
+
+#ifndef _NGX_HTTP_VELRO_PG_CONN_H_INCLUDED_
+#define _NGX_HTTP_VELRO_PG_CONN_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <libpq-fe.h>
+
+#include "ngx_http_velro_pg.h"
+
+
+/*
+ * The states: DOWN -> CONNECTING -> PREPARING -> PREPARING_WARM
+ * (LISTEN_SENT for a subscriber's) -> IDLE <-> BUSY (LISTENING).  In
+ * PREPARING, PREPARING_WARM, LISTEN_SENT and BUSY a command is under way:
+ * what arrives are its results; in IDLE and LISTENING, input.
+ */
+#define NGX_HTTP_VELRO_PG_DOWN          0
+#define NGX_HTTP_VELRO_PG_CONNECTING    1
+#define NGX_HTTP_VELRO_PG_PREPARING     2
+#define NGX_HTTP_VELRO_PG_PREPARING_WARM  3
+#define NGX_HTTP_VELRO_PG_LISTEN_SENT   4
+#define NGX_HTTP_VELRO_PG_IDLE          5
+#define NGX_HTTP_VELRO_PG_BUSY          6
+#define NGX_HTTP_VELRO_PG_LISTENING     7
+
+
+typedef struct ngx_http_velro_pg_s  ngx_http_velro_pg_t;
+
+
+typedef struct {
+    /* PQconnectPoll() said PGRES_POLLING_OK */
+    void  (*connected)(ngx_http_velro_pg_conn_t *pc);
+    /* the command under way is over: pc->res has its result */
+    void  (*complete)(ngx_http_velro_pg_conn_t *pc);
+    /* input with no command under way: notifications */
+    void  (*input)(ngx_http_velro_pg_conn_t *pc);
+    /* err NULL: PQerrorMessage() */
+    void  (*fail)(ngx_http_velro_pg_conn_t *pc, const char *err,
+                  ngx_uint_t timedout);
+} ngx_http_velro_pg_handler_t;
+
+
+struct ngx_http_velro_pg_conn_s {
+    PGconn                       *pg;
+    ngx_connection_t             *c;            /* wraps PQsocket() */
+    ngx_file_uniq_t               uniq;         /* the socket c was made for */
+    ngx_http_velro_pg_handler_t  *handler;
+    ngx_log_t                    *log;
+    ngx_http_velro_pg_t          *pool;
+    ngx_http_velro_pg_sub_t      *sub;          /* NULL: in the pool */
+    ngx_http_velro_pg_req_t      *req;          /* NULL: none, or gone */
+    PGresult                     *res;          /* of the command under way */
+    ngx_event_t                   timer;        /* backoff, connect, query */
+    ngx_queue_t                   queue;        /* in pool->idle */
+    ngx_msec_t                    backoff;
+    ngx_uint_t                    state;
+    ngx_uint_t                    id;
+
+    unsigned                      idle:1;       /* in pool->idle */
+    unsigned                      up:1;         /* counted in pool->nup */
+    unsigned                      flushing:1;   /* PQflush() returned 1 */
+    unsigned                      warm:1;       /* velro_l3_warm prepared */
+};
+
+
+/* pc->c for PQsocket(), a new one if libpq replaced the socket */
+ngx_int_t ngx_http_velro_pg_socket(ngx_http_velro_pg_conn_t *pc);
+void ngx_http_velro_pg_free_socket(ngx_http_velro_pg_conn_t *pc);
+ngx_int_t ngx_http_velro_pg_want(ngx_http_velro_pg_conn_t *pc,
+    ngx_uint_t read, ngx_uint_t write);
+ngx_int_t ngx_http_velro_pg_flush(ngx_http_velro_pg_conn_t *pc);
+
+/* libpq's messages on one line, without the trailing newline */
+size_t ngx_http_velro_pg_message(const char *msg, u_char *buf, size_t size);
+/* a PQnoticeProcessor, arg the connection */
+void ngx_http_velro_pg_notice(void *arg, const char *message);
+
+
+#endif /* _NGX_HTTP_VELRO_PG_CONN_H_INCLUDED_ */
