@@ -378,10 +378,38 @@ $fn$;
 -- "teams":{"TEAM":"role",…}}, at most 256 of them: first_team (the team of
 -- the project asked about) when the user is in it, then by team id; with
 -- "teams_more":true when the user has more (the gateway then caches its
--- decisions per pair). NULL for an unknown user.
+-- decisions per pair). No row for an unknown user.
+--
+-- The three entity functions return a set (one row or none) so that
+-- PostgreSQL inlines them into the statement that calls them in FROM:
+-- velro_l3_entities() is then one statement of primary-key probes whose
+-- plan PL/pgSQL prepares once per connection. Called as scalars, a SQL
+-- function of this kind is planned again in every transaction that calls
+-- it, which made each L3 lookup three plannings (0.45 ms a call against
+-- 0.17 ms, pgbench -M prepared, one client). A set-returning function
+-- cannot replace a scalar one of the same name: a database made by an
+-- older schema.sql has its scalar ones dropped first (once: applied again,
+-- this file replaces the set-returning ones in place).
+
+DO $do$
+DECLARE
+    f  regprocedure;
+BEGIN
+    FOR f IN SELECT p.oid::regprocedure
+               FROM pg_proc p
+              WHERE p.pronamespace = current_schema()::regnamespace
+                AND p.proname IN ('velro_user_entity',
+                                  'velro_generation_entity',
+                                  'velro_project_entity')
+                AND NOT p.proretset
+    LOOP
+        EXECUTE 'DROP FUNCTION ' || f;
+    END LOOP;
+END
+$do$;
 
 CREATE OR REPLACE FUNCTION velro_user_entity(p_user uuid, p_first uuid)
-RETURNS text
+RETURNS SETOF text
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $fn$
     SELECT '{"id":"' || u.id
@@ -409,10 +437,10 @@ AS $fn$
 $fn$;
 
 -- velro_generation_entity(generation): {"id","user_id","project_id",
--- "status","media_url"}, NULL when unknown
+-- "status","media_url"}, no row when unknown
 
 CREATE OR REPLACE FUNCTION velro_generation_entity(p_generation uuid)
-RETURNS text
+RETURNS SETOF text
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $fn$
     SELECT '{"id":"' || g.id || '","user_id":"' || g.user_id
@@ -424,11 +452,11 @@ AS $fn$
      WHERE g.id = p_generation
 $fn$;
 
--- velro_project_entity(project): {"id","team_id","visibility"}, NULL when
--- unknown
+-- velro_project_entity(project): {"id","team_id","visibility"}, no row
+-- when unknown
 
 CREATE OR REPLACE FUNCTION velro_project_entity(p_project uuid)
-RETURNS text
+RETURNS SETOF text
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $fn$
     SELECT '{"id":"' || p.id || '","team_id":'
@@ -446,33 +474,33 @@ $fn$;
 --
 -- "generation" and "project" only when p_resource is given; "project" is
 -- the generation's (null: none, or the generation is unknown). One
--- snapshot: the three agree with each other.
+-- statement, so one snapshot: the three agree with each other.
 
 CREATE OR REPLACE FUNCTION velro_l3_entities(p_user uuid, p_resource uuid)
 RETURNS json
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 AS $fn$
-DECLARE
-    v_project  uuid;
-    v_team     uuid;
 BEGIN
     IF p_resource IS NULL THEN
-        RETURN ('{"user":' || coalesce(velro_user_entity(p_user, NULL), 'null')
+        RETURN ('{"user":'
+                || coalesce((SELECT e.j
+                               FROM velro_user_entity(p_user, NULL) e(j)),
+                            'null')
                 || '}')::json;
     END IF;
 
-    SELECT g.project_id, p.team_id
-      INTO v_project, v_team
-      FROM generations g
-      LEFT JOIN projects p ON p.id = g.project_id
-     WHERE g.id = p_resource;
-
-    RETURN ('{"user":' || coalesce(velro_user_entity(p_user, v_team), 'null')
-            || ',"generation":'
-            || coalesce(velro_generation_entity(p_resource), 'null')
-            || ',"project":'
-            || coalesce(velro_project_entity(v_project), 'null')
-            || '}')::json;
+    RETURN (
+        SELECT ('{"user":' || coalesce(ue.j, 'null')
+                || ',"generation":' || coalesce(ge.j, 'null')
+                || ',"project":' || coalesce(pe.j, 'null') || '}')::json
+          FROM (SELECT 1) one
+          LEFT JOIN generations g ON g.id = p_resource
+          LEFT JOIN projects p ON p.id = g.project_id
+          LEFT JOIN LATERAL velro_user_entity(p_user, p.team_id) ue(j)
+                 ON true
+          LEFT JOIN LATERAL velro_generation_entity(g.id) ge(j) ON true
+          LEFT JOIN LATERAL velro_project_entity(p.id) pe(j) ON true
+    );
 END
 $fn$;
 
@@ -497,7 +525,7 @@ DECLARE
     v_gens      text;
     v_projects  text;
 BEGIN
-    v_user := velro_user_entity(p_user, NULL);
+    SELECT e.j INTO v_user FROM velro_user_entity(p_user, NULL) e(j);
 
     IF v_user IS NULL THEN
         RETURN '{"user":null,"generations":[],"projects":[]}'::json;
@@ -508,17 +536,19 @@ BEGIN
           FROM velro_recent_generations(p_user, v_limit) r
           JOIN generations g ON g.id = r.id
     )
-    SELECT '[' || coalesce(string_agg(velro_generation_entity(top.id), ','
-                                      ORDER BY top.created_at DESC, top.id),
-                           '') || ']',
-           (SELECT '[' || coalesce(string_agg(velro_project_entity(d.project_id),
-                                              ',' ORDER BY d.project_id), '')
-                   || ']'
-              FROM (SELECT DISTINCT t2.project_id
-                      FROM top t2
-                     WHERE t2.project_id IS NOT NULL) d)
-      INTO v_gens, v_projects
-      FROM top;
+    SELECT '[' || coalesce((SELECT string_agg(ge.j, ','
+                                              ORDER BY t.created_at DESC, t.id)
+                              FROM top t
+                             CROSS JOIN LATERAL velro_generation_entity(t.id)
+                                   ge(j)), '') || ']',
+           '[' || coalesce((SELECT string_agg(pe.j, ',' ORDER BY d.project_id)
+                              FROM (SELECT DISTINCT t2.project_id
+                                      FROM top t2
+                                     WHERE t2.project_id IS NOT NULL) d
+                             CROSS JOIN LATERAL
+                                   velro_project_entity(d.project_id) pe(j)),
+                           '') || ']'
+      INTO v_gens, v_projects;
 
     RETURN ('{"user":' || v_user || ',"generations":' || v_gens
             || ',"projects":' || v_projects || '}')::json;

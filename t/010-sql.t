@@ -887,6 +887,55 @@ is(q1(q{SELECT (SELECT count(*) FROM users WHERE id::text LIKE '55555555-%')
        'velro_authorize: a STABLE SQL function');
 }
 
+# velro_l3_entities is one statement with its entity functions inlined
+# (set-returning SQL functions in FROM): no Function Scan in its plan, one
+# plan per connection; a database whose entity functions are the older
+# scalar ones gets them replaced when schema.sql is loaded again
+{
+    my ($u, $g) = (id('editor'), id('gen_team'));
+    my $plan = q1(qq{EXPLAIN (COSTS off)
+        SELECT ue.j, ge.j, pe.j
+          FROM (SELECT 1) one
+          LEFT JOIN generations g ON g.id = '$g'
+          LEFT JOIN projects p ON p.id = g.project_id
+          LEFT JOIN LATERAL velro_user_entity('$u', p.team_id) ue(j) ON true
+          LEFT JOIN LATERAL velro_generation_entity(g.id) ge(j) ON true
+          LEFT JOIN LATERAL velro_project_entity(p.id) pe(j) ON true});
+    unlike($plan, qr/Function Scan/,
+           'entity functions inlined into velro_l3_entities\'s statement')
+        or diag($plan);
+    like($plan, qr/Index Scan using users_pkey/, 'the user by primary key')
+        or diag($plan);
+
+    my $want = q1(qq{SELECT velro_l3_entities('$u', '$g')::text});
+    like($want, qr/^\{"user":\{"id":"\Q$u\E".*"generation":\{"id":"\Q$g\E"/,
+         'velro_l3_entities answers the entity form');
+    $psql->(q{
+        DROP FUNCTION velro_user_entity(uuid, uuid);
+        DROP FUNCTION velro_generation_entity(uuid);
+        DROP FUNCTION velro_project_entity(uuid);
+        CREATE FUNCTION velro_user_entity(p_user uuid, p_first uuid)
+            RETURNS text LANGUAGE sql AS $$ SELECT 'old'::text $$;
+        CREATE FUNCTION velro_generation_entity(p_generation uuid)
+            RETURNS text LANGUAGE sql AS $$ SELECT 'old'::text $$;
+        CREATE FUNCTION velro_project_entity(p_project uuid)
+            RETURNS text LANGUAGE sql AS $$ SELECT 'old'::text $$;
+    });
+    ok(eval { $psql->(Velro::Backends::_slurp(
+                          "$Velro::Backends::TOP/sql/schema.sql")); 1 },
+       'schema.sql loads over scalar entity functions') or diag($@);
+    is(q1(q{SELECT string_agg(proname || ' ' || proretset, ','
+                              ORDER BY proname)
+              FROM pg_proc
+             WHERE proname IN ('velro_user_entity', 'velro_generation_entity',
+                               'velro_project_entity')}),
+       'velro_generation_entity true,velro_project_entity true,'
+       . 'velro_user_entity true',
+       'the entity functions are set-returning, one of each');
+    is(q1(qq{SELECT velro_l3_entities('$u', '$g')::text}), $want,
+       'velro_l3_entities answers as before after the upgrade');
+}
+
 # loading the schema a second time is harmless
 ok(eval { $psql->(Velro::Backends::_slurp("$Velro::Backends::TOP/sql/schema.sql")); 1 },
    'schema.sql loads again over itself') or diag($@);
