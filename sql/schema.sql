@@ -29,7 +29,9 @@
 --   view        mv_user_authorization_context       materialized, for reporting
 --                                                   and cache warming only
 --   triggers    pg_notify('velro_invalidate', '{"kind":"...","id":"UUID"}')
---               on every change that can alter a decision
+--               on every change that can alter a decision, and the same
+--               change as a row of velro_invalidation_log (seq, kind, id,
+--               at): durable, bounded by velro.log_keep, read by cursor
 --
 -- The access rule, for user U and generation G (project P, P's team T):
 --
@@ -647,14 +649,116 @@ CREATE INDEX IF NOT EXISTS mv_user_authorization_context_generation_idx
 -- Row triggers, AFTER, no deduplication (PostgreSQL folds identical
 -- payloads within one transaction anyway).
 
+------------------------------------------------------------------------------
+-- velro_invalidation_log: the same changes, durable and bounded
+------------------------------------------------------------------------------
+--
+-- Every notice is also a row here, written in the changing transaction, so
+-- a follower that was away (a reconnect, a PostgreSQL restart, a failover
+-- to a standby, which has the rows through WAL) can apply exactly what it
+-- missed, by cursor:
+--
+--   SELECT seq, kind, id FROM velro_invalidation_log
+--    WHERE seq > $1 ORDER BY seq LIMIT $2
+--
+-- (velro_invalidations_after() below), and knows it missed too much when
+-- the oldest row left is past its cursor (velro_invalidation_oldest()).
+-- seq is taken when the row is written and becomes visible at COMMIT, so
+-- rows can appear out of seq order: a follower must not take seeing seq N
+-- as having seen every seq below N; it re-reads from its oldest hole
+-- (a seq it has not seen below one it has) until the hole fills or is
+-- older than any transaction can be (a rolled back one leaves a hole
+-- forever).  Applying a change twice is harmless.
+--
+-- Bounded: rows older than the setting velro.log_keep (an interval,
+-- default 10 minutes; ALTER DATABASE ... SET velro.log_keep = '1 hour')
+-- are deleted by the changes themselves, one transaction in 1,000
+-- (velro_invalidation_prune(), also callable by hand), never the newest
+-- row, so a follower always learns the current seq.
+
+CREATE TABLE IF NOT EXISTS velro_invalidation_log (
+    seq   bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    kind  text NOT NULL,
+    id    uuid NOT NULL,
+    at    timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE INDEX IF NOT EXISTS velro_invalidation_log_at_idx
+    ON velro_invalidation_log (at);
+
+-- velro_invalidation_prune(): deletes the rows older than velro.log_keep
+-- but the newest, at most 10,000 (oldest first: called every 1,000
+-- changes, it keeps up with any rate of change and never makes one
+-- transaction long); returns how many
+
+CREATE OR REPLACE FUNCTION velro_invalidation_prune()
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+DECLARE
+    v_keep  interval := coalesce(nullif(current_setting('velro.log_keep',
+                                                        true), ''),
+                                 '10 minutes')::interval;
+    v_n     bigint;
+BEGIN
+    DELETE FROM velro_invalidation_log l
+     WHERE l.seq IN (SELECT o.seq
+                       FROM velro_invalidation_log o
+                      WHERE o.at < now() - v_keep
+                        AND o.seq < (SELECT max(m.seq)
+                                       FROM velro_invalidation_log m)
+                      ORDER BY o.at
+                      LIMIT 10000);
+    GET DIAGNOSTICS v_n = ROW_COUNT;
+    RETURN v_n;
+END
+$fn$;
+
+-- velro_invalidations_after(seq, limit): the changes after a cursor, in
+-- seq order
+
+CREATE OR REPLACE FUNCTION velro_invalidations_after(p_after bigint,
+                                                     p_limit int)
+RETURNS TABLE (seq bigint, kind text, id uuid)
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $fn$
+    SELECT l.seq, l.kind, l.id
+      FROM velro_invalidation_log l
+     WHERE l.seq > p_after
+     ORDER BY l.seq
+     LIMIT p_limit
+$fn$;
+
+-- velro_invalidation_oldest(): the oldest seq still in the log (0 when it
+-- is empty): a follower whose cursor is below it minus one has missed rows
+
+CREATE OR REPLACE FUNCTION velro_invalidation_oldest()
+RETURNS bigint
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $fn$
+    SELECT coalesce(min(seq), 0) FROM velro_invalidation_log
+$fn$;
+
 CREATE OR REPLACE FUNCTION velro_notify(p_kind text, p_id uuid)
 RETURNS void
-LANGUAGE sql VOLATILE
+LANGUAGE plpgsql VOLATILE
 AS $fn$
-    SELECT pg_notify(
+DECLARE
+    v_seq  bigint;
+BEGIN
+    INSERT INTO velro_invalidation_log (kind, id)
+    VALUES (p_kind, p_id)
+    RETURNING seq INTO v_seq;
+
+    PERFORM pg_notify(
         coalesce(nullif(current_setting('velro.channel', true), ''),
                  'velro_invalidate'),
         '{"kind":"' || p_kind || '","id":"' || p_id::text || '"}');
+
+    IF v_seq % 1000 = 0 THEN
+        PERFORM velro_invalidation_prune();
+    END IF;
+END
 $fn$;
 
 -- users -> user
