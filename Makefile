@@ -6,7 +6,8 @@
 #   make run-smoke  make run as the README shows it, its curl lines
 #                   checked, stopped by each signal (CI runs it)
 #   make bench      wrk: nginx with and without the module, same run (JWT,
-#                   then authorization: make bench-authz runs that alone)
+#                   then authorization: make bench-authz runs that alone),
+#                   then the invalidation followers (make bench-fleet)
 #   make fuzz       the libFuzzer targets (t/fuzz/fuzz.mk)
 #   make test-valgrind   the suite with nginx under valgrind
 #   make test-busy  the suite beside CPU-bound stress-ng workers
@@ -64,6 +65,7 @@ export VELRO_DECIDE_BIN ?= $(BUILD)/unit/velro_decide
 
 .PHONY: all module deps test prove run run-smoke bench bench-authz fuzz unit \
 	test-valgrind test-busy test-deps test-asan asan-module faults clean \
+	bench-fleet \
 	check-clang clang-deps
 
 all: module
@@ -204,15 +206,24 @@ run-smoke: deps module
 
 # bench: the JWT bench (bench/run.sh), then the authorization tiers
 # (bench/authz.pl: L1/L2/L3, Zipf hit rate, invalidation latency, L1
-# memory); bench-authz alone, knobs BENCH_* in bench/authz.pl
+# memory), then the invalidation followers (bench/fleet.pl); bench-authz
+# alone, knobs BENCH_* in bench/authz.pl
 bench: module
 	$(MAKE) deps EXTRA_PACKAGES=wrk
 	sh bench/run.sh $(NGINX_BIN) $(MODULE)
 	perl bench/authz.pl $(NGINX_BIN) $(MODULE)
+	perl bench/fleet.pl
 
 bench-authz: module
 	$(MAKE) deps EXTRA_PACKAGES=wrk
 	perl bench/authz.pl $(NGINX_BIN) $(MODULE)
+
+# bench-fleet: what following invalidations costs PostgreSQL with 1, 10
+# and 100 hosts, a LISTEN per host against a cursor over the durable log
+# (bench/fleet.pl, bench/inval_fleet.c); knobs BENCH_FLEET_* there
+bench-fleet:
+	$(MAKE) deps
+	perl bench/fleet.pl
 
 clean:
 	rm -rf $(BUILD) t/servroot

@@ -24,7 +24,7 @@
 #          pg_stat_activity is sampled during the run (max of the client
 #          backends of this nginx: pool connections plus its LISTEN one)
 #   zipf   worker_processes 2 (sharing both CPUs with wrk), 10,000 users,
-#          100,000 generations, 5,000 projects, wrk with bench/zipf.lua
+#          100,000 generations, 10,000 projects, wrk with bench/zipf.lua
 #          drawing user and generation by Zipf(1.1) per request, L1 and L2
 #          on; from an access log of $velro_authz_cache, for a warm-up of
 #          BENCH_ZIPF_WARMUP_REQUESTS (1,000,000) requests then a measured
@@ -161,7 +161,7 @@ my $ZTHREADS = env(BENCH_ZIPF_THREADS => 2);
 my $NUSERS = env(BENCH_USERS => 10000);
 my $NGENS = env(BENCH_GENERATIONS => 100000);
 my $NTEAMS = 1000;
-my $NPROJECTS = 5000;
+my $NPROJECTS = 10000;
 my $ICHANGES = env(BENCH_INVAL_CHANGES => 100);
 my $ISTREAK = env(BENCH_INVAL_STREAK => 20);
 my $ITIMEOUT = env(BENCH_INVAL_TIMEOUT => 3);

@@ -1,7 +1,7 @@
 -- bench/gen-data.sql: the authorization benchmark's data set (bench/authz.pl)
 --
 --   psql -X -v ON_ERROR_STOP=1 -v nusers=10000 -v nteams=1000 \
---        -v nprojects=5000 -v ngens=100000 -d velro -f bench/gen-data.sql
+--        -v nprojects=10000 -v ngens=100000 -d velro -f bench/gen-data.sql
 --
 -- Loads into a database that has sql/schema.sql and nothing else.  All ids
 -- are derived from a counter, md5('velro-KIND-N')::uuid, so that the driver

@@ -50,7 +50,6 @@ static int velro_jwt_verify_pkey(velro_jwt_t *jwt, const velro_jwk_t *key,
     const EVP_MD *md, int pss, const unsigned char *sig, size_t sig_len);
 static int velro_jwt_verify_ecdsa(velro_jwt_t *jwt, const velro_jwk_t *key,
     const EVP_MD *md, size_t size);
-static const EVP_MD *velro_alg_md(int alg);
 
 
 static const char  *velro_jwt_reasons[VELRO_JWT_NREASONS] = {
@@ -594,7 +593,7 @@ velro_jwt_verify_key(velro_jwt_t *jwt, const velro_jwk_t *key)
 }
 
 
-static const EVP_MD *
+const EVP_MD *
 velro_alg_md(int alg)
 {
     switch (alg) {

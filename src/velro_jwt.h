@@ -105,6 +105,9 @@ void velro_jwt_free(velro_jwt_t *jwt);
 /* releases the per-process cache of parsed headers */
 void velro_jwt_cleanup(void);
 
+/* the digest of a VELRO_ALG_* (HMAC, RSA, ECDSA); NULL for EdDSA */
+const EVP_MD *velro_alg_md(int alg);
+
 /* short metric label: "malformed", "expired", ... */
 const char *velro_jwt_reason(velro_jwt_rc_e rc);
 

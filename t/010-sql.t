@@ -593,16 +593,27 @@ is(q1(qq{SELECT email FROM users WHERE id = '$ID{viewer}'}),
 # Invalidation triggers
 
 # Run $sql in a session that LISTENs first; returns the sorted, unique
-# "channel payload" strings psql reports.
+# "channel payload" strings psql reports.  Checks on the way that the
+# durable log (velro_invalidation_log) got the same changes as rows.
 sub notified {
     my ($sql, $channel) = @_;
     $channel //= 'velro_invalidate';
+    my $from = q1('SELECT coalesce(max(seq), 0) FROM velro_invalidation_log');
     my $out = $psql->("LISTEN $channel;\n$sql\n");
-    my %seen;
+    my (%seen, %payload);
     for (split /\n/, $out) {
         next unless /^Asynchronous notification "([^"]+)" with payload "(.*)" received from server process/;
         $seen{$1 eq 'velro_invalidate' ? $2 : "$1 $2"} = 1;
+        $payload{$2} = 1;
     }
+    my %logged = map { my ($k, $id) = split /\|/; (n($k, $id) => 1) }
+                 grep { $_ ne '' }
+                 split /\n/, $psql->(qq{SELECT kind, id
+                                         FROM velro_invalidations_after($from,
+                                                                        100000)});
+    (my $what = $sql) =~ s/\s+/ /g;
+    is_deeply([ sort keys %logged ], [ sort keys %payload ],
+              "the log has what was notified: " . substr($what, 0, 60));
     return [ sort keys %seen ];
 }
 
@@ -735,6 +746,51 @@ is_deeply(notified(qq{SET velro.channel = 'velro_other';
        'payload format: {"kind":"...","id":"UUID"}, no spaces');
     my $j = eval { JSON::PP->new->decode($p[0]) };
     is_deeply($j, { kind => 'user', id => $S{u1} }, 'payload is JSON');
+}
+
+# the durable log: in seq order, pruned after velro.log_keep but for the
+# newest row, by the changes themselves every 1,000th seq
+{
+    my $u = '55555555-0000-4000-8000-000000000099';
+    my $last = q1('SELECT max(seq) FROM velro_invalidation_log');
+    ok($last > 0, 'the log has rows');
+    is(q1('SELECT count(*) FROM velro_invalidations_after(0, 3)'), 3,
+       'velro_invalidations_after: at most the limit');
+    is(q1(qq{SELECT count(*) FROM velro_invalidations_after($last, 10)}), 0,
+       'nothing after the newest');
+    is(q1(q{SELECT bool_and(seq > lag) FROM (SELECT seq, lag(seq)
+              OVER (ORDER BY seq) FROM velro_invalidations_after(0, 1000)) s
+             WHERE lag IS NOT NULL}), 't', 'in seq order');
+    is(q1('SELECT velro_invalidation_oldest()'),
+       q1('SELECT min(seq) FROM velro_invalidation_log'),
+       'velro_invalidation_oldest: the oldest seq');
+    is(q1('SELECT velro_invalidation_prune()'), 0,
+       'prune: nothing older than 10 minutes');
+    $psql->(q{UPDATE velro_invalidation_log SET at = at - interval '11 minutes'});
+    my $n = q1('SELECT count(*) FROM velro_invalidation_log');
+    is(q1('SELECT velro_invalidation_prune()'), $n - 1,
+       'prune: all older than 10 minutes but the newest');
+    is(q1('SELECT velro_invalidation_oldest()'), $last,
+       'the newest is kept: a follower learns the current seq');
+    $psql->(qq{INSERT INTO users (id, email) VALUES ('$u', 'log\@x');
+               UPDATE velro_invalidation_log SET at = at - interval '2 hours'});
+    is(q1(q{SET velro.log_keep = '3 hours'; SELECT velro_invalidation_prune()}),
+       0, 'velro.log_keep sets the window');
+    is(q1(q{SET velro.log_keep = '1 hour'; SELECT velro_invalidation_prune()}),
+       1, 'velro.log_keep: one hour');
+    # the changes prune: a change whose seq is a multiple of 1,000
+    $psql->(q{UPDATE velro_invalidation_log SET at = at - interval '1 hour'});
+    my $to = q1('SELECT (max(seq) / 1000 + 1) * 1000 FROM velro_invalidation_log');
+    $psql->(qq{SELECT setval(pg_get_serial_sequence('velro_invalidation_log',
+                                                    'seq'), $to - 2);
+               UPDATE users SET status = 'disabled' WHERE id = '$u';});
+    is(q1('SELECT count(*) FROM velro_invalidation_log'), 2,
+       'seq not a multiple of 1,000: nothing pruned');
+    $psql->(qq{UPDATE velro_invalidation_log SET at = at - interval '1 hour';
+               UPDATE users SET status = 'active' WHERE id = '$u';});
+    is(q1('SELECT string_agg(seq::text, \',\') FROM velro_invalidation_log'),
+       $to, "seq $to: the change pruned every older row");
+    $psql->(qq{DELETE FROM users WHERE id = '$u'});
 }
 
 $psql->(qq{DELETE FROM teams WHERE id = '$S{t1}';
@@ -885,6 +941,55 @@ is(q1(q{SELECT (SELECT count(*) FROM users WHERE id::text LIKE '55555555-%')
               FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
              WHERE p.proname = 'velro_authorize'}), 's sql',
        'velro_authorize: a STABLE SQL function');
+}
+
+# velro_l3_entities is one statement with its entity functions inlined
+# (set-returning SQL functions in FROM): no Function Scan in its plan, one
+# plan per connection; a database whose entity functions are the older
+# scalar ones gets them replaced when schema.sql is loaded again
+{
+    my ($u, $g) = (id('editor'), id('gen_team'));
+    my $plan = q1(qq{EXPLAIN (COSTS off)
+        SELECT ue.j, ge.j, pe.j
+          FROM (SELECT 1) one
+          LEFT JOIN generations g ON g.id = '$g'
+          LEFT JOIN projects p ON p.id = g.project_id
+          LEFT JOIN LATERAL velro_user_entity('$u', p.team_id) ue(j) ON true
+          LEFT JOIN LATERAL velro_generation_entity(g.id) ge(j) ON true
+          LEFT JOIN LATERAL velro_project_entity(p.id) pe(j) ON true});
+    unlike($plan, qr/Function Scan/,
+           'entity functions inlined into velro_l3_entities\'s statement')
+        or diag($plan);
+    like($plan, qr/Index Scan using users_pkey/, 'the user by primary key')
+        or diag($plan);
+
+    my $want = q1(qq{SELECT velro_l3_entities('$u', '$g')::text});
+    like($want, qr/^\{"user":\{"id":"\Q$u\E".*"generation":\{"id":"\Q$g\E"/,
+         'velro_l3_entities answers the entity form');
+    $psql->(q{
+        DROP FUNCTION velro_user_entity(uuid, uuid);
+        DROP FUNCTION velro_generation_entity(uuid);
+        DROP FUNCTION velro_project_entity(uuid);
+        CREATE FUNCTION velro_user_entity(p_user uuid, p_first uuid)
+            RETURNS text LANGUAGE sql AS $$ SELECT 'old'::text $$;
+        CREATE FUNCTION velro_generation_entity(p_generation uuid)
+            RETURNS text LANGUAGE sql AS $$ SELECT 'old'::text $$;
+        CREATE FUNCTION velro_project_entity(p_project uuid)
+            RETURNS text LANGUAGE sql AS $$ SELECT 'old'::text $$;
+    });
+    ok(eval { $psql->(Velro::Backends::_slurp(
+                          "$Velro::Backends::TOP/sql/schema.sql")); 1 },
+       'schema.sql loads over scalar entity functions') or diag($@);
+    is(q1(q{SELECT string_agg(proname || ' ' || proretset, ','
+                              ORDER BY proname)
+              FROM pg_proc
+             WHERE proname IN ('velro_user_entity', 'velro_generation_entity',
+                               'velro_project_entity')}),
+       'velro_generation_entity true,velro_project_entity true,'
+       . 'velro_user_entity true',
+       'the entity functions are set-returning, one of each');
+    is(q1(qq{SELECT velro_l3_entities('$u', '$g')::text}), $want,
+       'velro_l3_entities answers as before after the upgrade');
 }
 
 # loading the schema a second time is harmless

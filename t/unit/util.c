@@ -21,7 +21,6 @@
 static EVP_PKEY *ut_load_private(const char *name);
 static unsigned char *ut_sign(int alg, const ut_key_t *key,
     const unsigned char *data, size_t len, size_t *sig_len);
-static const EVP_MD *ut_md(int alg);
 static void ut_fatal(const char *what) __attribute__((noreturn));
 
 
@@ -194,32 +193,6 @@ ut_b64url(const void *data, size_t len)
 }
 
 
-static const EVP_MD *
-ut_md(int alg)
-{
-    switch (alg) {
-
-    case VELRO_ALG_HS256:
-    case VELRO_ALG_RS256:
-    case VELRO_ALG_PS256:
-    case VELRO_ALG_ES256:
-        return EVP_sha256();
-
-    case VELRO_ALG_HS384:
-    case VELRO_ALG_RS384:
-    case VELRO_ALG_PS384:
-    case VELRO_ALG_ES384:
-        return EVP_sha384();
-
-    case VELRO_ALG_HS512:
-    case VELRO_ALG_RS512:
-    case VELRO_ALG_PS512:
-        return EVP_sha512();
-    }
-
-    return NULL;
-}
-
 
 static unsigned char *
 ut_sign(int alg, const ut_key_t *key, const unsigned char *data, size_t len,
@@ -239,7 +212,7 @@ ut_sign(int alg, const ut_key_t *key, const unsigned char *data, size_t len,
         sig = malloc(EVP_MAX_MD_SIZE);
 
         if (sig == NULL
-            || HMAC(ut_md(alg), key->secret, (int) key->secret_len, data, len,
+            || HMAC(velro_alg_md(alg), key->secret, (int) key->secret_len, data, len,
                     sig, &mac_len) == NULL)
         {
             ut_fatal("HMAC");
@@ -252,7 +225,8 @@ ut_sign(int alg, const ut_key_t *key, const unsigned char *data, size_t len,
     ctx = EVP_MD_CTX_new();
 
     if (ctx == NULL
-        || EVP_DigestSignInit(ctx, &pctx, ut_md(alg), NULL, key->pkey) != 1)
+        || EVP_DigestSignInit(ctx, &pctx, velro_alg_md(alg), NULL,
+                              key->pkey) != 1)
     {
         ut_fatal("EVP_DigestSignInit");
     }

@@ -766,10 +766,15 @@ sub wait_ready {
            && $conf !~ /^\s*velro_pg_listen\s+off\s*;/m;
     return unless @need;
 
-    my $max = $ENV{VELRO_SQL_SETTLE_MAX}
-              || ($ENV{TEST_NGINX_USE_VALGRIND} ? 30 : 10);
-    _wait_workers("to connect", "$root/logs/error.log", 0, time + $max,
-                  \@need);
+    _wait_workers("to connect", "$root/logs/error.log", 0,
+                  time + _settle_max(), \@need);
+}
+
+# how long wait_ready() and _settle() wait at most: VELRO_SQL_SETTLE_MAX
+# seconds, 10 by default, 30 under valgrind
+sub _settle_max {
+    return $ENV{VELRO_SQL_SETTLE_MAX}
+           || ($ENV{TEST_NGINX_USE_VALGRIND} ? 30 : 10);
 }
 
 # until every worker of the nginx under test (the master itself with
@@ -824,9 +829,7 @@ sub _wait_workers {
 # answers anyway.
 sub _settle {
     my ($sql, $again) = @_;
-    my $max = $ENV{VELRO_SQL_SETTLE_MAX}
-              || ($ENV{TEST_NGINX_USE_VALGRIND} ? 30 : 10);
-    my $until = time + $max;
+    my $until = time + _settle_max();
     my $listeners = q{SELECT count(*) FROM pg_stat_activity
                       WHERE query ~ '^LISTEN ' AND pid <> pg_backend_pid()};
 
