@@ -14,6 +14,7 @@ use strict;
 use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
+use IO::Socket::INET;
 use POSIX ();
 use Time::HiRes qw(sleep time);
 use Velro::Authz;
@@ -53,9 +54,11 @@ $Velro::Control::HANDLERS{'/ctl/fo/until'} = sub {
         sleep 0.05;
     }
     my $wrong = grep { $_ != $q->{want} && $_ != 503 } keys %seen;
-    return ('200 OK', sprintf "%s %s wrong=%d%s after %.1f s\n",
-            $st == $q->{want} ? 'got' : 'gave up, last', $st, $wrong,
-            join('', map { " $_:$seen{$_}" } sort keys %seen), time - $t0);
+    my $body = sprintf "%s %s wrong=%d%s after %.1f s\n",
+               $st == $q->{want} ? 'got' : 'gave up, last', $st, $wrong,
+               join('', map { " $_:$seen{$_}" } sort keys %seen), time - $t0;
+    print STDERR "# $q->{uri} as $q->{who}: $body";
+    return ('200 OK', $body);
 };
 
 # a loader of its own per name: GET $uri as $who, one request per
@@ -134,6 +137,17 @@ $Velro::Control::HANDLERS{'/ctl/fo/until_sql'} = sub {
     return ('200 OK', "gave up: $out");
 };
 
+# a server that accepts connections (the kernel does) and never answers:
+# a host that hangs rather than refuses
+our $BLACKHOLE = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
+                                       LocalPort => 0, Proto => 'tcp',
+                                       Listen => 64)
+    or die "listen: $!";
+$ENV{TEST_NGINX_PG_HANG_FIRST} =
+    "host=127.0.0.1,127.0.0.1 port=" . $BLACKHOLE->sockport
+    . ",$ENV{TEST_NGINX_STANDBY_PORT} dbname=velro user=postgres "
+    . "target_session_attrs=read-write";
+
 Velro::Control::start();
 
 sub gen { "/gen/" . Velro::Authz::id($_[0]) }
@@ -161,13 +175,14 @@ our $LISTENERS = "SELECT count(*) FROM pg_stat_activity "
                . "AND query ~ '^LISTEN '";
 
 sub conf {
+    my (%opt) = @_;
     my $ttl = join '', map { "    velro_cache_ttl $_ l1=0 l2=0;\n" }
                        qw(auth ownership team_access project_vis);
     return Velro::Authz::http_config(redis => '', pool => 2,
-        pg => '$TEST_NGINX_PG_FAILOVER',
+        pg => $opt{pg} // '$TEST_NGINX_PG_FAILOVER',
         pg_opts => $ENV{TEST_NGINX_USE_VALGRIND}
                    ? 'timeout=20s connect_timeout=20s'
-                   : 'timeout=1s connect_timeout=2s',
+                   : 'timeout=1s connect_timeout=' . ($opt{connect} // '2s'),
         extra => $ttl
                  . "    velro_breaker database failures=5 recovery=1s;\n");
 }
@@ -212,6 +227,24 @@ __DATA__
  qr/^wrong=0 ok=some\b/, qr/^wrong=0 ok=some\b/, "deleted", qr/./,
  "matched"]
 --- timeout: 120
+--- no_error_log
+[alert]
+[crit]
+
+
+
+=== TEST 2: the first host of the list hangs (the standby, now the primary, second): the connect timer ends the attempt and the next one starts with the second host
+--- http_config eval
+main::conf(pg => '$TEST_NGINX_PG_HANG_FIRST', connect => '500ms')
+--- config eval: Velro::Authz::location() . Velro::Control::location()
+--- request eval
+[main::until_status('owner', 'gen_team', 200),
+ Velro::Control::logged('velro: postgres connect to "127\.0\.0\.1:'
+     . $main::BLACKHOLE->sockport . '" timed out on connection #\d+, the '
+     . 'next attempt starts with host 2 of 2')]
+--- response_body_like eval
+[qr/^got 200 wrong=0\b/, qr/^[1-9]/]
+--- timeout: 60
 --- no_error_log
 [alert]
 [crit]
