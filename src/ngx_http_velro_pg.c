@@ -5,11 +5,16 @@
  * Per worker: a pool of "pool" connections, all opened at worker start,
  * each with the statements velro_l3 (velro_l3_entities()) and
  * velro_l3_warm (velro_l3_warm_entities()) prepared once (in that order;
- * a database without velro_l3_warm_entities() only fails warm requests);
+ * a database without velro_l3_warm_entities() only fails warm requests;
+ * with prepare=off nothing is prepared and both go as unnamed statements,
+ * for a pooler in transaction mode);
  * a FIFO of queries waiting for a free connection
  * (ngx_http_velro_pg_query(), for velro_authz_pg); and the connections of
  * subscribers (ngx_http_velro_pg_subscribe(), for the invalidation
- * subscriber of velro_pg_listen), each of its own, outside the pool.
+ * subscriber of velro_pg_listen), each of its own, outside the pool, on
+ * listen_conninfo= when given (directly to PostgreSQL, not through the
+ * pooler).  A multi-host conninfo follows a failover: every reconnect
+ * goes through the host list (ngx_http_velro_pg_conn.c).
  * Sockets are nginx connections registered level-triggered; every wait
  * has an nginx timer.  Nothing blocks: no PQexec, no PQcancel, no
  * PQgetResult before PQisBusy says it is there.

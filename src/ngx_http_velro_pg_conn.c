@@ -1,12 +1,16 @@
 
 /*
  * velro: a libpq connection on nginx's event loop, the lowest layer of
- * the PostgreSQL adapter (ngx_http_velro_pg.c): PQconnectPoll() driven by
- * the socket's events, the socket as an nginx connection (replaced when
- * libpq replaces it), level-triggered interest, flushing, reading, and
- * collecting a command's results without ever waiting for more.  What a
- * connection does with what arrives is its handler's: connected, a
- * command complete, input while idle (notifications), a failure.
+ * the PostgreSQL adapter (ngx_http_velro_pg.c): the connection parameters
+ * (our defaults, the conninfo, and a multi-host list rotated so that an
+ * attempt after a host that hung starts with the next one),
+ * PQconnectPoll() driven by the socket's events, the socket as an nginx
+ * connection (looked at after every poll, replaced when libpq replaces
+ * it: another host of the list, an SSL or GSS fallback), level-triggered
+ * interest, flushing, reading, and collecting a command's results without
+ * ever waiting for more.  What a connection does with what arrives is its
+ * handler's: connected, a command complete, input while idle
+ * (notifications), a failure.
  */
 
 

@@ -148,6 +148,11 @@ $ENV{TEST_NGINX_PG_HANG_FIRST} =
     . ",$ENV{TEST_NGINX_STANDBY_PORT} dbname=velro user=postgres "
     . "target_session_attrs=read-write";
 
+$ENV{TEST_NGINX_PG_HANG_FIRST_URI} =
+    "postgresql://127.0.0.1:" . $BLACKHOLE->sockport
+    . ",127.0.0.1:$ENV{TEST_NGINX_STANDBY_PORT}/velro?user=postgres"
+    . "&target_session_attrs=read-write";
+
 Velro::Control::start();
 
 sub gen { "/gen/" . Velro::Authz::id($_[0]) }
@@ -236,6 +241,24 @@ __DATA__
 === TEST 2: the first host of the list hangs (the standby, now the primary, second): the connect timer ends the attempt and the next one starts with the second host
 --- http_config eval
 main::conf(pg => '$TEST_NGINX_PG_HANG_FIRST', connect => '500ms')
+--- config eval: Velro::Authz::location() . Velro::Control::location()
+--- request eval
+[main::until_status('owner', 'gen_team', 200),
+ Velro::Control::logged('velro: postgres connect to "127\.0\.0\.1:'
+     . $main::BLACKHOLE->sockport . '" timed out on connection #\d+, the '
+     . 'next attempt starts with host 2 of 2')]
+--- response_body_like eval
+[qr/^got 200 wrong=0\b/, qr/^[1-9]/]
+--- timeout: 60
+--- no_error_log
+[alert]
+[crit]
+
+
+
+=== TEST 3: the same with the conninfo as a URI
+--- http_config eval
+main::conf(pg => '$TEST_NGINX_PG_HANG_FIRST_URI', connect => '500ms')
 --- config eval: Velro::Authz::location() . Velro::Control::location()
 --- request eval
 [main::until_status('owner', 'gen_team', 200),
