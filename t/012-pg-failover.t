@@ -14,6 +14,7 @@ use strict;
 use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
+use File::Path ();
 use IO::Socket::INET;
 use POSIX ();
 use Time::HiRes qw(sleep time);
@@ -35,8 +36,11 @@ our $WAIT = $ENV{TEST_NGINX_USE_VALGRIND} ? 90 : 30;
 # the suite's own controls, run by the control server (a fork: it kills
 # the primary and promotes the standby between two requests of a block)
 
-my $dir = "/tmp/velro-failover-$$";
+my $dir = ($ENV{VELRO_TMPDIR} || '/tmp') . "/velro-failover-$$";
+my $owner = $$;
 my %load;       # name => pid
+
+END { File::Path::remove_tree($dir) if $$ == $owner && -d $dir }
 
 sub esc { Velro::Control::esc(@_) }
 
