@@ -102,8 +102,9 @@ $(MODULE): $(NGX_TREE)/objs/Makefile $(SRCS)
 
 # installed for the tests only: Debian's chromium for the batch client's
 # headless browser test (t/032-client.t), prometheus for promtool, which
-# checks conf/prometheus/alerts.yml (t/043-alerts.t)
-TEST_PACKAGES := chromium prometheus
+# checks conf/prometheus/alerts.yml (t/043-alerts.t), pgbouncer for the
+# L3 pool behind PgBouncer in transaction mode (t/013-pgbouncer.t)
+TEST_PACKAGES := chromium prometheus pgbouncer
 
 test: test-deps module unit prove
 

@@ -69,6 +69,8 @@
 #   BENCH_RUNS (3) BENCH_SECONDS (10) BENCH_CONNECTIONS (32)
 #   BENCH_THREADS (1)   wrk threads for off/l1/l2/l3
 #   BENCH_PG_POOL (8)   velro_pg pool=N (per worker)
+#   BENCH_BUDGET_HOSTS (100), BENCH_BUDGET_WORKERS (16)   the fleet the
+#                       l3 path's connection budget line projects to
 #   BENCH_ZIPF_SECONDS (10)  a measured round; BENCH_ZIPF_WARMUP (same) a
 #                       warm-up round; rounds repeat until the window holds
 #                       BENCH_ZIPF_WARMUP_REQUESTS / BENCH_ZIPF_MEASURED_
@@ -148,6 +150,8 @@ my $SECS = env(BENCH_SECONDS => 10);
 my $CONNS = env(BENCH_CONNECTIONS => 32);
 my $THREADS = env(BENCH_THREADS => 1);
 my $POOL = env(BENCH_PG_POOL => 8);
+my $BUDGET_HOSTS = env(BENCH_BUDGET_HOSTS => 100);
+my $BUDGET_WORKERS = env(BENCH_BUDGET_WORKERS => 16);
 my $ZSECS = env(BENCH_ZIPF_SECONDS => 10);
 my $ZWARM = env(BENCH_ZIPF_WARMUP => $ZSECS);
 # the warm-up and the measured window run (in rounds of BENCH_ZIPF_WARMUP
@@ -963,17 +967,25 @@ sub phase_tiers {
                              . " connections  (target p99 < 5 ms: %s)",
                                $med{l3}{rps} / $off, fmt_us($med{l3}{p99}),
                                $CONNS, $ok ? 'met' : 'MISSED');
-        $SUMMARY{l3pg} = sprintf("L3 PostgreSQL connections of that nginx"
-            . " (1 worker, pool=%d), max sampled every 50 ms: %d = %d pool"
+        $SUMMARY{l3pg} = sprintf("L3 PostgreSQL connections per host (that"
+            . " nginx: 1 worker, pool=%d), max sampled every 50 ms: %d = %d pool"
             . " + %d LISTEN  (bound pool x workers + 1 LISTEN per worker"
             . " = %d: %s); all client backends of database velro (the"
             . " other idle nginx included): max %d",
             $POOL, $pgmax{all}, $pgmax{pool}, $pgmax{listen}, $bound,
             ($pgmax{all} <= $bound && $pgmax{pool} <= $POOL) ? 'met' : 'EXCEEDED',
             $pgmax{db});
+        # the connection budget (README): per host workers x pool + its
+        # LISTEN connections, for the fleet
+        my ($fh, $fw) = ($BUDGET_HOSTS, $BUDGET_WORKERS);
+        my $lw = $pgmax{listen} || 1;      # LISTEN per worker measured
+        $SUMMARY{l3fleet} = sprintf("connection budget: per host %d workers x"
+            . " pool + LISTEN = %d x %d + %d = %d; %d hosts: %d (pool=2: %d)",
+            $fw, $fw, $POOL, $fw * $lw, $fw * ($POOL + $lw), $fh,
+            $fh * $fw * ($POOL + $lw), $fh * $fw * (2 + $lw));
     }
     say "";
-    say "  $SUMMARY{$_}" for grep { $SUMMARY{$_} } qw(l1 l2 l3 l3pg);
+    say "  $SUMMARY{$_}" for grep { $SUMMARY{$_} } qw(l1 l2 l3 l3pg l3fleet);
 
     for my $p (@paths) {
         next if $p eq 'off' || !$TIER_SEEN{$p};
@@ -1946,7 +1958,7 @@ stop_everything();
 say "";
 say "Summary (", sprintf('%.0f', time - $T0), " s, load average after: ",
     join(' ', (split ' ', slurp('/proc/loadavg'))[0 .. 2]), "):";
-for my $k (qw(l1 l2 l3 l3pg batch login), (map { "zipf-$_" } @ZMODES),
+for my $k (qw(l1 l2 l3 l3pg l3fleet batch login), (map { "zipf-$_" } @ZMODES),
            qw(inval mem)) {
     say "  $SUMMARY{$k}" if $SUMMARY{$k};
 }

@@ -5,11 +5,16 @@
  * Per worker: a pool of "pool" connections, all opened at worker start,
  * each with the statements velro_l3 (velro_l3_entities()) and
  * velro_l3_warm (velro_l3_warm_entities()) prepared once (in that order;
- * a database without velro_l3_warm_entities() only fails warm requests);
+ * a database without velro_l3_warm_entities() only fails warm requests;
+ * with prepare=off nothing is prepared and both go as unnamed statements,
+ * for a pooler in transaction mode);
  * a FIFO of queries waiting for a free connection
  * (ngx_http_velro_pg_query(), for velro_authz_pg); and the connections of
  * subscribers (ngx_http_velro_pg_subscribe(), for the invalidation
- * subscriber of velro_pg_listen), each of its own, outside the pool.
+ * subscriber of velro_pg_listen), each of its own, outside the pool, on
+ * listen_conninfo= when given (directly to PostgreSQL, not through the
+ * pooler).  A multi-host conninfo follows a failover: every reconnect
+ * goes through the host list (ngx_http_velro_pg_conn.c).
  * Sockets are nginx connections registered level-triggered; every wait
  * has an nginx timer.  Nothing blocks: no PQexec, no PQcancel, no
  * PQgetResult before PQisBusy says it is there.
@@ -69,8 +74,8 @@ struct ngx_http_velro_pg_s {
     ngx_queue_t                   idle;         /* connections */
     ngx_queue_t                   waiting;      /* requests, FIFO */
 
-    const char                   *keywords[7];
-    const char                   *values[7];
+    ngx_http_velro_pg_params_t    params;
+    ngx_http_velro_pg_params_t    listen_params;  /* subscribers' */
 
     unsigned                      down:1;       /* fail fast */
     unsigned                      failing:1;    /* a failure was logged */
@@ -81,6 +86,7 @@ struct ngx_http_velro_pg_s {
 
 static char *ngx_http_velro_pg_option(ngx_conf_t *cf, ngx_str_t *value,
     ngx_http_velro_pg_conf_t *pcf);
+static char *ngx_http_velro_pg_check_conninfo(ngx_conf_t *cf, u_char *s);
 
 static void ngx_http_velro_pg_wait_timeout(ngx_event_t *ev);
 static void ngx_http_velro_pg_done(ngx_http_velro_pg_req_t *pr,
@@ -162,11 +168,8 @@ ngx_http_velro_pg_get_conf(ngx_conf_t *cf, void *conf)
 char *
 ngx_http_velro_pg_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    char                      *errmsg;
-    size_t                     len;
     ngx_str_t                 *value;
     ngx_uint_t                 i;
-    PQconninfoOption          *opts;
     ngx_http_velro_pg_conf_t  *pcf;
 
     pcf = ngx_http_velro_pg_get_conf(cf, conf);
@@ -184,10 +187,37 @@ ngx_http_velro_pg_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return "has an empty conninfo";
     }
 
-    /* the argument is NUL-terminated; libpq parses conninfo and URIs */
+    if (ngx_http_velro_pg_check_conninfo(cf, value[1].data) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    pcf->conninfo = value[1];
+
+    for (i = 2; i < cf->args->nelts; i++) {
+        if (ngx_http_velro_pg_option(cf, &value[i], pcf) != NGX_CONF_OK) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (!pcf->channel_set) {
+        ngx_str_set(&pcf->channel, "velro_invalidate");
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* libpq parses conninfo and URIs; s is NUL-terminated (an argument) */
+
+static char *
+ngx_http_velro_pg_check_conninfo(ngx_conf_t *cf, u_char *s)
+{
+    char              *errmsg;
+    size_t             len;
+    PQconninfoOption  *opts;
 
     errmsg = NULL;
-    opts = PQconninfoParse((char *) value[1].data, &errmsg);
+    opts = PQconninfoParse((char *) s, &errmsg);
 
     if (opts == NULL) {
         if (errmsg == NULL) {
@@ -208,23 +238,14 @@ ngx_http_velro_pg_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     PQconninfoFree(opts);
 
-    pcf->conninfo = value[1];
-
-    for (i = 2; i < cf->args->nelts; i++) {
-        if (ngx_http_velro_pg_option(cf, &value[i], pcf) != NGX_CONF_OK) {
-            return NGX_CONF_ERROR;
-        }
-    }
-
-    if (!pcf->channel_set) {
-        ngx_str_set(&pcf->channel, "velro_invalidate");
-    }
-
     return NGX_CONF_OK;
 }
 
 
-/* one of velro_pg's key=value options: pool=, connect_timeout=, timeout= */
+/*
+ * one of velro_pg's key=value options: pool=, connect_timeout=, timeout=,
+ * prepare=on|off, listen_conninfo=CONNINFO
+ */
 
 static char *
 ngx_http_velro_pg_option(ngx_conf_t *cf, ngx_str_t *value,
@@ -246,6 +267,43 @@ ngx_http_velro_pg_option(ngx_conf_t *cf, ngx_str_t *value,
         }
 
         pcf->pool = (ngx_uint_t) n;
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strncmp(value->data, "prepare=", 8) == 0) {
+
+        if (ngx_strcmp(value->data + 8, "on") == 0) {
+            pcf->noprepare = 0;
+
+        } else if (ngx_strcmp(value->data + 8, "off") == 0) {
+            pcf->noprepare = 1;
+
+        } else {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid value \"%V\", on or off", value);
+            return NGX_CONF_ERROR;
+        }
+
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strncmp(value->data, "listen_conninfo=", 16) == 0) {
+
+        if (value->len == 16) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "empty \"listen_conninfo=\"");
+            return NGX_CONF_ERROR;
+        }
+
+        if (ngx_http_velro_pg_check_conninfo(cf, value->data + 16)
+            != NGX_CONF_OK)
+        {
+            return NGX_CONF_ERROR;
+        }
+
+        pcf->listen_conninfo.data = value->data + 16;
+        pcf->listen_conninfo.len = value->len - 16;
+
         return NGX_CONF_OK;
     }
 
@@ -431,7 +489,7 @@ ngx_http_velro_pg_connect(ngx_http_velro_pg_conn_t *pc)
                    "velro: postgres %s connection #%ui connecting",
                    pc->sub ? "LISTEN" : "pool", pc->id);
 
-    pg = PQconnectStartParams(pool->keywords, pool->values, 1);
+    pg = ngx_http_velro_pg_start(pc);
 
     if (pg == NULL) {
         ngx_http_velro_pg_fail(pc, "out of memory", 0);
@@ -480,6 +538,11 @@ ngx_http_velro_pg_connected(ngx_http_velro_pg_conn_t *pc)
     if (pc->sub) {
         ok = PQsendQuery(pc->pg, pc->sub->sql);
         pc->state = NGX_HTTP_VELRO_PG_LISTEN_SENT;
+
+    } else if (pc->pool->conf->noprepare) {
+        /* prepare=off: nothing to prepare, queries go unnamed */
+        ngx_http_velro_pg_ready(pc);
+        return;
 
     } else {
         ok = PQsendPrepare(pc->pg, NGX_HTTP_VELRO_PG_STMT,
@@ -573,6 +636,12 @@ ngx_http_velro_pg_timer_handler(ngx_event_t *ev)
 
     case NGX_HTTP_VELRO_PG_BUSY:
         ngx_http_velro_pg_fail(pc, "query timed out", 1);
+        return;
+
+    case NGX_HTTP_VELRO_PG_CONNECTING:
+        /* a host that does not answer: the next attempt skips it */
+        ngx_http_velro_pg_next_host(pc);
+        ngx_http_velro_pg_fail(pc, "connect timed out", 0);
         return;
 
     default:
@@ -857,6 +926,16 @@ ngx_http_velro_pg_send(ngx_http_velro_pg_conn_t *pc,
                                         : NGX_HTTP_VELRO_PG_ACCESS_SQL,
                                2, NULL, pr->values, NULL, NULL, 0);
 
+    } else if (!pr->warm && pc->pool->conf->noprepare) {
+        /*
+         * prepare=off: the unnamed statement, parsed, bound and run in
+         * one round trip (Parse, Bind, Execute, Sync): one transaction,
+         * which a pooler in transaction mode keeps on one server
+         */
+
+        ok = PQsendQueryParams(pc->pg, NGX_HTTP_VELRO_PG_SQL, 2, NULL,
+                               pr->values, NULL, NULL, 0);
+
     } else if (!pr->warm) {
         ok = PQsendQueryPrepared(pc->pg, NGX_HTTP_VELRO_PG_STMT, 2,
                                  pr->values, NULL, NULL, 0);
@@ -1091,6 +1170,8 @@ ngx_http_velro_pg_subscribe(ngx_cycle_t *cycle, ngx_http_velro_pg_sub_t *sub)
     /* numbered after the pool's connections */
 
     pc->handler = &ngx_http_velro_pg_handler;
+    pc->params = pool->conf->listen_conninfo.len ? &pool->listen_params
+                                                 : &pool->params;
     pc->log = cycle->log;
     pc->pool = pool;
     pc->id = pool->nconns + pool->nsubs++;
@@ -1159,26 +1240,18 @@ ngx_http_velro_pg_init_process(ngx_cycle_t *cycle,
     ngx_queue_init(&pool->idle);
     ngx_queue_init(&pool->waiting);
 
-    /*
-     * Our defaults come before "dbname", which expands the configured
-     * conninfo: what it sets wins.  Keepalives find a dead server on a
-     * quiet connection, a subscriber's above all.
-     */
-
-    pool->keywords[0] = "fallback_application_name";
-    pool->values[0] = "nginx-velro";
-    pool->keywords[1] = "keepalives";
-    pool->values[1] = "1";
-    pool->keywords[2] = "keepalives_idle";
-    pool->values[2] = "30";
-    pool->keywords[3] = "keepalives_interval";
-    pool->values[3] = "10";
-    pool->keywords[4] = "keepalives_count";
-    pool->values[4] = "3";
-    pool->keywords[5] = "dbname";
-    pool->values[5] = (const char *) pcf->conninfo.data;
-    pool->keywords[6] = NULL;
-    pool->values[6] = NULL;
+    if (ngx_http_velro_pg_params(&pool->params, &pcf->conninfo, cycle->pool,
+                                 cycle->log)
+        != NGX_OK
+        || (pcf->listen_conninfo.len
+            && ngx_http_velro_pg_params(&pool->listen_params,
+                                        &pcf->listen_conninfo, cycle->pool,
+                                        cycle->log)
+               != NGX_OK))
+    {
+        ngx_free(pool);
+        return NGX_ERROR;
+    }
 
     ngx_http_velro_pg_state = pool;
 
@@ -1186,6 +1259,7 @@ ngx_http_velro_pg_init_process(ngx_cycle_t *cycle,
         pc = &pool->conns[i];
 
         pc->handler = &ngx_http_velro_pg_handler;
+        pc->params = &pool->params;
         pc->log = cycle->log;
         pc->pool = pool;
         pc->id = i;

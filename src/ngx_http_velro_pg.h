@@ -19,6 +19,8 @@
 
 typedef struct {
     ngx_str_t                     conninfo;
+    ngx_str_t                     listen_conninfo;  /* subscribers'; len 0:
+                                                       conninfo */
     ngx_uint_t                    pool;         /* per worker, default 20 */
     ngx_msec_t                    connect_timeout;  /* default 2s */
     ngx_msec_t                    timeout;      /* query, default 1s */
@@ -26,6 +28,9 @@ typedef struct {
                                                    "velro_invalidate";
                                                    len 0: off */
     unsigned                      channel_set:1;  /* velro_pg_listen seen */
+    unsigned                      noprepare:1;  /* prepare=off: unnamed
+                                                   statements (a pooler in
+                                                   transaction mode) */
 } ngx_http_velro_pg_conf_t;
 
 

@@ -1,12 +1,16 @@
 
 /*
  * velro: a libpq connection on nginx's event loop, the lowest layer of
- * the PostgreSQL adapter (ngx_http_velro_pg.c): PQconnectPoll() driven by
- * the socket's events, the socket as an nginx connection (replaced when
- * libpq replaces it), level-triggered interest, flushing, reading, and
- * collecting a command's results without ever waiting for more.  What a
- * connection does with what arrives is its handler's: connected, a
- * command complete, input while idle (notifications), a failure.
+ * the PostgreSQL adapter (ngx_http_velro_pg.c): the connection parameters
+ * (our defaults, the conninfo, and a multi-host list rotated so that an
+ * attempt after a host that hung starts with the next one),
+ * PQconnectPoll() driven by the socket's events, the socket as an nginx
+ * connection (looked at after every poll, replaced when libpq replaces
+ * it: another host of the list, an SSL or GSS fallback), level-triggered
+ * interest, flushing, reading, and collecting a command's results without
+ * ever waiting for more.  What a connection does with what arrives is its
+ * handler's: connected, a command complete, input while idle
+ * (notifications), a failure.
  */
 
 
@@ -59,6 +63,297 @@ ngx_http_velro_pg_poll(ngx_http_velro_pg_conn_t *pc)
 
         return;
     }
+}
+
+
+/* the connection parameters */
+
+static char **ngx_http_velro_pg_split(const char *list, ngx_uint_t *n,
+    ngx_pool_t *pool);
+static char *ngx_http_velro_pg_rotate(char **entries, ngx_uint_t n,
+    ngx_uint_t first, ngx_pool_t *pool);
+
+
+ngx_int_t
+ngx_http_velro_pg_params(ngx_http_velro_pg_params_t *pp, ngx_str_t *conninfo,
+    ngx_pool_t *pool, ngx_log_t *log)
+{
+    char              **hosts, **addrs, **ports;
+    ngx_uint_t          i, k, n, nhost, naddr, nport;
+    const char        **kw, **val;
+    PQconninfoOption   *opts, *o;
+
+    /* checked when the configuration was read */
+
+    opts = PQconninfoParse((char *) conninfo->data, NULL);
+    if (opts == NULL) {
+        ngx_log_error(NGX_LOG_ALERT, log, 0,
+                      "velro: postgres conninfo not parsed");
+        return NGX_ERROR;
+    }
+
+    hosts = NULL;
+    addrs = NULL;
+    ports = NULL;
+    nhost = 0;
+    naddr = 0;
+    nport = 0;
+
+    for (o = opts; o->keyword; o++) {
+
+        if (o->val == NULL || o->val[0] == '\0') {
+            continue;
+        }
+
+        if (ngx_strcmp(o->keyword, "host") == 0) {
+            hosts = ngx_http_velro_pg_split(o->val, &nhost, pool);
+
+        } else if (ngx_strcmp(o->keyword, "hostaddr") == 0) {
+            addrs = ngx_http_velro_pg_split(o->val, &naddr, pool);
+
+        } else if (ngx_strcmp(o->keyword, "port") == 0) {
+            ports = ngx_http_velro_pg_split(o->val, &nport, pool);
+
+        } else {
+            continue;
+        }
+
+        if ((hosts == NULL && nhost) || (addrs == NULL && naddr)
+            || (ports == NULL && nport))
+        {
+            PQconninfoFree(opts);
+            return NGX_ERROR;
+        }
+    }
+
+    PQconninfoFree(opts);
+
+    n = ngx_max(nhost, naddr);
+
+    /* lists libpq would refuse are left to it, unrotated */
+
+    if (n < 2 || (nhost && nhost != n) || (naddr && naddr != n)
+        || (nport > 1 && nport != n))
+    {
+        n = 1;
+    }
+
+    pp->nhosts = n;
+    pp->hosts = (nhost == n) ? hosts : NULL;
+    pp->hostaddrs = (naddr == n) ? addrs : NULL;
+    pp->ports = (nport == n && n > 1) ? ports : NULL;
+
+    pp->keywords = ngx_pcalloc(pool, n * NGX_HTTP_VELRO_PG_NPARAMS
+                                     * sizeof(char *));
+    pp->values = ngx_pcalloc(pool, n * NGX_HTTP_VELRO_PG_NPARAMS
+                                   * sizeof(char *));
+    if (pp->keywords == NULL || pp->values == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < n; i++) {
+        kw = &pp->keywords[i * NGX_HTTP_VELRO_PG_NPARAMS];
+        val = &pp->values[i * NGX_HTTP_VELRO_PG_NPARAMS];
+
+        /*
+         * Our defaults come before "dbname", which expands the configured
+         * conninfo: what it sets wins.  Keepalives find a dead server on a
+         * quiet connection, a subscriber's above all.
+         */
+
+        kw[0] = "fallback_application_name";
+        val[0] = "nginx-velro";
+        kw[1] = "keepalives";
+        val[1] = "1";
+        kw[2] = "keepalives_idle";
+        val[2] = "30";
+        kw[3] = "keepalives_interval";
+        val[3] = "10";
+        kw[4] = "keepalives_count";
+        val[4] = "3";
+        kw[5] = "dbname";
+        val[5] = (const char *) conninfo->data;
+
+        k = 6;
+
+        if (n > 1) {
+            /* the same lists, from host i on: later keywords win */
+
+            if (pp->hosts) {
+                kw[k] = "host";
+                val[k++] = ngx_http_velro_pg_rotate(pp->hosts, n, i, pool);
+            }
+
+            if (pp->hostaddrs) {
+                kw[k] = "hostaddr";
+                val[k++] = ngx_http_velro_pg_rotate(pp->hostaddrs, n, i, pool);
+            }
+
+            if (pp->ports) {
+                kw[k] = "port";
+                val[k++] = ngx_http_velro_pg_rotate(pp->ports, n, i, pool);
+            }
+
+            while (k > 6) {
+                if (val[--k] == NULL) {
+                    return NGX_ERROR;
+                }
+            }
+        }
+
+        /* NULL-terminated: pcalloc'ed */
+    }
+
+    return NGX_OK;
+}
+
+
+/* a libpq list: entries between commas, empty ones included */
+
+static char **
+ngx_http_velro_pg_split(const char *list, ngx_uint_t *n, ngx_pool_t *pool)
+{
+    char        **e;
+    size_t        len;
+    ngx_uint_t    i;
+    const char   *p, *q;
+
+    for (*n = 1, p = list; *p; p++) {
+        if (*p == ',') {
+            (*n)++;
+        }
+    }
+
+    e = ngx_palloc(pool, *n * sizeof(char *));
+    if (e == NULL) {
+        return NULL;
+    }
+
+    for (i = 0, p = list; i < *n; i++) {
+        q = p;
+
+        while (*q && *q != ',') {
+            q++;
+        }
+
+        len = q - p;
+
+        e[i] = ngx_pnalloc(pool, len + 1);
+        if (e[i] == NULL) {
+            return NULL;
+        }
+
+        ngx_memcpy(e[i], p, len);
+        e[i][len] = '\0';
+
+        p = *q ? q + 1 : q;
+    }
+
+    return e;
+}
+
+
+static char *
+ngx_http_velro_pg_rotate(char **entries, ngx_uint_t n, ngx_uint_t first,
+    ngx_pool_t *pool)
+{
+    char        *s, *p;
+    size_t       len;
+    ngx_uint_t   i;
+
+    len = 0;
+
+    for (i = 0; i < n; i++) {
+        len += ngx_strlen(entries[i]) + 1;
+    }
+
+    s = ngx_pnalloc(pool, len);
+    if (s == NULL) {
+        return NULL;
+    }
+
+    p = s;
+
+    for (i = 0; i < n; i++) {
+        if (i) {
+            *p++ = ',';
+        }
+
+        p = (char *) ngx_cpystrn((u_char *) p,
+                                 (u_char *) entries[(first + i) % n],
+                                 len - (p - s));
+    }
+
+    *p = '\0';
+
+    return s;
+}
+
+
+PGconn *
+ngx_http_velro_pg_start(ngx_http_velro_pg_conn_t *pc)
+{
+    ngx_uint_t                   i;
+    ngx_http_velro_pg_params_t  *pp;
+
+    pp = pc->params;
+    i = pc->first % pp->nhosts;
+
+    return PQconnectStartParams(&pp->keywords[i * NGX_HTTP_VELRO_PG_NPARAMS],
+                                &pp->values[i * NGX_HTTP_VELRO_PG_NPARAMS],
+                                1);
+}
+
+
+/*
+ * The connect timer ended an attempt while libpq was at PQhost():PQport()
+ * (the host of the list it was trying, unanswered): the next attempt
+ * starts with the host after that one, else with the next set.
+ */
+
+void
+ngx_http_velro_pg_next_host(ngx_http_velro_pg_conn_t *pc)
+{
+    char                        *host, *port, *h;
+    ngx_uint_t                   i, e, n;
+    ngx_http_velro_pg_params_t  *pp;
+
+    pp = pc->params;
+    n = pp->nhosts;
+
+    if (n < 2) {
+        return;
+    }
+
+    host = pc->pg ? PQhost(pc->pg) : NULL;
+    port = pc->pg ? PQport(pc->pg) : NULL;
+
+    for (i = 0; host && i < n; i++) {
+        e = (pc->first + i) % n;
+
+        h = (pp->hosts && pp->hosts[e][0]) ? pp->hosts[e]
+            : pp->hostaddrs ? pp->hostaddrs[e] : NULL;
+
+        if (h == NULL || ngx_strcmp(h, host) != 0) {
+            continue;
+        }
+
+        if (pp->ports && (port == NULL || ngx_strcmp(pp->ports[e], port) != 0))
+        {
+            continue;
+        }
+
+        pc->first = (e + 1) % n;
+
+        ngx_log_error(NGX_LOG_WARN, pc->log, 0,
+                      "velro: postgres connect to \"%s:%s\" timed out on "
+                      "connection #%ui, the next attempt starts with host "
+                      "%ui of %ui", host, port ? port : "", pc->id,
+                      pc->first + 1, n);
+        return;
+    }
+
+    pc->first = (pc->first + 1) % n;
 }
 
 

@@ -37,6 +37,27 @@
 typedef struct ngx_http_velro_pg_s  ngx_http_velro_pg_t;
 
 
+/*
+ * What PQconnectStartParams() gets: our defaults, then the conninfo
+ * (expanded from "dbname"), then for a conninfo of several hosts its
+ * host, hostaddr and port lists again, rotated: set i starts with the
+ * conninfo's host i.  libpq tries a list in order, and a host that hangs
+ * (no answer, not a refusal) holds it until our connect timer ends the
+ * whole attempt: the next one then starts with the host after it.
+ */
+
+#define NGX_HTTP_VELRO_PG_NPARAMS  10
+
+typedef struct {
+    ngx_uint_t                    nhosts;       /* sets; 1: no rotation */
+    const char                  **keywords;     /* nhosts sets of NPARAMS */
+    const char                  **values;
+    char                        **hosts;        /* the entries, NULL: none */
+    char                        **hostaddrs;
+    char                        **ports;        /* NULL: one or none */
+} ngx_http_velro_pg_params_t;
+
+
 typedef struct {
     /* PQconnectPoll() said PGRES_POLLING_OK */
     void  (*connected)(ngx_http_velro_pg_conn_t *pc);
@@ -55,6 +76,8 @@ struct ngx_http_velro_pg_conn_s {
     ngx_connection_t             *c;            /* wraps PQsocket() */
     ngx_file_uniq_t               uniq;         /* the socket c was made for */
     ngx_http_velro_pg_handler_t  *handler;
+    ngx_http_velro_pg_params_t   *params;
+    ngx_uint_t                    first;        /* params set: first host */
     ngx_log_t                    *log;
     ngx_http_velro_pg_t          *pool;
     ngx_http_velro_pg_sub_t      *sub;          /* NULL: in the pool */
@@ -72,6 +95,13 @@ struct ngx_http_velro_pg_conn_s {
     unsigned                      warm:1;       /* velro_l3_warm prepared */
 };
 
+
+ngx_int_t ngx_http_velro_pg_params(ngx_http_velro_pg_params_t *pp,
+    ngx_str_t *conninfo, ngx_pool_t *pool, ngx_log_t *log);
+/* PQconnectStartParams() with pc->params, from pc->first on */
+PGconn *ngx_http_velro_pg_start(ngx_http_velro_pg_conn_t *pc);
+/* the connect timer ended an attempt: the next starts after its host */
+void ngx_http_velro_pg_next_host(ngx_http_velro_pg_conn_t *pc);
 
 /* pc->c for PQsocket(), a new one if libpq replaced the socket */
 ngx_int_t ngx_http_velro_pg_socket(ngx_http_velro_pg_conn_t *pc);

@@ -904,10 +904,370 @@ sub stop_sql_endpoint {
 }
 
 #----------------------------------------------------------------------------
+# Streaming standby and PgBouncer (the failover and pooler suites)
+#
+#   start_standby()  a hot standby of the running start_pg() cluster:
+#                    pg_basebackup -R -X stream into another temp dir, run
+#                    as the postgres user on a free port; returns once the
+#                    primary's pg_stat_replication shows it streaming. A
+#                    primary started with wal_level minimal (start_pg's
+#                    default) is restarted first, on its port, with
+#                    wal_level replica and max_wal_senders 5. Sets
+#                    $ENV{TEST_NGINX_STANDBY_PORT},
+#                    $ENV{TEST_NGINX_STANDBY_CONNINFO}.
+#   standby_psql($sql, %opt)   psql() against the standby (db => NAME)
+#   promote_standby()  pg_ctl promote, then until pg_is_in_recovery() is
+#                    false (bounded: 30 s); returns the seconds it took
+#   kill_primary()   SIGKILL to the primary's postmaster and all its
+#                    backends (a crashed host); returns once they are gone.
+#                    Works from a fork too (the control server of a block)
+#   primary_stopped()  true once the primary's postmaster is gone
+#   stop_standby()
+#
+#   start_pgbouncer(%opt)  PgBouncer (Debian's 1.18, /usr/sbin/pgbouncer)
+#                    as the postgres user on 127.0.0.1, a free port, in
+#                    front of the start_pg() cluster's "velro" database:
+#                    auth_type trust, pool_mode => 'transaction' by
+#                    default, pool_size => N (default_pool_size, 4); the
+#                    config is written in a temp dir. Returns once a query
+#                    through it answers. Sets $ENV{TEST_NGINX_PGBOUNCER_PORT},
+#                    $ENV{TEST_NGINX_PGBOUNCER_CONNINFO}.
+#   pgbouncer_psql($sql, %opt)   psql() through it (db => 'pgbouncer' for
+#                    its admin console)
+#   stop_pgbouncer()
+
+our %STANDBY;   # owner, dir, data, sock, log, port, pid, running
+our %PGB;       # owner, dir, port, pid, running
+
+sub _standby_env {
+    my %env = (LC_ALL => 'C', PGTZ => 'UTC', HOME => $STANDBY{dir});
+    $env{USER} = $env{LOGNAME} = 'postgres' if $PG{user};
+    return (user => $PG{user}, cwd => $STANDBY{dir}, env => \%env);
+}
+
+sub _append_conf {
+    my ($file, %conf) = @_;
+    open my $fh, '>>', $file or croak "Velro::Backends: $file: $!";
+    print $fh "\n# Velro::Backends\n";
+    print $fh "$_ = $conf{$_}\n" for sort keys %conf;
+    close $fh;
+}
+
+# the postmaster.pid of $data says $pid is ready for connections
+sub _pm_ready {
+    my ($data, $pid) = @_;
+    open my $fh, '<', "$data/postmaster.pid" or return 0;
+    my @l = <$fh>;
+    close $fh;
+    return @l >= 8 && $l[0] =~ /^\s*$pid\s*$/ && $l[7] =~ /^ready/;
+}
+
+sub start_standby {
+    croak "Velro::Backends: start_pg() first" unless $PG{running};
+    croak "Velro::Backends: the standby is already running"
+        if $STANDBY{running};
+
+    # streaming replication needs WAL for replicas and a sender
+    my $level = psql('SHOW wal_level', db => 'postgres');
+    if ($level !~ /^(?:replica|logical)/) {
+        _append_conf("$PG{data}/postgresql.conf", wal_level => 'replica',
+                     max_wal_senders => 5, wal_keep_size => "'64MB'");
+        stop_pg(mode => 'fast');
+        start_pg();
+    }
+
+    my $dir = _mkdir_tmp('standby');
+    %STANDBY = (owner => $$, dir => $dir, data => "$dir/data",
+                sock => "$dir/sock", log => "$dir/postgres.log");
+    mkdir $STANDBY{sock} or croak "Velro::Backends: mkdir $STANDBY{sock}: $!";
+    chmod 0755, $dir, $STANDBY{sock};
+    if ($PG{user}) {
+        chown @{ $PG{user} }, $dir, $STANDBY{sock}
+            or croak "Velro::Backends: chown $dir: $!";
+    }
+
+    my ($st, $out, $err) = _run(cmd => [ "$PG{bindir}/pg_basebackup",
+        '-h', $PG{sock}, '-p', $PG{port}, '-U', 'postgres',
+        '-D', $STANDBY{data}, '-R', '-X', 'stream', '-c', 'fast',
+        '--no-sync' ], _standby_env());
+    die "Velro::Backends: pg_basebackup failed:\n$out$err" if $st != 0;
+
+    _append_conf("$STANDBY{data}/postgresql.conf",
+                 unix_socket_directories => "'$STANDBY{sock}'",
+                 hot_standby => 'on',
+                 wal_receiver_status_interval => "'1s'");
+
+    for my $try (1 .. 5) {
+        my $port = _free_port();
+        last if _standby_start($port, $try == 5);
+    }
+
+    # streaming: the primary's walsender says so
+    my $until = time + 30;
+    until (psql("SELECT count(*) FROM pg_stat_replication "
+                . "WHERE state = 'streaming'", db => 'postgres') =~ /^[1-9]/)
+    {
+        die "Velro::Backends: the standby does not stream:\n"
+            . _tail($STANDBY{log}, 10) if time >= $until;
+        sleep 0.02;
+    }
+
+    return $STANDBY{port};
+}
+
+sub _standby_start {
+    my ($port, $must) = @_;
+    my $size = -s $STANDBY{log} // 0;
+    my @cmd = ("$PG{bindir}/postgres", '-D', $STANDBY{data}, '-p', $port);
+
+    my $pid = fork;
+    croak "Velro::Backends: fork: $!" unless defined $pid;
+    if ($pid == 0) {
+        $SIG{$_} = 'DEFAULT' for qw(INT TERM HUP);
+        _child_setup(_standby_env());
+        _die_with_parent(3);
+        open STDIN, '<', '/dev/null';
+        open STDOUT, '>>', $STANDBY{log} or POSIX::_exit(126);
+        open STDERR, '>&', \*STDOUT;
+        { no warnings 'exec'; exec { $cmd[0] } @cmd; }
+        POSIX::_exit(127);
+    }
+
+    my $until = time + 60;
+    my $ready;
+    while (time < $until) {
+        last if waitpid($pid, WNOHANG) == $pid;
+        if (_pm_ready($STANDBY{data}, $pid)) {
+            $ready = 1;
+            last;
+        }
+        sleep 0.01;
+    }
+    unless ($ready) {
+        _kill_wait($pid, 'QUIT', 5);
+        my $log = -f $STANDBY{log} ? substr(_slurp($STANDBY{log}), $size) : '';
+        return 0 if !$must && $log =~ /could not bind|already in use/i;
+        die "Velro::Backends: the standby did not start (port $port):\n$log";
+    }
+
+    $STANDBY{pid} = $pid;
+    $STANDBY{port} = $port;
+    $STANDBY{running} = 1;
+    $ENV{TEST_NGINX_STANDBY_PORT} = $port;
+    $ENV{TEST_NGINX_STANDBY_CONNINFO} =
+        "host=127.0.0.1 port=$port dbname=velro user=postgres";
+    return 1;
+}
+
+sub standby_psql {
+    my ($sql, %opt) = @_;
+    croak "Velro::Backends: the standby is not running"
+        unless $STANDBY{running};
+    my @cmd = ("$PG{bindir}/psql", '-X', '-q', '-A', '-t',
+               '-v', 'ON_ERROR_STOP=1', '-h', $STANDBY{sock},
+               '-p', $STANDBY{port}, '-U', 'postgres',
+               '-d', $opt{db} // 'velro', @{ $opt{args} || [] }, '-f', '-');
+    my ($st, $out, $err) = _run(cmd => \@cmd, stdin => $sql, _standby_env());
+    if ($st != 0) {
+        $err =~ s/\s+\z//;
+        die "psql (standby): "
+          . ($err ne '' ? $err : "exit status " . ($st >> 8)) . "\n";
+    }
+    return $out;
+}
+
+sub promote_standby {
+    croak "Velro::Backends: the standby is not running"
+        unless $STANDBY{running};
+    my $t0 = time;
+    my ($st, $out, $err) = _run(cmd => [ "$PG{bindir}/pg_ctl", 'promote',
+        '-D', $STANDBY{data}, '-w', '-t', 30 ], _standby_env());
+    die "Velro::Backends: pg_ctl promote failed:\n$out$err" if $st != 0;
+    my $until = time + 30;
+    until (standby_psql('SELECT pg_is_in_recovery()', db => 'postgres')
+           =~ /^f/)
+    {
+        die "Velro::Backends: the standby is still in recovery after 30 s\n"
+            if time >= $until;
+        sleep 0.02;
+    }
+    return time - $t0;
+}
+
+# the postmaster's children: backends and auxiliary processes
+sub _pg_children {
+    my ($ppid) = @_;
+    my @kids;
+    for my $stat (glob '/proc/[0-9]*/stat') {
+        open my $fh, '<', $stat or next;
+        my $s = <$fh> // next;
+        push @kids, $1 if $s =~ /^(\d+) \(.*\) \S+ (\d+)/s && $2 == $ppid;
+    }
+    return @kids;
+}
+
+sub kill_primary {
+    my $pm = $PG{pid} or croak "Velro::Backends: no primary to kill";
+    my @pids = ($pm, _pg_children($pm));
+    kill 'STOP', $pm;               # no new backend while we collect them
+    @pids = ($pm, _pg_children($pm));
+    kill 'KILL', @pids;
+    my $until = time + 10;
+    while (grep { _alive($_) } @pids) {
+        die "Velro::Backends: the primary's processes outlived SIGKILL\n"
+            if time >= $until;
+        waitpid($pm, WNOHANG) if $PG{owner} == $$;
+        sleep 0.01;
+    }
+    waitpid($pm, WNOHANG) if $PG{owner} == $$;
+    $PG{running} = 0;
+    return scalar @pids;
+}
+
+sub primary_stopped { !$PG{pid} || !_alive($PG{pid}) }
+
+sub stop_standby {
+    return unless $STANDBY{running} && $STANDBY{owner} == $$;
+    _kill_wait($STANDBY{pid}, 'QUIT', 30);
+    $STANDBY{running} = 0;
+    delete $STANDBY{pid};
+}
+
+sub start_pgbouncer {
+    my (%opt) = @_;
+    croak "Velro::Backends: start_pg() first" unless $PG{dir};
+    croak "Velro::Backends: PgBouncer is already running" if $PGB{running};
+    my $bin = _which('pgbouncer')
+        or die "Velro::Backends: pgbouncer not found. Install it: apt-get "
+             . "install pgbouncer (make test-deps).\n";
+    _set_signals();
+
+    my $dir = _mkdir_tmp('pgbouncer');
+    %PGB = (owner => $$, dir => $dir, log => "$dir/pgbouncer.log");
+    chmod 0755, $dir;
+    chown @{ $PG{user} }, $dir if $PG{user};
+
+    open my $fh, '>', "$dir/userlist.txt"
+        or croak "Velro::Backends: userlist.txt: $!";
+    print $fh qq{"postgres" ""\n};
+    close $fh;
+
+    my $mode = $opt{pool_mode} // 'transaction';
+    my $size = $opt{pool_size} // 4;
+    for my $try (1 .. 5) {
+        my $port = _free_port();
+        open $fh, '>', "$dir/pgbouncer.ini"
+            or croak "Velro::Backends: pgbouncer.ini: $!";
+        print $fh <<"_INI_";
+[databases]
+velro = host=127.0.0.1 port=$PG{port} dbname=velro user=postgres
+
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $port
+unix_socket_dir =
+auth_type = trust
+auth_file = $dir/userlist.txt
+admin_users = postgres
+pool_mode = $mode
+default_pool_size = $size
+max_client_conn = 500
+logfile = $dir/pgbouncer.log
+pidfile = $dir/pgbouncer.pid
+ignore_startup_parameters = extra_float_digits
+log_connections = 0
+log_disconnections = 0
+_INI_
+        close $fh;
+
+        my $pid = fork;
+        croak "Velro::Backends: fork: $!" unless defined $pid;
+        if ($pid == 0) {
+            $SIG{$_} = 'DEFAULT' for qw(INT TERM HUP);
+            _child_setup(user => $PG{user}, cwd => $dir,
+                         env => { LC_ALL => 'C', HOME => $dir });
+            _die_with_parent(15);
+            open STDIN, '<', '/dev/null';
+            open STDOUT, '>>', "$dir/pgbouncer.out" or POSIX::_exit(126);
+            open STDERR, '>&', \*STDOUT;
+            my @cmd = ($bin, "$dir/pgbouncer.ini");
+            { no warnings 'exec'; exec { $cmd[0] } @cmd; }
+            POSIX::_exit(127);
+        }
+
+        # ready when a query through it answers
+        %PGB = (%PGB, pid => $pid, port => $port, running => 1);
+        my $until = time + 20;
+        my $up;
+        while (time < $until) {
+            last if _gone($pid);
+            if (IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                      PeerPort => $port, Proto => 'tcp',
+                                      Timeout => 1))
+            {
+                $up = eval { pgbouncer_psql('SELECT 1') =~ /^1/ };
+                last if $up;
+            }
+            sleep 0.02;
+        }
+        if ($up) {
+            $ENV{TEST_NGINX_PGBOUNCER_PORT} = $port;
+            $ENV{TEST_NGINX_PGBOUNCER_CONNINFO} =
+                "host=127.0.0.1 port=$port dbname=velro user=postgres";
+            return $port;
+        }
+        _kill_wait($pid, 'TERM', 2);
+        $PGB{running} = 0;
+        my $log = _tail("$dir/pgbouncer.log", 10)
+                . _tail("$dir/pgbouncer.out", 10);
+        next if $log =~ /address already in use/i && $try < 5;
+        die "Velro::Backends: pgbouncer did not start (port $port):\n$log";
+    }
+}
+
+sub pgbouncer_psql {
+    my ($sql, %opt) = @_;
+    croak "Velro::Backends: PgBouncer is not running" unless $PGB{running};
+    my @cmd = ("$PG{bindir}/psql", '-X', '-q', '-A', '-t',
+               '-v', 'ON_ERROR_STOP=1', '-h', '127.0.0.1', '-p', $PGB{port},
+               '-U', 'postgres', '-d', $opt{db} // 'velro',
+               @{ $opt{args} || [] }, '-f', '-');
+    my ($st, $out, $err) = _pg_run(\@cmd, $sql);
+    if ($st != 0) {
+        $err =~ s/\s+\z//;
+        die "psql (pgbouncer): "
+          . ($err ne '' ? $err : "exit status " . ($st >> 8)) . "\n";
+    }
+    return $out;
+}
+
+sub stop_pgbouncer {
+    return unless $PGB{running} && $PGB{owner} == $$;
+    _kill_wait($PGB{pid}, 'INT', 10);
+    $PGB{running} = 0;
+    delete $PGB{pid};
+}
+
+# stop_all()'s part for these
+sub _stop_standby_pgbouncer {
+    if ($PGB{owner} && $PGB{owner} == $$) {
+        stop_pgbouncer();
+        remove_tree($PGB{dir}) if $PGB{dir} && -d $PGB{dir};
+        %PGB = ();
+    }
+    if ($STANDBY{owner} && $STANDBY{owner} == $$) {
+        stop_standby();
+        remove_tree($STANDBY{dir}) if $STANDBY{dir} && -d $STANDBY{dir};
+        %STANDBY = ();
+    }
+}
+
+#----------------------------------------------------------------------------
 # the end
 
 sub stop_all {
     stop_sql_endpoint();
+    _stop_standby_pgbouncer();
     if ($REDIS{owner} && $REDIS{owner} == $$) {
         stop_redis();
         remove_tree($REDIS{dir}) if $REDIS{dir} && -d $REDIS{dir};

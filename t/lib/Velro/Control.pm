@@ -28,6 +28,11 @@ package Velro::Control;
 #   start()  forks it, sets $ENV{TEST_NGINX_CTL_PORT}; stopped at exit.
 #   location()   the nginx location that passes /ctl/ to it
 #
+#   %Velro::Control::HANDLERS   more controls of a suite's own: PATH =>
+#                               sub { my ($q) = @_; (STATUS, BODY) }, set
+#                               before start(); they run in the control
+#                               server's process
+#
 # Whatever a block stopped is continued at exit, so that the backends stop.
 
 use strict;
@@ -41,6 +46,7 @@ use Velro::Backends;
 use Velro::Token;
 
 my ($pid, $owner, @load, $jwks_bad);
+our %HANDLERS;
 my $dir = "/tmp/velro-ctl-$$";
 
 sub start {
@@ -192,6 +198,8 @@ sub stop_load {
 
 sub handle {
     my ($path, $q) = @_;
+
+    return $HANDLERS{$path}->($q) if $HANDLERS{$path};
 
     if ($path eq '/ctl/wait') {
         sleep(($q->{ms} // 0) / 1000);
