@@ -89,6 +89,7 @@ typedef struct {
     unsigned                      ready:1;
     unsigned                      down:1;       /* a failure was logged */
     unsigned                      exiting:1;
+    unsigned                      writing:1;    /* in the write handler */
 } ngx_http_velro_redis_state_t;
 
 
@@ -952,7 +953,11 @@ ngx_http_velro_redis_write_handler(ngx_event_t *wev)
 
     c = wev->data;
 
+    ngx_http_velro_redis.writing = 1;
+
     redisAsyncHandleWrite(c->data);
+
+    ngx_http_velro_redis.writing = 0;
 }
 
 
@@ -991,12 +996,32 @@ ngx_http_velro_redis_del_read(void *data)
 }
 
 
+/*
+ * A command queued on a connected context is written by a posted event,
+ * at the end of this pass of the event loop, together with the others
+ * queued in the pass: no epoll_ctl() and no wait for a write event.  The
+ * write event itself is added only while connecting (hiredis learns from
+ * it that the connect is done) and when a write left data behind.
+ */
+
 static void
 ngx_http_velro_redis_add_write(void *data)
 {
     ngx_connection_t *c = data;
 
+    redisAsyncContext  *ac;
+
     if (c->write->active) {
+        return;
+    }
+
+    ac = c->data;
+
+    if ((ac->c.flags & REDIS_CONNECTED) && !ngx_http_velro_redis.writing) {
+        if (!c->write->posted) {
+            ngx_post_event(c->write, &ngx_posted_events);
+        }
+
         return;
     }
 
