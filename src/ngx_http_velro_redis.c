@@ -27,6 +27,7 @@
 
 #include "ngx_http_velro_module.h"
 #include "ngx_http_velro_breaker.h"
+#include "ngx_http_velro_redis_script.h"
 
 #include <hiredis/async.h>
 
@@ -90,6 +91,7 @@ typedef struct {
     unsigned                      ready:1;
     unsigned                      down:1;       /* a failure was logged */
     unsigned                      exiting:1;
+    unsigned                      scripts:1;    /* scripts=on */
     unsigned                      writing:1;    /* in the write handler */
 } ngx_http_velro_redis_state_t;
 
@@ -186,6 +188,7 @@ ngx_http_velro_redis_init_process(ngx_cycle_t *cycle,
 
     rs->connect_timeout = rcf->connect_timeout;
     rs->timeout = rcf->timeout;
+    rs->scripts = rcf->scripts ? 1 : 0;
     rs->backoff = NGX_HTTP_VELRO_REDIS_BACKOFF;
 
     ngx_http_velro_redis_dumb.fd = (ngx_socket_t) -1;
@@ -265,6 +268,13 @@ ngx_uint_t
 ngx_http_velro_redis_up(void)
 {
     return ngx_http_velro_redis.ready;
+}
+
+
+ngx_uint_t
+ngx_http_velro_redis_connection(void)
+{
+    return ngx_http_velro_redis.ready ? ngx_http_velro_redis.generation : 0;
 }
 
 
@@ -592,6 +602,10 @@ ngx_http_velro_redis_handshake_reply(redisAsyncContext *ac, void *r,
                   "velro: redis %V connected", &rs->addr);
 
     rs->down = 0;
+
+    if (rs->scripts) {
+        ngx_http_velro_redis_script_connected();
+    }
 }
 
 

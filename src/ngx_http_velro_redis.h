@@ -37,6 +37,12 @@ void ngx_http_velro_redis_exit_process(ngx_cycle_t *cycle);
 /* connected, AUTH and SELECT (or a PING) answered */
 ngx_uint_t ngx_http_velro_redis_up(void);
 
+/*
+ * the ready connection's number (connections are numbered from 1 per
+ * worker), or 0 when none is ready
+ */
+ngx_uint_t ngx_http_velro_redis_connection(void);
+
 /* up, and the redis breaker closed: cache writes may be sent */
 ngx_uint_t ngx_http_velro_redis_ready(void);
 

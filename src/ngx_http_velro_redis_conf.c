@@ -43,6 +43,7 @@ ngx_http_velro_redis_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_str_set(&rcf->prefix, "velro:");
     rcf->connect_timeout = 1000;
     rcf->timeout = 200;
+    rcf->scripts = 1;
 
     for (i = 2; i < cf->args->nelts; i++) {
 
@@ -99,6 +100,16 @@ ngx_http_velro_redis_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                 goto invalid;
             }
 
+            continue;
+        }
+
+        if (ngx_strcmp(value[i].data, "scripts=on") == 0) {
+            rcf->scripts = 1;
+            continue;
+        }
+
+        if (ngx_strcmp(value[i].data, "scripts=off") == 0) {
+            rcf->scripts = 0;
             continue;
         }
 
