@@ -10,8 +10,12 @@
  *
  *   L1  this worker's cache (ngx_http_velro_cache.c);
  *   L2  Redis: one MGET for what L1 lacks of user, roles and generation
- *       (and the project when its id is known), a second GET for the
- *       project only when its id was first learnt from that answer;
+ *       (and the project when its id is known).  When the generation is
+ *       asked for, a Lua script (EVALSHA) does that MGET and, if the
+ *       generation names a project the decision needs, GETs the project
+ *       in the same round trip; without the script (scripts=off, refused,
+ *       or not loaded) a second GET asks for the project, only when L1
+ *       lacks it and its id was first learnt from the MGET's answer;
  *   L3  a subrequest to velro_authz_fallback, whose answer has all four
  *       (the entity form), or the access row of issue 3's form, kept per
  *       pair.  Concurrent misses for the same user and resource share one
@@ -27,6 +31,7 @@
 #include "ngx_http_velro_breaker.h"
 #include "ngx_http_velro_cache.h"
 #include "ngx_http_velro_inflight.h"
+#include "ngx_http_velro_redis_script.h"
 #include "ngx_http_velro_variables.h"
 
 
@@ -41,6 +46,8 @@ static ngx_int_t ngx_http_velro_authz_action(ngx_http_request_t *r,
 static ngx_int_t ngx_http_velro_authz_l2_get(ngx_http_request_t *r,
     ngx_http_velro_main_conf_t *vmcf, ngx_http_velro_ctx_t *ctx);
 static void ngx_http_velro_authz_l2_reply(void *data, redisReply *reply);
+static ngx_uint_t ngx_http_velro_authz_l2_retry(ngx_http_request_t *r,
+    ngx_http_velro_ctx_t *ctx, redisReply *reply);
 static ngx_uint_t ngx_http_velro_authz_l2_value(ngx_http_request_t *r,
     ngx_http_velro_ctx_t *ctx, ngx_uint_t kind, redisReply *v);
 static ngx_int_t ngx_http_velro_authz_l3(ngx_http_request_t *r,
@@ -55,9 +62,41 @@ static void ngx_http_velro_authz_adopt(ngx_http_velro_ctx_t *w,
     ngx_http_velro_ctx_t *ctx);
 
 
+/*
+ * The L2 read in one round trip: the MGET of KEYS and, when the generation
+ * (KEYS[ARGV[1]], stamped or not) is in the writer's layout, completed,
+ * with a project, and not created by the user (ARGV[3]), the GET of
+ * ARGV[2] .. project id as one more element.  Anything else (another layout, "null", a
+ * different status) adds nothing, and the caller asks again if it must.
+ */
+
+static ngx_http_velro_redis_script_t  ngx_http_velro_authz_script = {
+    ngx_string(
+        "local v = redis.call('MGET', unpack(KEYS))\n"
+        "local g = v[tonumber(ARGV[1])]\n"
+        "if g then\n"
+        "  local c, p = string.match(g, '^%d* ?{\"id\":\"[^\"]*\","
+        "\"user_id\":\"([^\"]*)\",\"project_id\":\"([^\"]*)\","
+        "\"status\":\"completed\"')\n"
+        "  if p and c ~= ARGV[3] then\n"
+        "    v[#KEYS + 1] = redis.call('GET', ARGV[2] .. p)\n"
+        "  end\n"
+        "end\n"
+        "return v\n"),
+    { 0 }, 0, 0
+};
+
+
 ngx_int_t
 ngx_http_velro_authz_init_process(ngx_cycle_t *cycle)
 {
+    if (ngx_http_velro_redis_script_add(&ngx_http_velro_authz_script,
+                                        cycle->log)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
     ngx_http_velro_inflight_init();
 
     return ngx_http_velro_cache_init_process(cycle);
@@ -477,12 +516,14 @@ static ngx_int_t
 ngx_http_velro_authz_l2_get(ngx_http_request_t *r,
     ngx_http_velro_main_conf_t *vmcf, ngx_http_velro_ctx_t *ctx)
 {
-    int          n;
-    u_char      *keys;
-    ngx_uint_t   need, kind;
-    const char  *argv[1 + NGX_HTTP_VELRO_ENTITIES];
-    size_t       argvlen[1 + NGX_HTTP_VELRO_ENTITIES];
-    static const u_char  types[] = {
+    int                             n, first;
+    u_char                         *keys, *p;
+    size_t                          len;
+    ngx_uint_t                      need, kind, gen, script;
+    const char                     *argv[3 + NGX_HTTP_VELRO_ENTITIES + 3];
+    size_t                          argvlen[3 + NGX_HTTP_VELRO_ENTITIES + 3];
+    ngx_http_velro_redis_script_t  *s;
+    static const u_char             types[] = {
         NGX_HTTP_VELRO_AUTH, NGX_HTTP_VELRO_TEAM_ACCESS,
         NGX_HTTP_VELRO_OWNERSHIP, NGX_HTTP_VELRO_PROJECT_VIS
     };
@@ -493,15 +534,45 @@ ngx_http_velro_authz_l2_get(ngx_http_request_t *r,
 
     need = ngx_http_velro_authz_needs(ctx) & ~ctx->l2_tried;
 
-    keys = ngx_pnalloc(r->pool,
-                       NGX_HTTP_VELRO_ENTITIES * NGX_HTTP_VELRO_L2_KEY_MAX);
+    /* the keys, then the script's numbers, project key head and user */
+
+    keys = ngx_pnalloc(r->pool, (NGX_HTTP_VELRO_ENTITIES + 1)
+                                * NGX_HTTP_VELRO_L2_KEY_MAX
+                                + 2 * NGX_INT_T_LEN + VELRO_UUID_LEN);
     if (keys == NULL) {
         return NGX_DECLINED;
     }
 
-    argv[0] = "MGET";
-    argvlen[0] = 4;
-    n = 1;
+    /*
+     * The script when the generation is asked for and may name a project
+     * the decision needs: argv "EVALSHA SHA1 NUMKEYS KEY... GEN HEAD USER"
+     */
+
+    s = &ngx_http_velro_authz_script;
+
+    script = (need & ngx_http_velro_bit(NGX_HTTP_VELRO_ENTITY_GENERATION))
+             && vmcf->ttl_l2[NGX_HTTP_VELRO_OWNERSHIP]
+             && vmcf->ttl_l2[NGX_HTTP_VELRO_PROJECT_VIS]
+             && !ctx->l2_no_script
+             && ngx_http_velro_redis_script_usable(s);
+
+    ctx->l2_script = script;
+
+    if (script) {
+        argv[0] = "EVALSHA";
+        argvlen[0] = 7;
+        argv[1] = (char *) s->sha1;
+        argvlen[1] = NGX_HTTP_VELRO_REDIS_SHA1_LEN;
+        first = 3;
+
+    } else {
+        argv[0] = "MGET";
+        argvlen[0] = 4;
+        first = 1;
+    }
+
+    n = first;
+    gen = 0;
     ctx->l2_nasked = 0;
 
     for (kind = 0; kind < NGX_HTTP_VELRO_ENTITIES; kind++) {
@@ -519,13 +590,48 @@ ngx_http_velro_authz_l2_get(ngx_http_request_t *r,
                                            ? ctx->resource_id : ctx->user_id);
         n++;
 
+        if (kind == NGX_HTTP_VELRO_ENTITY_GENERATION) {
+            gen = n - first;
+        }
+
         ctx->l2_asked[ctx->l2_nasked++] = (u_char) kind;
     }
 
     ctx->l2_tried |= need;
 
-    if (n == 1) {
+    if (n == first) {
         return NGX_DECLINED;
+    }
+
+    if (script) {
+        p = keys + NGX_HTTP_VELRO_ENTITIES * NGX_HTTP_VELRO_L2_KEY_MAX;
+
+        /* NUMKEYS, then ARGV: GEN */
+
+        argv[2] = (char *) p;
+        p = ngx_sprintf(p, "%d", n - first);
+        argvlen[2] = p - (u_char *) argv[2];
+
+        argv[n] = (char *) p;
+        p = ngx_sprintf(p, "%ui", gen);
+        argvlen[n] = p - (u_char *) argv[n];
+        n++;
+
+        /* HEAD: "PREFIX" "project_vis:", a project key without its id */
+
+        argv[n] = (char *) p;
+        len = ngx_http_velro_l2_key(p, NGX_HTTP_VELRO_ENTITY_PROJECT,
+                                    ctx->resource_id);
+        argvlen[n] = len - VELRO_UUID_LEN;
+        p += len;
+        n++;
+
+        /* USER */
+
+        argv[n] = (char *) p;
+        velro_uuid_format(ctx->user_id, p);
+        argvlen[n] = VELRO_UUID_LEN;
+        n++;
     }
 
     /* the breaker last: a half-open trial taken here is sent */
@@ -554,6 +660,7 @@ ngx_http_velro_authz_l2_reply(void *data, redisReply *reply)
 
     size_t                       i;
     ngx_uint_t                   need;
+    redisReply                  *project;
     ngx_http_velro_ctx_t        *ctx;
     ngx_http_velro_main_conf_t  *vmcf;
 
@@ -562,15 +669,27 @@ ngx_http_velro_authz_l2_reply(void *data, redisReply *reply)
     ctx->redis_cmd = NULL;
     ctx->authz_state = NGX_HTTP_VELRO_AUTHZ_L2_DONE;
 
+    if (ctx->l2_script && reply && reply->type == REDIS_REPLY_ERROR) {
+        if (ngx_http_velro_authz_l2_retry(r, ctx, reply)) {
+            ctx->authz_state = NGX_HTTP_VELRO_AUTHZ_L2_WAIT;
+            return;
+        }
+
+        goto done;
+    }
+
+    /* the script's answer may have the project last */
+
     if (reply == NULL || reply->type != REDIS_REPLY_ARRAY
-        || reply->elements != ctx->l2_nasked)
+        || (reply->elements != ctx->l2_nasked
+            && (!ctx->l2_script || reply->elements != ctx->l2_nasked + 1)))
     {
         ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "velro: L2 lookup failed");
         goto done;
     }
 
-    for (i = 0; i < reply->elements; i++) {
+    for (i = 0; i < ctx->l2_nasked; i++) {
         if (ngx_http_velro_authz_l2_value(r, ctx, ctx->l2_asked[i],
                                           reply->element[i]))
         {
@@ -578,9 +697,13 @@ ngx_http_velro_authz_l2_reply(void *data, redisReply *reply)
         }
     }
 
+    project = (reply->elements > ctx->l2_nasked)
+              ? reply->element[ctx->l2_nasked] : NULL;
+
     /*
      * The generation came from L2 and names a project this request has
-     * not asked for yet: L1 first, then a second round trip
+     * not asked for yet: L1 first, then the script's project, else a
+     * second round trip
      */
 
     need = ngx_http_velro_authz_needs(ctx) & ~ctx->l2_tried;
@@ -588,6 +711,20 @@ ngx_http_velro_authz_l2_reply(void *data, redisReply *reply)
     if (need & ngx_http_velro_bit(NGX_HTTP_VELRO_ENTITY_PROJECT)) {
 
         (void) ngx_http_velro_authz_l1(ctx, 0, NULL, VELRO_TIER_L1);
+
+        if (project
+            && (ngx_http_velro_authz_needs(ctx)
+                & ngx_http_velro_bit(NGX_HTTP_VELRO_ENTITY_PROJECT)))
+        {
+            ctx->l2_tried |= ngx_http_velro_bit(NGX_HTTP_VELRO_ENTITY_PROJECT);
+
+            if (ngx_http_velro_authz_l2_value(r, ctx,
+                                              NGX_HTTP_VELRO_ENTITY_PROJECT,
+                                              project))
+            {
+                ctx->tier = VELRO_TIER_L2;
+            }
+        }
 
         vmcf = ngx_http_get_module_main_conf(r, ngx_http_velro_module);
 
@@ -602,6 +739,40 @@ ngx_http_velro_authz_l2_reply(void *data, redisReply *reply)
 done:
 
     ngx_post_event(&ctx->wake, &ngx_posted_events);
+}
+
+
+/*
+ * The script got an error: sent again once after NOSCRIPT (it is being
+ * loaded), else, or the second time, the plain MGET.  Returns whether a
+ * command is in flight.
+ */
+
+static ngx_uint_t
+ngx_http_velro_authz_l2_retry(ngx_http_request_t *r,
+    ngx_http_velro_ctx_t *ctx, redisReply *reply)
+{
+    ngx_uint_t                   i;
+    ngx_http_velro_main_conf_t  *vmcf;
+
+    if (!ngx_http_velro_redis_script_error(&ngx_http_velro_authz_script,
+                                           reply, r->connection->log)
+        || ctx->l2_script_again)
+    {
+        ctx->l2_no_script = 1;
+    }
+
+    ctx->l2_script_again = 1;
+
+    /* what was asked is asked again */
+
+    for (i = 0; i < ctx->l2_nasked; i++) {
+        ctx->l2_tried &= ~ngx_http_velro_bit(ctx->l2_asked[i]);
+    }
+
+    vmcf = ngx_http_get_module_main_conf(r, ngx_http_velro_module);
+
+    return ngx_http_velro_authz_l2_get(r, vmcf, ctx) == NGX_AGAIN;
 }
 
 
