@@ -40,6 +40,9 @@
 #define NGX_HTTP_VELRO_REDIS_BACKOFF     100
 #define NGX_HTTP_VELRO_REDIS_BACKOFF_MAX 5000
 
+/* a command this long or shorter is formatted on the stack */
+#define NGX_HTTP_VELRO_REDIS_INLINE      2048
+
 /* commands kept for reuse per worker; more are freed */
 #define NGX_HTTP_VELRO_REDIS_FREE_MAX    256
 
@@ -125,6 +128,8 @@ static void ngx_http_velro_redis_watchdog_handler(ngx_event_t *ev);
 static void ngx_http_velro_redis_reconnect_handler(ngx_event_t *ev);
 static void ngx_http_velro_redis_drop_handler(ngx_event_t *ev);
 
+static int ngx_http_velro_redis_queue(redisCallbackFn *fn, void *privdata,
+    int argc, const char **argv, const size_t *argvlen);
 static ngx_http_velro_redis_cmd_t *ngx_http_velro_redis_cmd_alloc(void);
 static void ngx_http_velro_redis_cmd_free(ngx_http_velro_redis_cmd_t *cmd);
 
@@ -319,8 +324,8 @@ ngx_http_velro_redis_command(ngx_log_t *log,
     cmd->data = data;
     cmd->generation = rs->generation;
 
-    if (redisAsyncCommandArgv(rs->ac, ngx_http_velro_redis_reply, cmd,
-                              argc, argv, argvlen)
+    if (ngx_http_velro_redis_queue(ngx_http_velro_redis_reply, cmd,
+                                   argc, argv, argvlen)
         != REDIS_OK)
     {
         ngx_http_velro_redis_cmd_free(cmd);
@@ -366,7 +371,7 @@ ngx_http_velro_redis_send(int argc, const char **argv, const size_t *argvlen)
         return NGX_DECLINED;
     }
 
-    if (redisAsyncCommandArgv(rs->ac, NULL, NULL, argc, argv, argvlen)
+    if (ngx_http_velro_redis_queue(NULL, NULL, argc, argv, argvlen)
         != REDIS_OK)
     {
         /*
@@ -1121,6 +1126,48 @@ static void
 ngx_http_velro_redis_drop_handler(ngx_event_t *ev)
 {
     ngx_http_velro_redis_drop_now();
+}
+
+
+/*
+ * The command in RESP, formatted here when short: hiredis's own formatting
+ * (sdscatfmt(), an sds grown and freed per command) cost more than the
+ * rest of queueing it.
+ */
+
+static int
+ngx_http_velro_redis_queue(redisCallbackFn *fn, void *privdata, int argc,
+    const char **argv, const size_t *argvlen)
+{
+    int      i;
+    u_char  *p, *last;
+    size_t   size;
+    u_char   buf[NGX_HTTP_VELRO_REDIS_INLINE];
+
+    size = sizeof("*\r\n") - 1 + NGX_INT_T_LEN;
+
+    for (i = 0; i < argc; i++) {
+        size += sizeof("$\r\n\r\n") - 1 + NGX_SIZE_T_LEN + argvlen[i];
+    }
+
+    if (size > NGX_HTTP_VELRO_REDIS_INLINE) {
+        return redisAsyncCommandArgv(ngx_http_velro_redis.ac, fn, privdata,
+                                     argc, argv, argvlen);
+    }
+
+    last = buf + sizeof(buf);
+
+    p = ngx_slprintf(buf, last, "*%d\r\n", argc);
+
+    for (i = 0; i < argc; i++) {
+        p = ngx_slprintf(p, last, "$%uz\r\n", argvlen[i]);
+        p = ngx_cpymem(p, argv[i], argvlen[i]);
+        *p++ = '\r';
+        *p++ = '\n';
+    }
+
+    return redisAsyncFormattedCommand(ngx_http_velro_redis.ac, fn, privdata,
+                                      (char *) buf, p - buf);
 }
 
 
