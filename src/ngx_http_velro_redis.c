@@ -21,12 +21,15 @@
  * callback.  The adapter's cleanup hook, called once whenever a context
  * goes away, is where the connection's state is reset.
  *
- * The "velro_redis" directive: ngx_http_velro_redis_conf.c.
+ * The "velro_redis" directive: ngx_http_velro_redis_conf.c; hiredis's
+ * event hooks: ngx_http_velro_redis_event.c; scripts:
+ * ngx_http_velro_redis_script.c.
  */
 
 
 #include "ngx_http_velro_module.h"
 #include "ngx_http_velro_breaker.h"
+#include "ngx_http_velro_redis_event.h"
 #include "ngx_http_velro_redis_script.h"
 
 #include <hiredis/async.h>
@@ -79,8 +82,7 @@ typedef struct {
     ngx_event_t                   watchdog;
     ngx_event_t                   drop;         /* posted */
 
-    ngx_uint_t                    reads;        /* read events seen */
-    ngx_uint_t                    watch_reads;
+    ngx_uint_t                    watch_reads;  /* read events seen */
 
     ngx_uint_t                    pending;      /* commands sent */
     ngx_http_velro_redis_cmd_t   *timedout;
@@ -95,7 +97,6 @@ typedef struct {
     unsigned                      down:1;       /* a failure was logged */
     unsigned                      exiting:1;
     unsigned                      scripts:1;    /* scripts=on */
-    unsigned                      writing:1;    /* in the write handler */
 } ngx_http_velro_redis_state_t;
 
 
@@ -113,13 +114,7 @@ static void ngx_http_velro_redis_down(ngx_uint_t phase, u_char *reason,
 static void ngx_http_velro_redis_set_reason(const char *fmt, ...);
 static void ngx_http_velro_redis_fail(const char *reason);
 static void ngx_http_velro_redis_drop_now(void);
-
-static void ngx_http_velro_redis_read_handler(ngx_event_t *rev);
-static void ngx_http_velro_redis_write_handler(ngx_event_t *wev);
-static void ngx_http_velro_redis_add_read(void *data);
-static void ngx_http_velro_redis_del_read(void *data);
-static void ngx_http_velro_redis_add_write(void *data);
-static void ngx_http_velro_redis_del_write(void *data);
+static void ngx_http_velro_redis_closed(void);
 static void ngx_http_velro_redis_cleanup(void *data);
 
 static void ngx_http_velro_redis_connect_timeout(ngx_event_t *ev);
@@ -385,7 +380,7 @@ ngx_http_velro_redis_send(int argc, const char **argv, const size_t *argvlen)
     }
 
     if (!rs->watchdog.timer_set) {
-        rs->watch_reads = rs->reads;
+        rs->watch_reads = ngx_http_velro_redis_event_reads();
         ngx_add_timer(&rs->watchdog, rs->timeout);
     }
 
@@ -447,20 +442,12 @@ ngx_http_velro_redis_connect(void)
         return;
     }
 
-    c->data = ac;
     c->number = ngx_atomic_fetch_add(ngx_connection_counter, 1);
 
-    c->read->handler = ngx_http_velro_redis_read_handler;
-    c->write->handler = ngx_http_velro_redis_write_handler;
-    c->read->log = c->log;
-    c->write->log = c->log;
+    ngx_http_velro_redis_event_attach(ac, c, ngx_http_velro_redis_fail,
+                                      ngx_http_velro_redis_closed);
 
-    ac->ev.addRead = ngx_http_velro_redis_add_read;
-    ac->ev.delRead = ngx_http_velro_redis_del_read;
-    ac->ev.addWrite = ngx_http_velro_redis_add_write;
-    ac->ev.delWrite = ngx_http_velro_redis_del_write;
     ac->ev.cleanup = ngx_http_velro_redis_cleanup;
-    ac->ev.data = c;
 
     rs->ac = ac;
     rs->phase = NGX_HTTP_VELRO_REDIS_CONNECTING;
@@ -790,123 +777,13 @@ ngx_http_velro_redis_drop_now(void)
 }
 
 
-static void
-ngx_http_velro_redis_read_handler(ngx_event_t *rev)
-{
-    ngx_connection_t  *c;
-
-    c = rev->data;
-
-    if (c->close) {
-        /* worker_shutdown_timeout */
-        ngx_http_velro_redis_set_reason("closed by the worker");
-        ngx_http_velro_redis_drop_now();
-        return;
-    }
-
-    ngx_http_velro_redis.reads++;
-
-    redisAsyncHandleRead(c->data);
-}
-
+/* the worker closes its connections (worker_shutdown_timeout) */
 
 static void
-ngx_http_velro_redis_write_handler(ngx_event_t *wev)
+ngx_http_velro_redis_closed(void)
 {
-    ngx_connection_t  *c;
-
-    c = wev->data;
-
-    ngx_http_velro_redis.writing = 1;
-
-    redisAsyncHandleWrite(c->data);
-
-    ngx_http_velro_redis.writing = 0;
-}
-
-
-/*
- * Level-triggered: redisAsyncHandleRead() reads once per call, and the
- * hooks must be idempotent.
- */
-
-static void
-ngx_http_velro_redis_add_read(void *data)
-{
-    ngx_connection_t *c = data;
-
-    if (c->read->active) {
-        return;
-    }
-
-    if (ngx_add_event(c->read, NGX_READ_EVENT, NGX_LEVEL_EVENT) != NGX_OK) {
-        ngx_http_velro_redis_fail("read event not added");
-    }
-}
-
-
-static void
-ngx_http_velro_redis_del_read(void *data)
-{
-    ngx_connection_t *c = data;
-
-    if (!c->read->active) {
-        return;
-    }
-
-    if (ngx_del_event(c->read, NGX_READ_EVENT, 0) != NGX_OK) {
-        ngx_http_velro_redis_fail("read event not deleted");
-    }
-}
-
-
-/*
- * A command queued on a connected context is written by a posted event,
- * at the end of this pass of the event loop, together with the others
- * queued in the pass: no epoll_ctl() and no wait for a write event.  The
- * write event itself is added only while connecting (hiredis learns from
- * it that the connect is done) and when a write left data behind.
- */
-
-static void
-ngx_http_velro_redis_add_write(void *data)
-{
-    ngx_connection_t *c = data;
-
-    redisAsyncContext  *ac;
-
-    if (c->write->active) {
-        return;
-    }
-
-    ac = c->data;
-
-    if ((ac->c.flags & REDIS_CONNECTED) && !ngx_http_velro_redis.writing) {
-        if (!c->write->posted) {
-            ngx_post_event(c->write, &ngx_posted_events);
-        }
-
-        return;
-    }
-
-    if (ngx_add_event(c->write, NGX_WRITE_EVENT, NGX_LEVEL_EVENT) != NGX_OK) {
-        ngx_http_velro_redis_fail("write event not added");
-    }
-}
-
-
-static void
-ngx_http_velro_redis_del_write(void *data)
-{
-    ngx_connection_t *c = data;
-
-    if (!c->write->active) {
-        return;
-    }
-
-    if (ngx_del_event(c->write, NGX_WRITE_EVENT, 0) != NGX_OK) {
-        ngx_http_velro_redis_fail("write event not deleted");
-    }
+    ngx_http_velro_redis_set_reason("closed by the worker");
+    ngx_http_velro_redis_drop_now();
 }
 
 
@@ -1073,8 +950,8 @@ ngx_http_velro_redis_watchdog_handler(ngx_event_t *ev)
         return;
     }
 
-    if (rs->reads != rs->watch_reads) {
-        rs->watch_reads = rs->reads;
+    if (ngx_http_velro_redis_event_reads() != rs->watch_reads) {
+        rs->watch_reads = ngx_http_velro_redis_event_reads();
         ngx_add_timer(&rs->watchdog, rs->timeout);
         return;
     }
