@@ -22,9 +22,9 @@
 #          script's EVALSHA)
 #   l2x    the same with "velro_redis ... scripts=off": an MGET, then the
 #          project in a second round trip
-#   l1base, l2base  with BENCH_BASE_MODULE=SO (another build, main's say):
-#          the l1 and l2 paths with that module, in the same interleaved
-#          rounds (added to BENCH_PATHS when l1 or l2 is there)
+#   l1base, l2base, l3base  with BENCH_BASE_MODULE=SO (another build,
+#          main's say): the l1, l2 and l3 paths with that module, in the
+#          same interleaved rounds (added when l1, l2 or l3 is there)
 #          (l1, l2, l2x: the Redis commands nginx sent per request, from
 #          INFO commandstats, are printed below the table)
 #   l3     the same with no velro_redis: every request is an L3 subrequest,
@@ -188,11 +188,11 @@ my $WRK_CPU = 1;
 
 my @ALL_PATHS = qw(off l1 l2 l3 batch login zipf inval mem);
 my %PATH = map { $_ => 1 } split ' ', env(BENCH_PATHS => "@ALL_PATHS");
-push @ALL_PATHS, qw(l2x l1base l2base);     # not in the default list
+push @ALL_PATHS, qw(l2x l1base l2base l3base);  # not in the default list
 my $BASE_MODULE = $ENV{BENCH_BASE_MODULE};
 if ($BASE_MODULE) {
     -e $BASE_MODULE or die "bench: $BASE_MODULE does not exist\n";
-    $PATH{"${_}base"} = 1 for grep { $PATH{$_} } qw(l1 l2);
+    $PATH{"${_}base"} = 1 for grep { $PATH{$_} } qw(l1 l2 l3);
 }
 for my $p (keys %PATH) {
     grep { $_ eq $p } @ALL_PATHS
@@ -203,7 +203,7 @@ $BATCH_ITEMS =~ /^\d+$/ && $BATCH_ITEMS >= 1 && $BATCH_ITEMS <= 20
 grep { !/^\d+$/ || $_ < 1 } @LAT_CONNS
     and die "bench: BENCH_LAT_CONNECTIONS: connection counts, e.g. \"1 8\"\n";
 $PATH{off} = 1 if $PATH{l1} || $PATH{l2} || $PATH{l2x} || $PATH{l3};
-my @TIERS = grep { $PATH{$_} } qw(off l1 l1base l2 l2base l2x l3);
+my @TIERS = grep { $PATH{$_} } qw(off l1 l1base l2 l2base l2x l3 l3base);
 my $NEED_PG = grep { $PATH{$_} } qw(off l1 l2 l2x l3 batch login zipf inval);
 
 if ($NUSERS < $NTEAMS * 4 || $NGENS % $NTEAMS) {
@@ -781,7 +781,7 @@ copy($MODULE, $MODULE_COPY) or die "bench: copy $MODULE: $!\n";
 if ($BASE_MODULE) {
     $BASE_COPY = "$WORK/modules/base.so";
     copy($BASE_MODULE, $BASE_COPY) or die "bench: copy $BASE_MODULE: $!\n";
-    say "  base module (l1base, l2base) $BASE_MODULE (",
+    say "  base module (l1base, l2base, l3base) $BASE_MODULE (",
         scalar(gmtime((stat $BASE_MODULE)[9])), " UTC)";
 }
 
@@ -877,6 +877,13 @@ sub phase_tiers {
                              servers => authz_server(port => $port{l2base}));
         $inst{l2base} = nginx_start('l2base', $pb, 1);
     }
+    if ($PATH{l3base}) {
+        my $pc = nginx_prefix(name => 'l3base', workers => 1, affinity => '01',
+                             base => 1,
+                             http => backends_conf(name => 'l3base', l1off => 1),
+                             servers => authz_server(port => $port{l3base}));
+        $inst{l3base} = nginx_start('l3base', $pc, 1);
+    }
     if ($PATH{l2x}) {
         my $pb = nginx_prefix(name => 'l2x', workers => 1, affinity => '01',
                              http => backends_conf(name => 'l2x', redis => 1,
@@ -908,7 +915,7 @@ sub phase_tiers {
     my ($code) = http($port{off}, "/gen/$PAIR_GEN");
     die "bench: off path: expected HTTP 200, got $code\n" unless $code == 200;
     my %want = (l1 => 'L1', l2 => 'L2', l2x => 'L2', l3 => 'L3',
-                l1base => 'L1', l2base => 'L2');
+                l1base => 'L1', l2base => 'L2', l3base => 'L3');
     for my $p (grep { $_ ne 'off' } @TIERS) {
         my ($c0) = http($port{$p}, "/gen/$PAIR_GEN");
         my ($c1) = http($port{$p}, "/gen/$PAIR_GEN", token => $tok);

@@ -66,8 +66,9 @@ static void ngx_http_velro_authz_adopt(ngx_http_velro_ctx_t *w,
  * The L2 read in one round trip: the MGET of KEYS and, when the generation
  * (KEYS[ARGV[1]], stamped or not) is in the writer's layout, completed,
  * with a project, and not created by the user (ARGV[3]), the GET of
- * ARGV[2] .. project id as one more element.  Anything else (another layout, "null", a
- * different status) adds nothing, and the caller asks again if it must.
+ * ARGV[2] .. project id as one more element.  Anything else (another
+ * layout, "null", another status) adds nothing, and the caller asks again
+ * if it must.
  */
 
 static ngx_http_velro_redis_script_t  ngx_http_velro_authz_script = {
