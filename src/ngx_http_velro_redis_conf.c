@@ -103,13 +103,18 @@ ngx_http_velro_redis_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             continue;
         }
 
-        if (ngx_strcmp(value[i].data, "scripts=on") == 0) {
-            rcf->scripts = 1;
-            continue;
-        }
+        if (ngx_strncmp(value[i].data, "scripts=", 8) == 0) {
 
-        if (ngx_strcmp(value[i].data, "scripts=off") == 0) {
-            rcf->scripts = 0;
+            if (ngx_strcmp(value[i].data + 8, "on") == 0) {
+                rcf->scripts = 1;
+
+            } else if (ngx_strcmp(value[i].data + 8, "off") == 0) {
+                rcf->scripts = 0;
+
+            } else {
+                goto invalid;
+            }
+
             continue;
         }
 
