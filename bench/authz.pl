@@ -17,8 +17,16 @@
 #   l1     velro_authz on, one user and one generation repeated: after the
 #          first request, the token, the user and the decision are all L1
 #   l2     "velro_cache_ttl ownership|team_access|project_vis l1=0" and velro_redis:
-#          the token and the user come from L1, the decision from one
-#          Redis MGET per request
+#          the token and the user come from L1, the memberships, the
+#          generation and its project from Redis in one round trip (the
+#          script's EVALSHA)
+#   l2x    the same with "velro_redis ... scripts=off": an MGET, then the
+#          project in a second round trip
+#   l1base, l2base, l3base  with BENCH_BASE_MODULE=SO (another build,
+#          main's say): the l1, l2 and l3 paths with that module, in the
+#          same interleaved rounds (added when l1, l2 or l3 is there)
+#          (l1, l2, l2x: the Redis commands nginx sent per request, from
+#          INFO commandstats, are printed below the table)
 #   l3     the same with no velro_redis: every request is an L3 subrequest,
 #          a PostgreSQL query through the worker's pool (pool=BENCH_PG_POOL);
 #          pg_stat_activity is sampled during the run (max of the client
@@ -65,7 +73,8 @@
 #
 # Environment:
 #   BENCH_PATHS         "off l1 l2 l3 batch login zipf inval mem" (any
-#                       subset; off is added when l1, l2 or l3 is there)
+#                       subset, and l2x; off is added when l1, l2, l2x or
+#                       l3 is there)
 #   BENCH_RUNS (3) BENCH_SECONDS (10) BENCH_CONNECTIONS (32)
 #   BENCH_THREADS (1)   wrk threads for off/l1/l2/l3
 #   BENCH_PG_POOL (8)   velro_pg pool=N (per worker)
@@ -183,6 +192,12 @@ my $WRK_CPU = 1;
 
 my @ALL_PATHS = qw(off l1 l2 l3 batch login zipf inval mem);
 my %PATH = map { $_ => 1 } split ' ', env(BENCH_PATHS => "@ALL_PATHS");
+push @ALL_PATHS, qw(l2x l1base l2base l3base);  # not in the default list
+my $BASE_MODULE = $ENV{BENCH_BASE_MODULE};
+if ($BASE_MODULE) {
+    -e $BASE_MODULE or die "bench: $BASE_MODULE does not exist\n";
+    $PATH{"${_}base"} = 1 for grep { $PATH{$_} } qw(l1 l2 l3);
+}
 for my $p (keys %PATH) {
     grep { $_ eq $p } @ALL_PATHS
         or die "bench: unknown path \"$p\" in BENCH_PATHS (@ALL_PATHS)\n";
@@ -191,9 +206,9 @@ $BATCH_ITEMS =~ /^\d+$/ && $BATCH_ITEMS >= 1 && $BATCH_ITEMS <= 20
     or die "bench: BENCH_BATCH_ITEMS must be 1 to 20 (velro_batch max=20)\n";
 grep { !/^\d+$/ || $_ < 1 } @LAT_CONNS
     and die "bench: BENCH_LAT_CONNECTIONS: connection counts, e.g. \"1 8\"\n";
-$PATH{off} = 1 if $PATH{l1} || $PATH{l2} || $PATH{l3};
-my @TIERS = grep { $PATH{$_} } qw(off l1 l2 l3);
-my $NEED_PG = grep { $PATH{$_} } qw(off l1 l2 l3 batch login zipf inval);
+$PATH{off} = 1 if $PATH{l1} || $PATH{l2} || $PATH{l2x} || $PATH{l3};
+my @TIERS = grep { $PATH{$_} } qw(off l1 l1base l2 l2base l2x l3 l3base);
+my $NEED_PG = grep { $PATH{$_} } qw(off l1 l2 l2x l3 batch login zipf inval);
 
 if ($NUSERS < $NTEAMS * 4 || $NGENS % $NTEAMS) {
     die "bench: BENCH_USERS must be >= 4000, BENCH_GENERATIONS a multiple of 1000\n";
@@ -358,16 +373,18 @@ sub gen_id { md5uuid("velro-gen-$_[0]") }
 #----------------------------------------------------------------------------
 # nginx
 
-my $MODULE_COPY;
+my ($MODULE_COPY, $BASE_COPY);
 
 sub nginx_prefix {
-    my (%o) = @_;       # name, workers, affinity, reuseport, http, servers
+    my (%o) = @_;       # name, workers, affinity, reuseport, http, servers,
+                        # base (BENCH_BASE_MODULE's copy)
     my $prefix = "$WORK/nginx-$o{name}";
+    my $so = $o{base} ? $BASE_COPY : $MODULE_COPY;
     make_path("$prefix/conf", "$prefix/logs");
     my $aff = $o{affinity} ? "worker_cpu_affinity $o{affinity};\n" : '';
     open my $fh, '>', "$prefix/conf/nginx.conf" or die "$prefix: $!\n";
     print $fh <<EOF;
-load_module $MODULE_COPY;
+load_module $so;
 
 worker_processes $o{workers};
 ${aff}error_log logs/error.log $LOG_LEVEL;
@@ -394,9 +411,10 @@ EOF
 # the module's velro_pg/velro_redis lines; each nginx its own
 # application_name, so that pg_stat_activity tells them apart
 sub backends_conf {
-    my (%o) = @_;       # name, redis, l1off
+    my (%o) = @_;       # name, redis, redis_opts (" k=v ..."), l1off
+    $o{redis_opts} //= '';
     my $s = qq{    velro_pg "$PG_CONNINFO application_name=velro-bench-$o{name}" pool=$POOL;\n};
-    $s .= "    velro_redis 127.0.0.1:$REDIS_PORT;\n" if $o{redis};
+    $s .= "    velro_redis 127.0.0.1:$REDIS_PORT$o{redis_opts};\n" if $o{redis};
     if ($o{l1off}) {
         # the token and the user stay in L1: the memberships, the
         # generation and the project come from L2/L3
@@ -682,6 +700,31 @@ sub wrk_run {
     return \%r;
 }
 
+# INFO commandstats since the last CONFIG RESETSTAT: calls per command sent
+# by a client (nginx), and trips (their sum).  Redis counts the commands a
+# script runs too: each EVALSHA that did not fail ran one MGET and at most
+# one GET, taken out here (nginx sends no GET of its own on these paths).
+sub redis_commands {
+    my %c;
+    for (split /\n/, Velro::Backends::redis_cli(qw(INFO commandstats))) {
+        next unless /^cmdstat_([^:]+):calls=(\d+),.*failed_calls=(\d+)/;
+        my ($cmd, $calls, $failed) = ($1, $2, $3);
+        next if $cmd =~ /^(?:config|info)\b/;
+        $c{$cmd} = $calls;
+        $c{'evalsha-ok'} = $calls - $failed if $cmd eq 'evalsha';
+    }
+    my $ok = delete $c{'evalsha-ok'} // 0;
+    for my $inner (qw(mget get)) {
+        next unless $c{$inner};
+        $c{$inner} -= $c{$inner} < $ok ? $c{$inner} : $ok;
+        delete $c{$inner} unless $c{$inner};
+    }
+    my $t = 0;
+    $t += $_ for values %c;
+    $c{trips} = $t;
+    return \%c;
+}
+
 sub median {
     my @v = sort { $a <=> $b } @_;
     return 0 unless @v;
@@ -739,6 +782,12 @@ chmod 0755, "$WORK/html";
 # would crash the workers mid-run.  Load a copy.
 $MODULE_COPY = "$WORK/modules/ngx_http_velro_module.so";
 copy($MODULE, $MODULE_COPY) or die "bench: copy $MODULE: $!\n";
+if ($BASE_MODULE) {
+    $BASE_COPY = "$WORK/modules/base.so";
+    copy($BASE_MODULE, $BASE_COPY) or die "bench: copy $BASE_MODULE: $!\n";
+    say "  base module (l1base, l2base, l3base) $BASE_MODULE (",
+        scalar(gmtime((stat $BASE_MODULE)[9])), " UTC)";
+}
 
 my (%TOKEN, $PAIR_USER, $PAIR_GEN, $PAIR_ROLE);
 
@@ -751,7 +800,7 @@ if ($NEED_PG) {
     Velro::Backends::psql($sql, args => [
         '-v', "nusers=$NUSERS", '-v', "nteams=$NTEAMS",
         '-v', "nprojects=$NPROJECTS", '-v', "ngens=$NGENS" ]);
-    if (grep { $PATH{$_} } qw(off l1 l2 batch login zipf inval)) {
+    if (grep { $PATH{$_} } qw(off l1 l2 l2x batch login zipf inval)) {
         $REDIS_PORT = Velro::Backends::start_redis();
     }
     pin_backends();
@@ -817,6 +866,36 @@ sub phase_tiers {
                              servers => authz_server(port => $port{l2}));
         $inst{l2} = nginx_start('l2', $pb, 1);
     }
+    if ($PATH{l1base}) {
+        my $pb = nginx_prefix(name => 'l1base', workers => 1, affinity => '01',
+                             base => 1,
+                             http => backends_conf(name => 'l1base', redis => 1),
+                             servers => authz_server(port => $port{l1base}));
+        $inst{l1base} = nginx_start('l1base', $pb, 1);
+    }
+    if ($PATH{l2base}) {
+        my $pb = nginx_prefix(name => 'l2base', workers => 1, affinity => '01',
+                             base => 1,
+                             http => backends_conf(name => 'l2base', redis => 1,
+                                                   l1off => 1),
+                             servers => authz_server(port => $port{l2base}));
+        $inst{l2base} = nginx_start('l2base', $pb, 1);
+    }
+    if ($PATH{l3base}) {
+        my $pc = nginx_prefix(name => 'l3base', workers => 1, affinity => '01',
+                             base => 1,
+                             http => backends_conf(name => 'l3base', l1off => 1),
+                             servers => authz_server(port => $port{l3base}));
+        $inst{l3base} = nginx_start('l3base', $pc, 1);
+    }
+    if ($PATH{l2x}) {
+        my $pb = nginx_prefix(name => 'l2x', workers => 1, affinity => '01',
+                             http => backends_conf(name => 'l2x', redis => 1,
+                                                   redis_opts => ' scripts=off',
+                                                   l1off => 1),
+                             servers => authz_server(port => $port{l2x}));
+        $inst{l2x} = nginx_start('l2x', $pb, 1);
+    }
     if ($PATH{l3}) {
         my $pc = nginx_prefix(name => 'l3', workers => 1, affinity => '01',
                              http => backends_conf(name => 'l3', l1off => 1),
@@ -839,7 +918,8 @@ sub phase_tiers {
     my %skip;
     my ($code) = http($port{off}, "/gen/$PAIR_GEN");
     die "bench: off path: expected HTTP 200, got $code\n" unless $code == 200;
-    my %want = (l1 => 'L1', l2 => 'L2', l3 => 'L3');
+    my %want = (l1 => 'L1', l2 => 'L2', l2x => 'L2', l3 => 'L3',
+                l1base => 'L1', l2base => 'L2', l3base => 'L3');
     for my $p (grep { $_ ne 'off' } @TIERS) {
         my ($c0) = http($port{$p}, "/gen/$PAIR_GEN");
         my ($c1) = http($port{$p}, "/gen/$PAIR_GEN", token => $tok);
@@ -883,11 +963,15 @@ sub phase_tiers {
 
     my $run_path = sub {
         my ($p, $run, $secs) = @_;
-        return wrk_run(label => $p, run => $run, n => $inst{$p},
-                       url => "http://127.0.0.1:$port{$p}/gen/$PAIR_GEN",
-                       secs => $secs, conns => $CONNS, threads => $THREADS,
-                       cpu => $WRK_CPU, token => $tok,
-                       sample => $p eq 'l3' ? $sample : undef);
+        my $redis = $REDIS_PORT && $p =~ /^l[12]/;
+        Velro::Backends::redis_cli(qw(CONFIG RESETSTAT)) if $redis;
+        my $r = wrk_run(label => $p, run => $run, n => $inst{$p},
+                        url => "http://127.0.0.1:$port{$p}/gen/$PAIR_GEN",
+                        secs => $secs, conns => $CONNS, threads => $THREADS,
+                        cpu => $WRK_CPU, token => $tok,
+                        sample => $p eq 'l3' ? $sample : undef);
+        $r->{cmds} = redis_commands() if $redis;
+        return $r;
     };
 
     $run_path->($_, 'warmup', 1) for @paths;
@@ -901,7 +985,7 @@ sub phase_tiers {
     }
     printf STDERR "%40s\r", '' if -t STDERR;
 
-    my (%m, %bad, %each, %crash);
+    my (%m, %bad, %each, %crash, %cmds);
     my ($maxo) = sort { $b <=> $a } map { $_->{ocpu} } @res;
     for my $r (@res) {
         push @{ $m{$r->{label}}{$_} }, $r->{$_}
@@ -909,6 +993,10 @@ sub phase_tiers {
         $bad{$r->{label}} += $r->{bad} + $r->{err};
         $crash{$r->{label}} ||= $r->{crashed};
         push @{ $each{$r->{label}} }, sprintf('%.0f', $r->{rps});
+        if ($r->{cmds} && $r->{run} ne 'warmup') {
+            $cmds{$r->{label}}{n} += $r->{n};
+            $cmds{$r->{label}}{$_} += $r->{cmds}{$_} for keys %{ $r->{cmds} };
+        }
     }
     my %med;
     for my $p (@paths) {
@@ -940,6 +1028,20 @@ sub phase_tiers {
       . " PostgreSQL + Redis (backends), wrk";
     say "(CPU $WRK_CPU), the rest of the machine (softirq, this script);"
       . " in % of one CPU.";
+    if (%cmds) {
+        say "";
+        say "Redis commands nginx sent per request (round trips; INFO"
+          . " commandstats over the rounds, the";
+        say "script's own MGET and GET taken out):";
+        for my $p (grep { $cmds{$_} } @paths) {
+            my $c = $cmds{$p};
+            my $n = delete $c->{n};
+            my $trips = delete $c->{trips};
+            say sprintf("  %-6s %5.2f  (%s)", $p, $trips / $n,
+                        join(', ', map { sprintf('%s %.2f', $_, $c->{$_} / $n) }
+                                   sort keys %$c) || 'none');
+        }
+    }
 
     if (($maxo // 0) > 20) {
         warn_say sprintf("other processes used the CPUs during some runs"

@@ -9,9 +9,8 @@
  * team no roles).  Each comes from the first tier that has it:
  *
  *   L1  this worker's cache (ngx_http_velro_cache.c);
- *   L2  Redis: one MGET for what L1 lacks of user, roles and generation
- *       (and the project when its id is known), a second GET for the
- *       project only when its id was first learnt from that answer;
+ *   L2  Redis, one round trip for what L1 lacks, the project included
+ *       when the generation names one (ngx_http_velro_authz_l2.c);
  *   L3  a subrequest to velro_authz_fallback, whose answer has all four
  *       (the entity form), or the access row of issue 3's form, kept per
  *       pair.  Concurrent misses for the same user and resource share one
@@ -27,6 +26,7 @@
 #include "ngx_http_velro_breaker.h"
 #include "ngx_http_velro_cache.h"
 #include "ngx_http_velro_inflight.h"
+#include "ngx_http_velro_authz_l2.h"
 #include "ngx_http_velro_variables.h"
 
 
@@ -38,11 +38,6 @@ static ngx_int_t ngx_http_velro_authz_next(ngx_http_request_t *r,
     ngx_http_velro_loc_conf_t *vlcf, ngx_http_velro_ctx_t *ctx);
 static ngx_int_t ngx_http_velro_authz_action(ngx_http_request_t *r,
     ngx_http_velro_loc_conf_t *vlcf, ngx_http_velro_ctx_t *ctx);
-static ngx_int_t ngx_http_velro_authz_l2_get(ngx_http_request_t *r,
-    ngx_http_velro_main_conf_t *vmcf, ngx_http_velro_ctx_t *ctx);
-static void ngx_http_velro_authz_l2_reply(void *data, redisReply *reply);
-static ngx_uint_t ngx_http_velro_authz_l2_value(ngx_http_request_t *r,
-    ngx_http_velro_ctx_t *ctx, ngx_uint_t kind, redisReply *v);
 static ngx_int_t ngx_http_velro_authz_l3(ngx_http_request_t *r,
     ngx_http_velro_loc_conf_t *vlcf, ngx_http_velro_ctx_t *ctx);
 static ngx_int_t ngx_http_velro_authz_l3_done(ngx_http_request_t *r,
@@ -58,6 +53,10 @@ static void ngx_http_velro_authz_adopt(ngx_http_velro_ctx_t *w,
 ngx_int_t
 ngx_http_velro_authz_init_process(ngx_cycle_t *cycle)
 {
+    if (ngx_http_velro_authz_l2_init_process(cycle) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     ngx_http_velro_inflight_init();
 
     return ngx_http_velro_cache_init_process(cycle);
@@ -468,233 +467,6 @@ ngx_http_velro_authz_action(ngx_http_request_t *r,
                   "velro: access denied: unknown action \"%V\"", &value);
 
     return NGX_ERROR;
-}
-
-
-/* L2 */
-
-static ngx_int_t
-ngx_http_velro_authz_l2_get(ngx_http_request_t *r,
-    ngx_http_velro_main_conf_t *vmcf, ngx_http_velro_ctx_t *ctx)
-{
-    int          n;
-    u_char      *keys;
-    ngx_uint_t   need, kind;
-    const char  *argv[1 + NGX_HTTP_VELRO_ENTITIES];
-    size_t       argvlen[1 + NGX_HTTP_VELRO_ENTITIES];
-    static const u_char  types[] = {
-        NGX_HTTP_VELRO_AUTH, NGX_HTTP_VELRO_TEAM_ACCESS,
-        NGX_HTTP_VELRO_OWNERSHIP, NGX_HTTP_VELRO_PROJECT_VIS
-    };
-
-    if (vmcf->redis == NULL || !ngx_http_velro_redis_up()) {
-        return NGX_DECLINED;
-    }
-
-    need = ngx_http_velro_authz_needs(ctx) & ~ctx->l2_tried;
-
-    keys = ngx_pnalloc(r->pool,
-                       NGX_HTTP_VELRO_ENTITIES * NGX_HTTP_VELRO_L2_KEY_MAX);
-    if (keys == NULL) {
-        return NGX_DECLINED;
-    }
-
-    argv[0] = "MGET";
-    argvlen[0] = 4;
-    n = 1;
-    ctx->l2_nasked = 0;
-
-    for (kind = 0; kind < NGX_HTTP_VELRO_ENTITIES; kind++) {
-
-        if (!(need & ngx_http_velro_bit(kind)) || !vmcf->ttl_l2[types[kind]])
-        {
-            continue;
-        }
-
-        argv[n] = (char *) keys + kind * NGX_HTTP_VELRO_L2_KEY_MAX;
-        argvlen[n] = ngx_http_velro_l2_key((u_char *) argv[n], kind,
-                                           kind == NGX_HTTP_VELRO_ENTITY_PROJECT
-                                           ? ctx->gen->project
-                                           : kind == NGX_HTTP_VELRO_ENTITY_GENERATION
-                                           ? ctx->resource_id : ctx->user_id);
-        n++;
-
-        ctx->l2_asked[ctx->l2_nasked++] = (u_char) kind;
-    }
-
-    ctx->l2_tried |= need;
-
-    if (n == 1) {
-        return NGX_DECLINED;
-    }
-
-    /* the breaker last: a half-open trial taken here is sent */
-
-    if (!ngx_http_velro_redis_usable(r->connection->log)) {
-        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                       "velro: redis breaker open, L2 skipped");
-        return NGX_DECLINED;
-    }
-
-    ctx->redis_cmd = ngx_http_velro_redis_command(r->connection->log,
-                                              ngx_http_velro_authz_l2_reply,
-                                              r, n, argv, argvlen);
-    if (ctx->redis_cmd == NULL) {
-        return NGX_DECLINED;
-    }
-
-    return NGX_AGAIN;
-}
-
-
-static void
-ngx_http_velro_authz_l2_reply(void *data, redisReply *reply)
-{
-    ngx_http_request_t *r = data;
-
-    size_t                       i;
-    ngx_uint_t                   need;
-    ngx_http_velro_ctx_t        *ctx;
-    ngx_http_velro_main_conf_t  *vmcf;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_velro_module);
-
-    ctx->redis_cmd = NULL;
-    ctx->authz_state = NGX_HTTP_VELRO_AUTHZ_L2_DONE;
-
-    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY
-        || reply->elements != ctx->l2_nasked)
-    {
-        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                       "velro: L2 lookup failed");
-        goto done;
-    }
-
-    for (i = 0; i < reply->elements; i++) {
-        if (ngx_http_velro_authz_l2_value(r, ctx, ctx->l2_asked[i],
-                                          reply->element[i]))
-        {
-            ctx->tier = VELRO_TIER_L2;
-        }
-    }
-
-    /*
-     * The generation came from L2 and names a project this request has
-     * not asked for yet: L1 first, then a second round trip
-     */
-
-    need = ngx_http_velro_authz_needs(ctx) & ~ctx->l2_tried;
-
-    if (need & ngx_http_velro_bit(NGX_HTTP_VELRO_ENTITY_PROJECT)) {
-
-        (void) ngx_http_velro_authz_l1(ctx, 0, NULL, VELRO_TIER_L1);
-
-        vmcf = ngx_http_get_module_main_conf(r, ngx_http_velro_module);
-
-        if (ngx_http_velro_authz_needs(ctx) != 0
-            && ngx_http_velro_authz_l2_get(r, vmcf, ctx) == NGX_AGAIN)
-        {
-            ctx->authz_state = NGX_HTTP_VELRO_AUTHZ_L2_WAIT;
-            return;
-        }
-    }
-
-done:
-
-    ngx_post_event(&ctx->wake, &ngx_posted_events);
-}
-
-
-/* one value of the MGET: nil is a miss; returns whether it was used */
-
-static ngx_uint_t
-ngx_http_velro_authz_l2_value(ngx_http_request_t *r,
-    ngx_http_velro_ctx_t *ctx, ngx_uint_t kind, redisReply *v)
-{
-    ngx_int_t    rc;
-    const char  *err, *str;
-    size_t       skip, len;
-    uint64_t     stamp;
-
-    if (v->type != REDIS_REPLY_STRING) {
-        return 0;
-    }
-
-    /* older than a notice seen for the entity: as if absent */
-
-    skip = velro_l2_unstamp(v->str, v->len, &stamp);
-    str = v->str + skip;
-    len = v->len - skip;
-
-    if (!ngx_http_velro_cache_l2_fresh(kind,
-                                       kind == NGX_HTTP_VELRO_ENTITY_PROJECT
-                                       ? ctx->gen->project
-                                       : kind == NGX_HTTP_VELRO_ENTITY_GENERATION
-                                       ? ctx->resource_id : ctx->user_id,
-                                       stamp))
-    {
-        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                       "velro: L2 entry older than a notice, ignored");
-        return 0;
-    }
-
-    err = NULL;
-
-    switch (kind) {
-
-    case NGX_HTTP_VELRO_ENTITY_USER:
-        rc = velro_user_from_json(str, len, ctx->user_id, &ctx->user, &err);
-        if (rc == 0) {
-            ctx->has_user = 1;
-            ngx_http_velro_cache_put_user(&ctx->mark, ctx->user_id, &ctx->user,
-                                          0);
-        }
-
-        break;
-
-    case NGX_HTTP_VELRO_ENTITY_ROLES:
-        rc = velro_roles_from_json(str, len, ctx->user_id, &ctx->roles,
-                                   ctx->teams, VELRO_TEAMS_MAX, &err);
-        if (rc == 0) {
-            ctx->has_roles = 1;
-            ngx_http_velro_cache_put_roles(&ctx->mark, ctx->user_id,
-                                           &ctx->roles, 0);
-        }
-
-        break;
-
-    case NGX_HTTP_VELRO_ENTITY_GENERATION:
-        rc = velro_generation_from_json(str, len, ctx->resource_id, ctx->gen,
-                                        &err);
-        if (rc == 0) {
-            ctx->has_gen = 1;
-            ngx_http_velro_cache_put_generation(&ctx->mark, ctx->resource_id,
-                                                ctx->gen, 0);
-        }
-
-        break;
-
-    default: /* NGX_HTTP_VELRO_ENTITY_PROJECT */
-        rc = velro_project_from_json(str, len, ctx->gen->project,
-                                     &ctx->project, &err);
-        if (rc == 0) {
-            ctx->has_project = 1;
-            ngx_http_velro_cache_put_project(&ctx->mark, ctx->gen->project,
-                                             &ctx->project, 0);
-        }
-
-        break;
-    }
-
-    if (rc != 0) {
-        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                      "velro: L2 entry ignored: %s", err);
-        return 0;
-    }
-
-    ctx->tiers[kind] = VELRO_TIER_L2;
-
-    return 1;
 }
 
 

@@ -210,6 +210,10 @@ typedef struct {
     unsigned                      inflight_waiting:1;
     unsigned                      backend_failed:1;  /* L3 failed or its
                                                         breaker is open */
+    unsigned                      l2_script:1;  /* the L2 read in flight is
+                                                   the script */
+    unsigned                      l2_script_again:1;  /* sent again once */
+    unsigned                      l2_no_script:1;     /* plain MGET now */
 
     /* warm */
     unsigned                      warm_capture:1;

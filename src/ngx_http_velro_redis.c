@@ -20,11 +20,17 @@
  * here only from timers and posted events, never from inside a hiredis
  * callback.  The adapter's cleanup hook, called once whenever a context
  * goes away, is where the connection's state is reset.
+ *
+ * The "velro_redis" directive: ngx_http_velro_redis_conf.c; hiredis's
+ * event hooks: ngx_http_velro_redis_event.c; scripts:
+ * ngx_http_velro_redis_script.c.
  */
 
 
 #include "ngx_http_velro_module.h"
 #include "ngx_http_velro_breaker.h"
+#include "ngx_http_velro_redis_event.h"
+#include "ngx_http_velro_redis_script.h"
 
 #include <hiredis/async.h>
 
@@ -34,9 +40,11 @@
 #define NGX_HTTP_VELRO_REDIS_HANDSHAKE   2
 #define NGX_HTTP_VELRO_REDIS_READY       3
 
-#define NGX_HTTP_VELRO_REDIS_PORT        6379
 #define NGX_HTTP_VELRO_REDIS_BACKOFF     100
 #define NGX_HTTP_VELRO_REDIS_BACKOFF_MAX 5000
+
+/* a command this long or shorter is formatted on the stack */
+#define NGX_HTTP_VELRO_REDIS_INLINE      2048
 
 /* commands kept for reuse per worker; more are freed */
 #define NGX_HTTP_VELRO_REDIS_FREE_MAX    256
@@ -74,8 +82,7 @@ typedef struct {
     ngx_event_t                   watchdog;
     ngx_event_t                   drop;         /* posted */
 
-    ngx_uint_t                    reads;        /* read events seen */
-    ngx_uint_t                    watch_reads;
+    ngx_uint_t                    watch_reads;  /* read events seen */
 
     ngx_uint_t                    pending;      /* commands sent */
     ngx_http_velro_redis_cmd_t   *timedout;
@@ -89,6 +96,7 @@ typedef struct {
     unsigned                      ready:1;
     unsigned                      down:1;       /* a failure was logged */
     unsigned                      exiting:1;
+    unsigned                      scripts:1;    /* scripts=on */
 } ngx_http_velro_redis_state_t;
 
 
@@ -106,13 +114,7 @@ static void ngx_http_velro_redis_down(ngx_uint_t phase, u_char *reason,
 static void ngx_http_velro_redis_set_reason(const char *fmt, ...);
 static void ngx_http_velro_redis_fail(const char *reason);
 static void ngx_http_velro_redis_drop_now(void);
-
-static void ngx_http_velro_redis_read_handler(ngx_event_t *rev);
-static void ngx_http_velro_redis_write_handler(ngx_event_t *wev);
-static void ngx_http_velro_redis_add_read(void *data);
-static void ngx_http_velro_redis_del_read(void *data);
-static void ngx_http_velro_redis_add_write(void *data);
-static void ngx_http_velro_redis_del_write(void *data);
+static void ngx_http_velro_redis_closed(void);
 static void ngx_http_velro_redis_cleanup(void *data);
 
 static void ngx_http_velro_redis_connect_timeout(ngx_event_t *ev);
@@ -121,6 +123,8 @@ static void ngx_http_velro_redis_watchdog_handler(ngx_event_t *ev);
 static void ngx_http_velro_redis_reconnect_handler(ngx_event_t *ev);
 static void ngx_http_velro_redis_drop_handler(ngx_event_t *ev);
 
+static int ngx_http_velro_redis_queue(redisCallbackFn *fn, void *privdata,
+    int argc, const char **argv, const size_t *argvlen);
 static ngx_http_velro_redis_cmd_t *ngx_http_velro_redis_cmd_alloc(void);
 static void ngx_http_velro_redis_cmd_free(ngx_http_velro_redis_cmd_t *cmd);
 
@@ -129,162 +133,6 @@ static ngx_http_velro_redis_state_t  ngx_http_velro_redis;
 
 /* the timers' data: nginx's debug log reads it as a connection */
 static ngx_connection_t  ngx_http_velro_redis_dumb;
-
-
-char *
-ngx_http_velro_redis_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_velro_main_conf_t *vmcf = conf;
-
-    u_char                       *p;
-    size_t                        len;
-    ngx_int_t                     n;
-    ngx_str_t                    *value, s;
-    ngx_url_t                     u;
-    ngx_uint_t                    i;
-    ngx_http_velro_redis_conf_t  *rcf;
-
-    if (vmcf->redis) {
-        return "is duplicate";
-    }
-
-    rcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_velro_redis_conf_t));
-    if (rcf == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    value = cf->args->elts;
-
-    rcf->addr = value[1];
-    rcf->db = -1;
-    ngx_str_set(&rcf->prefix, "velro:");
-    rcf->connect_timeout = 1000;
-    rcf->timeout = 200;
-
-    for (i = 2; i < cf->args->nelts; i++) {
-
-        if (ngx_strncmp(value[i].data, "password=", 9) == 0) {
-            rcf->password.len = value[i].len - 9;
-            rcf->password.data = value[i].data + 9;
-
-            if (rcf->password.len == 0) {
-                goto invalid;
-            }
-
-            continue;
-        }
-
-        if (ngx_strncmp(value[i].data, "db=", 3) == 0) {
-            n = ngx_atoi(value[i].data + 3, value[i].len - 3);
-
-            if (n == NGX_ERROR) {
-                goto invalid;
-            }
-
-            rcf->db = n;
-            continue;
-        }
-
-        if (ngx_strncmp(value[i].data, "prefix=", 7) == 0) {
-            rcf->prefix.len = value[i].len - 7;
-            rcf->prefix.data = value[i].data + 7;
-            continue;
-        }
-
-        if (ngx_strncmp(value[i].data, "connect_timeout=", 16) == 0) {
-            s.len = value[i].len - 16;
-            s.data = value[i].data + 16;
-
-            rcf->connect_timeout = ngx_parse_time(&s, 0);
-
-            if (rcf->connect_timeout == (ngx_msec_t) NGX_ERROR
-                || rcf->connect_timeout == 0)
-            {
-                goto invalid;
-            }
-
-            continue;
-        }
-
-        if (ngx_strncmp(value[i].data, "timeout=", 8) == 0) {
-            s.len = value[i].len - 8;
-            s.data = value[i].data + 8;
-
-            rcf->timeout = ngx_parse_time(&s, 0);
-
-            if (rcf->timeout == (ngx_msec_t) NGX_ERROR || rcf->timeout == 0) {
-                goto invalid;
-            }
-
-            continue;
-        }
-
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid parameter \"%V\"", &value[i]);
-        return NGX_CONF_ERROR;
-    }
-
-    /* resolved here, so hiredis never resolves a name at run time */
-
-    ngx_memzero(&u, sizeof(ngx_url_t));
-
-    u.url = value[1];
-    u.default_port = NGX_HTTP_VELRO_REDIS_PORT;
-
-    if (ngx_parse_url(cf->pool, &u) != NGX_OK) {
-        if (u.err) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "%s in \"%V\" of the \"%V\" directive",
-                               u.err, &u.url, &cmd->name);
-        }
-
-        return NGX_CONF_ERROR;
-    }
-
-    if (u.naddrs == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "no address for \"%V\" of the \"%V\" directive",
-                           &u.url, &cmd->name);
-        return NGX_CONF_ERROR;
-    }
-
-    if (u.family == AF_UNIX) {
-        p = ngx_pnalloc(cf->pool, u.host.len + 1);
-        if (p == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        (void) ngx_cpystrn(p, u.host.data, u.host.len + 1);
-
-        rcf->path.len = u.host.len;
-        rcf->path.data = p;
-
-    } else {
-        p = ngx_pnalloc(cf->pool, NGX_SOCKADDR_STRLEN + 1);
-        if (p == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        len = ngx_sock_ntop(u.addrs[0].sockaddr, u.addrs[0].socklen, p,
-                            NGX_SOCKADDR_STRLEN, 0);
-        p[len] = '\0';
-
-        rcf->host.len = len;
-        rcf->host.data = p;
-        rcf->port = ngx_inet_get_port(u.addrs[0].sockaddr);
-    }
-
-    vmcf->redis = rcf;
-
-    return NGX_CONF_OK;
-
-invalid:
-
-    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                       "invalid value \"%V\"", &value[i]);
-
-    return NGX_CONF_ERROR;
-}
 
 
 ngx_int_t
@@ -340,6 +188,7 @@ ngx_http_velro_redis_init_process(ngx_cycle_t *cycle,
 
     rs->connect_timeout = rcf->connect_timeout;
     rs->timeout = rcf->timeout;
+    rs->scripts = rcf->scripts ? 1 : 0;
     rs->backoff = NGX_HTTP_VELRO_REDIS_BACKOFF;
 
     ngx_http_velro_redis_dumb.fd = (ngx_socket_t) -1;
@@ -423,6 +272,13 @@ ngx_http_velro_redis_up(void)
 
 
 ngx_uint_t
+ngx_http_velro_redis_connection(void)
+{
+    return ngx_http_velro_redis.ready ? ngx_http_velro_redis.generation : 0;
+}
+
+
+ngx_uint_t
 ngx_http_velro_redis_ready(void)
 {
     return ngx_http_velro_redis.ready
@@ -463,8 +319,8 @@ ngx_http_velro_redis_command(ngx_log_t *log,
     cmd->data = data;
     cmd->generation = rs->generation;
 
-    if (redisAsyncCommandArgv(rs->ac, ngx_http_velro_redis_reply, cmd,
-                              argc, argv, argvlen)
+    if (ngx_http_velro_redis_queue(ngx_http_velro_redis_reply, cmd,
+                                   argc, argv, argvlen)
         != REDIS_OK)
     {
         ngx_http_velro_redis_cmd_free(cmd);
@@ -510,7 +366,7 @@ ngx_http_velro_redis_send(int argc, const char **argv, const size_t *argvlen)
         return NGX_DECLINED;
     }
 
-    if (redisAsyncCommandArgv(rs->ac, NULL, NULL, argc, argv, argvlen)
+    if (ngx_http_velro_redis_queue(NULL, NULL, argc, argv, argvlen)
         != REDIS_OK)
     {
         /*
@@ -524,7 +380,7 @@ ngx_http_velro_redis_send(int argc, const char **argv, const size_t *argvlen)
     }
 
     if (!rs->watchdog.timer_set) {
-        rs->watch_reads = rs->reads;
+        rs->watch_reads = ngx_http_velro_redis_event_reads();
         ngx_add_timer(&rs->watchdog, rs->timeout);
     }
 
@@ -586,20 +442,12 @@ ngx_http_velro_redis_connect(void)
         return;
     }
 
-    c->data = ac;
     c->number = ngx_atomic_fetch_add(ngx_connection_counter, 1);
 
-    c->read->handler = ngx_http_velro_redis_read_handler;
-    c->write->handler = ngx_http_velro_redis_write_handler;
-    c->read->log = c->log;
-    c->write->log = c->log;
+    ngx_http_velro_redis_event_attach(ac, c, ngx_http_velro_redis_fail,
+                                      ngx_http_velro_redis_closed);
 
-    ac->ev.addRead = ngx_http_velro_redis_add_read;
-    ac->ev.delRead = ngx_http_velro_redis_del_read;
-    ac->ev.addWrite = ngx_http_velro_redis_add_write;
-    ac->ev.delWrite = ngx_http_velro_redis_del_write;
     ac->ev.cleanup = ngx_http_velro_redis_cleanup;
-    ac->ev.data = c;
 
     rs->ac = ac;
     rs->phase = NGX_HTTP_VELRO_REDIS_CONNECTING;
@@ -746,6 +594,10 @@ ngx_http_velro_redis_handshake_reply(redisAsyncContext *ac, void *r,
                   "velro: redis %V connected", &rs->addr);
 
     rs->down = 0;
+
+    if (rs->scripts) {
+        ngx_http_velro_redis_script_connected();
+    }
 }
 
 
@@ -925,99 +777,13 @@ ngx_http_velro_redis_drop_now(void)
 }
 
 
-static void
-ngx_http_velro_redis_read_handler(ngx_event_t *rev)
-{
-    ngx_connection_t  *c;
-
-    c = rev->data;
-
-    if (c->close) {
-        /* worker_shutdown_timeout */
-        ngx_http_velro_redis_set_reason("closed by the worker");
-        ngx_http_velro_redis_drop_now();
-        return;
-    }
-
-    ngx_http_velro_redis.reads++;
-
-    redisAsyncHandleRead(c->data);
-}
-
+/* the worker closes its connections (worker_shutdown_timeout) */
 
 static void
-ngx_http_velro_redis_write_handler(ngx_event_t *wev)
+ngx_http_velro_redis_closed(void)
 {
-    ngx_connection_t  *c;
-
-    c = wev->data;
-
-    redisAsyncHandleWrite(c->data);
-}
-
-
-/*
- * Level-triggered: redisAsyncHandleRead() reads once per call, and the
- * hooks must be idempotent.
- */
-
-static void
-ngx_http_velro_redis_add_read(void *data)
-{
-    ngx_connection_t *c = data;
-
-    if (c->read->active) {
-        return;
-    }
-
-    if (ngx_add_event(c->read, NGX_READ_EVENT, NGX_LEVEL_EVENT) != NGX_OK) {
-        ngx_http_velro_redis_fail("read event not added");
-    }
-}
-
-
-static void
-ngx_http_velro_redis_del_read(void *data)
-{
-    ngx_connection_t *c = data;
-
-    if (!c->read->active) {
-        return;
-    }
-
-    if (ngx_del_event(c->read, NGX_READ_EVENT, 0) != NGX_OK) {
-        ngx_http_velro_redis_fail("read event not deleted");
-    }
-}
-
-
-static void
-ngx_http_velro_redis_add_write(void *data)
-{
-    ngx_connection_t *c = data;
-
-    if (c->write->active) {
-        return;
-    }
-
-    if (ngx_add_event(c->write, NGX_WRITE_EVENT, NGX_LEVEL_EVENT) != NGX_OK) {
-        ngx_http_velro_redis_fail("write event not added");
-    }
-}
-
-
-static void
-ngx_http_velro_redis_del_write(void *data)
-{
-    ngx_connection_t *c = data;
-
-    if (!c->write->active) {
-        return;
-    }
-
-    if (ngx_del_event(c->write, NGX_WRITE_EVENT, 0) != NGX_OK) {
-        ngx_http_velro_redis_fail("write event not deleted");
-    }
+    ngx_http_velro_redis_set_reason("closed by the worker");
+    ngx_http_velro_redis_drop_now();
 }
 
 
@@ -1184,8 +950,8 @@ ngx_http_velro_redis_watchdog_handler(ngx_event_t *ev)
         return;
     }
 
-    if (rs->reads != rs->watch_reads) {
-        rs->watch_reads = rs->reads;
+    if (ngx_http_velro_redis_event_reads() != rs->watch_reads) {
+        rs->watch_reads = ngx_http_velro_redis_event_reads();
         ngx_add_timer(&rs->watchdog, rs->timeout);
         return;
     }
@@ -1237,6 +1003,48 @@ static void
 ngx_http_velro_redis_drop_handler(ngx_event_t *ev)
 {
     ngx_http_velro_redis_drop_now();
+}
+
+
+/*
+ * The command in RESP, formatted here when short: hiredis's own formatting
+ * (sdscatfmt(), an sds grown and freed per command) cost more than the
+ * rest of queueing it.
+ */
+
+static int
+ngx_http_velro_redis_queue(redisCallbackFn *fn, void *privdata, int argc,
+    const char **argv, const size_t *argvlen)
+{
+    int      i;
+    u_char  *p, *last;
+    size_t   size;
+    u_char   buf[NGX_HTTP_VELRO_REDIS_INLINE];
+
+    size = sizeof("*\r\n") - 1 + NGX_INT_T_LEN;
+
+    for (i = 0; i < argc; i++) {
+        size += sizeof("$\r\n\r\n") - 1 + NGX_SIZE_T_LEN + argvlen[i];
+    }
+
+    if (size > NGX_HTTP_VELRO_REDIS_INLINE) {
+        return redisAsyncCommandArgv(ngx_http_velro_redis.ac, fn, privdata,
+                                     argc, argv, argvlen);
+    }
+
+    last = buf + sizeof(buf);
+
+    p = ngx_slprintf(buf, last, "*%d\r\n", argc);
+
+    for (i = 0; i < argc; i++) {
+        p = ngx_slprintf(p, last, "$%uz\r\n", argvlen[i]);
+        p = ngx_cpymem(p, argv[i], argvlen[i]);
+        *p++ = '\r';
+        *p++ = '\n';
+    }
+
+    return redisAsyncFormattedCommand(ngx_http_velro_redis.ac, fn, privdata,
+                                      (char *) buf, p - buf);
 }
 
 

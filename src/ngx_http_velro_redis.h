@@ -15,18 +15,7 @@
 
 #include <hiredis/hiredis.h>
 
-
-typedef struct {
-    ngx_str_t                     addr;         /* as configured */
-    ngx_str_t                     host;         /* resolved IP, or empty */
-    in_port_t                     port;
-    ngx_str_t                     path;         /* unix socket, or empty */
-    ngx_str_t                     password;
-    ngx_int_t                     db;           /* -1: no SELECT */
-    ngx_str_t                     prefix;       /* default "velro:" */
-    ngx_msec_t                    connect_timeout;  /* default 1s */
-    ngx_msec_t                    timeout;      /* default 200ms */
-} ngx_http_velro_redis_conf_t;
+#include "ngx_http_velro_redis_conf.h"
 
 
 typedef struct ngx_http_velro_redis_cmd_s  ngx_http_velro_redis_cmd_t;
@@ -41,16 +30,18 @@ typedef void (*ngx_http_velro_redis_handler_pt)(void *data,
     redisReply *reply);
 
 
-/* "velro_redis" directive; conf is the module's main conf */
-char *ngx_http_velro_redis_directive(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-
 ngx_int_t ngx_http_velro_redis_init_process(ngx_cycle_t *cycle,
     ngx_http_velro_redis_conf_t *rcf);
 void ngx_http_velro_redis_exit_process(ngx_cycle_t *cycle);
 
 /* connected, AUTH and SELECT (or a PING) answered */
 ngx_uint_t ngx_http_velro_redis_up(void);
+
+/*
+ * the ready connection's number (connections are numbered from 1 per
+ * worker), or 0 when none is ready
+ */
+ngx_uint_t ngx_http_velro_redis_connection(void);
 
 /* up, and the redis breaker closed: cache writes may be sent */
 ngx_uint_t ngx_http_velro_redis_ready(void);

@@ -891,23 +891,6 @@ velro_json_utf8_len(const unsigned char *p, size_t n)
 }
 
 
-int
-velro_json_hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-
-    c |= 0x20;
-
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-
-    return -1;
-}
-
-
 uint32_t
 velro_json_hash(const char *s, size_t len)
 {

@@ -129,8 +129,22 @@ int velro_json_unescape(const char *s, size_t len, char *out,
 /* the length of the valid UTF-8 sequence at p (1 to 4), or 0 */
 size_t velro_json_utf8_len(const unsigned char *p, size_t n);
 
-/* a hex digit's value, or -1 */
-int velro_json_hexval(unsigned char c);
+/* a hex digit's value, or -1 (inline: UUID readers call it per digit) */
+static inline int
+velro_json_hexval(unsigned char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+
+    c |= 0x20;
+
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+
+    return -1;
+}
 
 /* FNV-1a, the hash of the parser's key tables */
 uint32_t velro_json_hash(const char *s, size_t len);

@@ -226,3 +226,19 @@ GET /gen/x
 --- suppress_stderr
 --- error_log
 "velro_authz" needs "velro_authz_fallback"
+
+
+
+=== TEST 13: velro_redis scripts= takes on or off
+--- http_config
+    velro_redis 127.0.0.1:6379 scripts=maybe;
+--- config
+    location = /t {
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- suppress_stderr
+--- error_log
+invalid value "scripts=maybe"

@@ -2,17 +2,21 @@
 # project) answered by each tier, one decision from three tiers at once,
 # each invalidation kind dropping exactly its entity (the others stay in
 # L1), a team deletion, issue 3's L3 form through a proxy (kept per pair),
-# a user with more memberships than an entry keeps.  The tier of each
-# entity is $velro_authz_tiers, in X-Tiers.
+# a user with more memberships than an entry keeps, the L2 read in one
+# round trip (the script) and without it.  The tier of each entity is
+# $velro_authz_tiers, in X-Tiers; the commands Redis ran, its INFO
+# commandstats (through Velro::Control).
 
 use strict;
 use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Velro::Authz;
+use Velro::Control;
 use Test::Nginx::Socket 'no_plan';
 
 Velro::Authz::start(sql => 1);
+Velro::Control::start();
 
 our $TIERS = '        add_header X-Tiers "$velro_authz_tiers" always;';
 
@@ -27,6 +31,17 @@ sub tiers {
 # the first request of a block: the worker's LISTEN connection comes up
 # (and flushes L1) before the blocks count tiers
 our $SETTLE = "POST /sql\nSELECT pg_sleep(0.3)";
+
+# Redis's command counts, reset and read
+sub redis { "GET /ctl/redis/cli?args=" . join('+', @_) }
+our $RESETSTAT = redis(qw(CONFIG RESETSTAT));
+our $STATS = redis(qw(INFO commandstats));
+sub calls {
+    my (%n) = @_;
+    my $re = join '', map { $n{$_} ? "(?=.*^cmdstat_\Q$_\E:calls=$n{$_},)"
+                                   : "(?!.*^cmdstat_\Q$_\E:)" } sort keys %n;
+    return qr/^$re/ms;
+}
 
 our $U = Velro::Authz::id('viewer');
 our $G = Velro::Authz::id('gen_editor');
@@ -49,8 +64,8 @@ __DATA__
 
 
 
-=== TEST 2: a new worker: all four from L2 (the project in a second round
-trip, its id learnt from the generation), then from L1
+=== TEST 2: a new worker: all four from L2 (in one round trip, the project's
+id learnt from the generation in Redis by the script), then from L1
 --- http_config eval: Velro::Authz::http_config()
 --- config eval: Velro::Authz::location(extra => $::TIERS)
 --- more_headers eval: Velro::Authz::bearer('viewer')
@@ -341,3 +356,67 @@ my $t = Velro::Authz::id('team');
 --- response_body_like eval: [qr/^$/, qr/^ok\n\|t\nt\n$/, qr/^ok\n$/, qr/^$/]
 --- response_headers eval
 ["", "", main::tiers(qw(L1 L3 L1 L1)), ""]
+
+
+
+=== TEST 13: L2 filled from L3 for the next blocks
+--- init: Velro::Authz::fresh()
+--- http_config eval: Velro::Authz::http_config()
+--- config eval: Velro::Authz::location(extra => $::TIERS)
+--- more_headers eval: Velro::Authz::bearer('viewer')
+--- request eval: [$::SETTLE, "GET " . main::gen('gen_team')]
+--- response_headers eval: ["", main::tiers(qw(L3 L3 L3 L3))]
+
+
+
+=== TEST 14: a new worker: user, memberships, generation and its project
+from L2 in one round trip: one EVALSHA, whose script ran the MGET and the
+project's GET (its id read from the generation's value)
+--- http_config eval: Velro::Authz::http_config()
+--- config eval: Velro::Authz::location(extra => $::TIERS) . Velro::Control::location()
+--- more_headers eval: Velro::Authz::bearer('viewer')
+--- request eval: [$::SETTLE, $::RESETSTAT, "GET " . main::gen('gen_team'), $::STATS]
+--- response_headers eval: ["", "", main::tiers(qw(L2 L2 L2 L2)), ""]
+--- response_headers_like eval: ["", "", "X-Authz: L2 viewer allow", ""]
+--- response_body_like eval
+[qr/^$/, qr/^OK$/, qr/^ok$/,
+ main::calls(evalsha => 1, mget => 1, get => 1, 'script|load' => 0)]
+--- no_error_log
+[warn]
+
+
+
+=== TEST 15: the script flushed from Redis (SCRIPT FLUSH) after the worker
+loaded it: NOSCRIPT, loaded again, run again, still one L2 answer
+--- http_config eval: Velro::Authz::http_config()
+--- config eval: Velro::Authz::location(extra => $::TIERS) . Velro::Control::location()
+--- more_headers eval: Velro::Authz::bearer('viewer')
+--- request eval
+[$::SETTLE, main::redis(qw(SCRIPT FLUSH)), $::RESETSTAT,
+ "GET " . main::gen('gen_team'), $::STATS, "GET " . main::gen('gen_team'),
+ Velro::Control::logged('velro: redis script \w+ not loaded, loading it')]
+--- response_headers eval
+["", "", "", main::tiers(qw(L2 L2 L2 L2)), "", main::tiers(qw(L1 L1 L1 L1)),
+ ""]
+--- response_body_like eval
+[qr/^$/, qr/^OK$/, qr/^OK$/, qr/^ok$/,
+ main::calls(evalsha => 2, 'script|load' => 1, mget => 1, get => 1),
+ qr/^ok$/, qr/^1$/]
+--- no_error_log
+[warn]
+
+
+
+=== TEST 16: scripts=off (as on a Redis that refuses scripts): the MGET,
+then the project in a second round trip (an MGET of one key), still from L2
+--- http_config eval
+Velro::Authz::http_config(redis => '127.0.0.1:$TEST_NGINX_REDIS_PORT scripts=off')
+--- config eval: Velro::Authz::location(extra => $::TIERS) . Velro::Control::location()
+--- more_headers eval: Velro::Authz::bearer('viewer')
+--- request eval: [$::SETTLE, $::RESETSTAT, "GET " . main::gen('gen_team'), $::STATS]
+--- response_headers eval: ["", "", main::tiers(qw(L2 L2 L2 L2)), ""]
+--- response_body_like eval
+[qr/^$/, qr/^OK$/, qr/^ok$/,
+ main::calls(evalsha => 0, 'script|load' => 0, mget => 2, get => 0)]
+--- no_error_log
+[warn]

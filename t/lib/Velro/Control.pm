@@ -6,6 +6,8 @@ package Velro::Control;
 #
 #   GET /ctl/wait?ms=N          answers after N ms (a pause, not a check)
 #   GET /ctl/redis/STOP|CONT    signals the throwaway Redis
+#   GET /ctl/redis/cli?args=A+B redis-cli A B against it, answers its output
+#                               (INFO commandstats: the commands nginx sent)
 #   GET /ctl/pg/STOP|CONT       signals the throwaway PostgreSQL, the
 #                               postmaster and every backend
 #   GET /ctl/reload             HUP to the nginx master (Test::Nginx's pid file)
@@ -210,6 +212,13 @@ sub handle {
         my @p = $1 eq 'pg' ? pg_pids() : (redis_pid());
         kill $2, @p if @p;
         return ('200 OK', "$1 $2\n");
+    }
+
+    if ($path eq '/ctl/redis/cli') {
+        my @args = split /[ +]/, $q->{args} // '';
+        my $out = eval { Velro::Backends::redis_cli(@args) };
+        return ('500 Error', "$@") unless defined $out;
+        return ('200 OK', "$out\n");
     }
 
     if ($path eq '/ctl/reload') {
