@@ -27,6 +27,7 @@
 #include <jansson.h>
 
 #include "velro_batch.h"
+#include "velro_json.h"
 
 
 #define FUZZ_SELF  "/batch"
@@ -36,7 +37,6 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void fuzz_fail(const char *what, const uint8_t *data, size_t size);
-static int fuzz_hex(unsigned char c);
 static void fuzz_check_refusal(const velro_batch_t *b, const uint8_t *data,
     size_t size);
 static void fuzz_check_path(const velro_batch_item_t *item,
@@ -74,22 +74,6 @@ fuzz_fail(const char *what, const uint8_t *data, size_t size)
     abort();
 }
 
-
-static int
-fuzz_hex(unsigned char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-
-    c |= 0x20;
-
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-
-    return -1;
-}
 
 
 static void
@@ -176,14 +160,15 @@ fuzz_check_path(const velro_batch_item_t *item, const uint8_t *data,
         }
 
         if (c == '%') {
-            if (i + 2 >= item->path_len || fuzz_hex(item->path[i + 1]) < 0
-                || fuzz_hex(item->path[i + 2]) < 0)
+            if (i + 2 >= item->path_len
+                || velro_json_hexval(item->path[i + 1]) < 0
+                || velro_json_hexval(item->path[i + 2]) < 0)
             {
                 fuzz_fail("path: bad escape", data, size);
             }
 
-            c = (unsigned char) (fuzz_hex(item->path[i + 1]) << 4
-                                 | fuzz_hex(item->path[i + 2]));
+            c = (unsigned char) (velro_json_hexval(item->path[i + 1]) << 4
+                                 | velro_json_hexval(item->path[i + 2]));
             i += 2;
 
             if (c == '/' || c == '\\' || c == '%' || c < 0x20 || c == 0x7f) {
@@ -252,14 +237,15 @@ fuzz_check_path(const velro_batch_item_t *item, const uint8_t *data,
             }
 
             if (c == '%') {
-                if (fuzz_hex(item->args[i + 1]) < 0
-                    || fuzz_hex(item->args[i + 2]) < 0)
+                if (velro_json_hexval(item->args[i + 1]) < 0
+                    || velro_json_hexval(item->args[i + 2]) < 0)
                 {
                     fuzz_fail("args: bad escape", data, size);
                 }
 
-                c = (unsigned char) (fuzz_hex(item->args[i + 1]) << 4
-                                     | fuzz_hex(item->args[i + 2]));
+                c = (unsigned char)
+                        (velro_json_hexval(item->args[i + 1]) << 4
+                         | velro_json_hexval(item->args[i + 2]));
 
                 if (c < 0x20 || c == 0x7f) {
                     fuzz_fail("args: encoded control", data, size);

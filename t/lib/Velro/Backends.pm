@@ -421,42 +421,8 @@ sub start_pg {
 # the port was taken (and !$must).
 sub _postmaster_start {
     my ($port, $must) = @_;
-    my $size = -s $PG{log} // 0;
-    my @cmd = ("$PG{bindir}/postgres", '-D', $PG{data}, '-p', $port);
-
-    my $pid = fork;
-    croak "Velro::Backends: fork: $!" unless defined $pid;
-    if ($pid == 0) {
-        $SIG{$_} = 'DEFAULT' for qw(INT TERM HUP);
-        _child_setup(_pg_env());
-        _die_with_parent(3);            # SIGQUIT: immediate shutdown
-        open STDIN, '<', '/dev/null';
-        open STDOUT, '>>', $PG{log} or POSIX::_exit(126);
-        open STDERR, '>&', \*STDOUT;
-        { no warnings 'exec'; exec { $cmd[0] } @cmd; }
-        POSIX::_exit(127);
-    }
-
-    my $until = time + 60;
-    my $ready;
-    while (time < $until) {
-        last if waitpid($pid, WNOHANG) == $pid;
-        if (open my $fh, '<', "$PG{data}/postmaster.pid") {
-            my @l = <$fh>;
-            close $fh;
-            if (@l >= 8 && $l[0] =~ /^\s*$pid\s*$/ && $l[7] =~ /^ready/) {
-                $ready = 1;
-                last;
-            }
-        }
-        sleep 0.01;
-    }
-    unless ($ready) {
-        _kill_wait($pid, 'QUIT', 5);
-        my $log = -f $PG{log} ? substr(_slurp($PG{log}), $size) : '';
-        return 0 if !$must && $log =~ /could not bind|already in use/i;
-        die "Velro::Backends: PostgreSQL did not start (port $port):\n$log";
-    }
+    my $pid = _postgres_spawn($PG{data}, $PG{log}, $port, [ _pg_env() ],
+                              $must, 'PostgreSQL') or return 0;
 
     $PG{pid} = $pid;
     $PG{port} = $port;
@@ -468,6 +434,39 @@ sub _postmaster_start {
     $ENV{TEST_NGINX_PG_SOCKET_CONNINFO} =
         "host=$PG{sock} port=$port dbname=velro user=postgres";
     return 1;
+}
+
+# Starts a postgres on $data, its output appended to $log, and waits
+# (bounded) until its postmaster.pid says it is ready; returns its pid, or
+# 0 when $port was taken and $must is false (the caller tries another)
+sub _postgres_spawn {
+    my ($data, $logf, $port, $env, $must, $what) = @_;
+    my $size = -s $logf // 0;
+    my @cmd = ("$PG{bindir}/postgres", '-D', $data, '-p', $port);
+
+    my $pid = fork;
+    croak "Velro::Backends: fork: $!" unless defined $pid;
+    if ($pid == 0) {
+        $SIG{$_} = 'DEFAULT' for qw(INT TERM HUP);
+        _child_setup(@$env);
+        _die_with_parent(3);            # SIGQUIT: immediate shutdown
+        open STDIN, '<', '/dev/null';
+        open STDOUT, '>>', $logf or POSIX::_exit(126);
+        open STDERR, '>&', \*STDOUT;
+        { no warnings 'exec'; exec { $cmd[0] } @cmd; }
+        POSIX::_exit(127);
+    }
+
+    my $until = time + 60;
+    while (time < $until) {
+        last if waitpid($pid, WNOHANG) == $pid;
+        return $pid if _pm_ready($data, $pid);
+        sleep 0.01;
+    }
+    _kill_wait($pid, 'QUIT', 5);
+    my $log = -f $logf ? substr(_slurp($logf), $size) : '';
+    return 0 if !$must && $log =~ /could not bind|already in use/i;
+    die "Velro::Backends: $what did not start (port $port):\n$log";
 }
 
 # mode: smart (SIGTERM), fast (SIGINT, the default), immediate (SIGQUIT)
@@ -1017,38 +1016,9 @@ sub start_standby {
 
 sub _standby_start {
     my ($port, $must) = @_;
-    my $size = -s $STANDBY{log} // 0;
-    my @cmd = ("$PG{bindir}/postgres", '-D', $STANDBY{data}, '-p', $port);
-
-    my $pid = fork;
-    croak "Velro::Backends: fork: $!" unless defined $pid;
-    if ($pid == 0) {
-        $SIG{$_} = 'DEFAULT' for qw(INT TERM HUP);
-        _child_setup(_standby_env());
-        _die_with_parent(3);
-        open STDIN, '<', '/dev/null';
-        open STDOUT, '>>', $STANDBY{log} or POSIX::_exit(126);
-        open STDERR, '>&', \*STDOUT;
-        { no warnings 'exec'; exec { $cmd[0] } @cmd; }
-        POSIX::_exit(127);
-    }
-
-    my $until = time + 60;
-    my $ready;
-    while (time < $until) {
-        last if waitpid($pid, WNOHANG) == $pid;
-        if (_pm_ready($STANDBY{data}, $pid)) {
-            $ready = 1;
-            last;
-        }
-        sleep 0.01;
-    }
-    unless ($ready) {
-        _kill_wait($pid, 'QUIT', 5);
-        my $log = -f $STANDBY{log} ? substr(_slurp($STANDBY{log}), $size) : '';
-        return 0 if !$must && $log =~ /could not bind|already in use/i;
-        die "Velro::Backends: the standby did not start (port $port):\n$log";
-    }
+    my $pid = _postgres_spawn($STANDBY{data}, $STANDBY{log}, $port,
+                              [ _standby_env() ], $must, 'the standby')
+        or return 0;
 
     $STANDBY{pid} = $pid;
     $STANDBY{port} = $port;
