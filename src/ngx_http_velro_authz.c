@@ -27,6 +27,7 @@
 #include "ngx_http_velro_breaker.h"
 #include "ngx_http_velro_cache.h"
 #include "ngx_http_velro_inflight.h"
+#include "ngx_http_velro_invalidate.h"
 #include "ngx_http_velro_variables.h"
 
 
@@ -193,6 +194,7 @@ ngx_http_velro_authz_start(ngx_http_request_t *r,
         ctx->has_resource = 1;
     }
 
+    ngx_http_velro_invalidate_check();
     ngx_http_velro_cache_mark(&ctx->mark);
 
     ctx->timing.l1 = (ngx_http_velro_l1() != NULL);    /* metrics */
