@@ -49,6 +49,8 @@
 #define NGX_HTTP_VELRO_INVALIDATE_TICK   10         /* ms */
 #define NGX_HTTP_VELRO_INVALIDATE_STALE  1000       /* ms */
 #define NGX_HTTP_VELRO_INVALIDATE_GONE   100        /* ms, and no pid */
+#define NGX_HTTP_VELRO_INVALIDATE_RETRY  1000       /* ms, a DEL failed */
+#define NGX_HTTP_VELRO_INVALIDATE_FLIGHT 1024       /* DELs under way */
 
 #define NGX_HTTP_VELRO_INVALIDATE_ZONE_SIZE                                   \
     (2 * 1024 * 1024)
@@ -69,6 +71,9 @@ typedef struct {
     ngx_atomic_t                  epoch;        /* L1 flushes */
     ngx_atomic_t                  seq;          /* newest seq published */
     ngx_atomic_t                  l2;           /* next change to DEL */
+    int64_t                       l2_seq;       /* the last DEL's seq */
+    int64_t                       lost_from;    /* DELs the ring lost: */
+    int64_t                       lost_until;   /* (from, until] */
     ngx_http_velro_pg_cursor_t    cursor;       /* the owner's */
     ngx_http_velro_invalidate_change_t
                                   ring[NGX_HTTP_VELRO_INVALIDATE_RING];
@@ -90,6 +95,10 @@ static void ngx_http_velro_invalidate_lost(void);
 static void ngx_http_velro_invalidate_batch(void);
 static void ngx_http_velro_invalidate_l2(void);
 static void ngx_http_velro_invalidate_l2_done(void *data, redisReply *reply);
+static void ngx_http_velro_invalidate_l2_replayed(ngx_uint_t kind, u_char *id,
+    int64_t seq);
+static ngx_int_t ngx_http_velro_invalidate_del(ngx_int_t entity, u_char *id,
+    void *data);
 
 
 static ngx_http_velro_invalidate_shm_t  *ngx_http_velro_invalidate_sh;
@@ -103,6 +112,9 @@ static ngx_cycle_t             *ngx_http_velro_invalidate_cycle;
 static ngx_uint_t               ngx_http_velro_invalidate_redis;  /* has L2 */
 static ngx_uint_t               ngx_http_velro_invalidate_owner;  /* we are */
 static ngx_uint_t               ngx_http_velro_invalidate_l2_waiting;
+static ngx_uint_t               ngx_http_velro_invalidate_l2_flight;
+static ngx_uint_t               ngx_http_velro_invalidate_l2_failing;
+static ngx_msec_t               ngx_http_velro_invalidate_l2_retry;
 
 
 /* configuration */
@@ -476,6 +488,10 @@ ngx_http_velro_invalidate_publish(ngx_uint_t kind, u_char *id, int64_t seq)
 
     sh->head = head + 1;
 
+    if (sh->l2_seq == 0) {
+        sh->l2_seq = seq - 1;           /* L2 had what came before */
+    }
+
     if ((int64_t) sh->seq < seq) {
         sh->seq = (ngx_atomic_uint_t) seq;
     }
@@ -501,16 +517,15 @@ ngx_http_velro_invalidate_batch(void)
 
 /*
  * The subscriber's DELs, from its L2 cursor in the ring to its head: what
- * Redis missed while it was down is sent when it is back.
+ * Redis missed while it was down is sent when it is back; what the ring no
+ * longer holds (Redis missed more than the ring) is read from the log
+ * again (ngx_http_velro_pg_listen_replay()).
  */
 
 static void
 ngx_http_velro_invalidate_l2(void)
 {
-    u_char                               key[NGX_HTTP_VELRO_L2_KEY_MAX];
-    size_t                               argvlen[2];
     ngx_int_t                            entity;
-    const char                          *argv[2];
     ngx_atomic_uint_t                    l2, head;
     ngx_http_velro_invalidate_shm_t     *sh;
     ngx_http_velro_invalidate_change_t  *ch;
@@ -525,14 +540,36 @@ ngx_http_velro_invalidate_l2(void)
         return;
     }
 
-    if (head - l2 > NGX_HTTP_VELRO_INVALIDATE_RING) {
-        ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
-                      "velro: Redis missed more than %d invalidations, "
-                      "%uA L2 deletions lost (the keys expire with their "
-                      "TTL)", NGX_HTTP_VELRO_INVALIDATE_RING,
-                      head - l2 - NGX_HTTP_VELRO_INVALIDATE_RING);
+    /* after a failed DEL, the next ones wait a little: no storm */
 
+    if (ngx_http_velro_invalidate_l2_failing
+        && (ngx_msec_int_t) (ngx_current_msec
+                             - ngx_http_velro_invalidate_l2_retry) < 0)
+    {
+        return;
+    }
+
+    if (head - l2 > NGX_HTTP_VELRO_INVALIDATE_RING) {
         l2 = head - NGX_HTTP_VELRO_INVALIDATE_RING;
+        ch = &sh->ring[l2 % NGX_HTTP_VELRO_INVALIDATE_RING];
+
+        /* the log has them: (the last DEL sent, the oldest in the ring) */
+
+        if (sh->lost_until == 0) {
+            sh->lost_from = sh->l2_seq;
+
+            ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                          "velro: Redis missed more than %d invalidations, "
+                          "the L2 deletions after seq %L are read from the "
+                          "log again when it is back",
+                          NGX_HTTP_VELRO_INVALIDATE_RING, sh->lost_from);
+        }
+
+        if (sh->lost_until < ch->seq - 1) {
+            sh->lost_until = ch->seq - 1;
+        }
+
+        sh->l2 = l2;
     }
 
     for ( /* void */ ; l2 != head; l2++) {
@@ -542,6 +579,12 @@ ngx_http_velro_invalidate_l2(void)
 
         if (entity == NGX_ERROR) {
             continue;
+        }
+
+        if (ngx_http_velro_invalidate_l2_flight
+            >= NGX_HTTP_VELRO_INVALIDATE_FLIGHT)
+        {
+            break;                      /* the next tick sends more */
         }
 
         /* closed, or this DEL is the half-open trial */
@@ -559,19 +602,16 @@ ngx_http_velro_invalidate_l2(void)
             break;
         }
 
-        argv[0] = "DEL";
-        argvlen[0] = 3;
-        argv[1] = (char *) key;
-        argvlen[1] = ngx_http_velro_l2_key(key, entity, ch->id);
+        /* data: the ring index + 1; NULL is a replay's */
 
-        if (ngx_http_velro_redis_command(ngx_cycle->log,
-                                         ngx_http_velro_invalidate_l2_done,
-                                         (void *) (uintptr_t) l2, 2, argv,
-                                         argvlen)
-            == NULL)
+        if (ngx_http_velro_invalidate_del(entity, ch->id,
+                                          (void *) (uintptr_t) (l2 + 1))
+            != NGX_OK)
         {
             break;
         }
+
+        ngx_http_velro_invalidate_l2_flight++;
 
         if (ngx_http_velro_invalidate_l2_waiting) {
             ngx_http_velro_invalidate_l2_waiting = 0;
@@ -581,15 +621,90 @@ ngx_http_velro_invalidate_l2(void)
                           "sent", ch->seq);
         }
 
+        if (sh->l2_seq < ch->seq) {
+            sh->l2_seq = ch->seq;
+        }
+
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
                        "velro: L2 DEL seq=%L", ch->seq);
     }
 
     sh->l2 = l2;
+
+    if (l2 != head || !ngx_http_velro_redis_ready()) {
+        return;
+    }
+
+    if (ngx_http_velro_invalidate_l2_waiting) {
+        /* back, with nothing of the ring left to send */
+
+        ngx_http_velro_invalidate_l2_waiting = 0;
+
+        ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                      "velro: Redis is back, L2 deletions from seq %L sent",
+                      sh->l2_seq);
+    }
+
+    /* the ring's DELs all answered: Redis takes them, the log's now */
+
+    if (sh->lost_until
+        && ngx_http_velro_invalidate_l2_flight == 0
+        && !ngx_http_velro_invalidate_l2_failing)
+    {
+        ngx_http_velro_pg_listen_replay(sh->lost_from, sh->lost_until,
+                                        ngx_http_velro_invalidate_l2_replayed);
+        sh->lost_from = 0;
+        sh->lost_until = 0;
+    }
 }
 
 
-/* a DEL lost on the way: sent again, from there on */
+static ngx_int_t
+ngx_http_velro_invalidate_del(ngx_int_t entity, u_char *id, void *data)
+{
+    u_char       key[NGX_HTTP_VELRO_L2_KEY_MAX];
+    size_t       argvlen[2];
+    const char  *argv[2];
+
+    argv[0] = "DEL";
+    argvlen[0] = 3;
+    argv[1] = (char *) key;
+    argvlen[1] = ngx_http_velro_l2_key(key, entity, id);
+
+    if (ngx_http_velro_redis_command(ngx_cycle->log,
+                                     ngx_http_velro_invalidate_l2_done, data,
+                                     2, argv, argvlen)
+        == NULL)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* a change of the log read again: its DEL, once more */
+
+static void
+ngx_http_velro_invalidate_l2_replayed(ngx_uint_t kind, u_char *id,
+    int64_t seq)
+{
+    ngx_int_t  entity;
+
+    entity = ngx_http_velro_invalidate_entity(kind);
+
+    if (entity == NGX_ERROR || !ngx_http_velro_redis_ready()) {
+        return;
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                   "velro: L2 DEL seq=%L (replay)", seq);
+
+    (void) ngx_http_velro_invalidate_del(entity, id, NULL);
+}
+
+
+/* a DEL lost on the way, or refused: sent again, from there on, later */
 
 static void
 ngx_http_velro_invalidate_l2_done(void *data, redisReply *reply)
@@ -599,15 +714,44 @@ ngx_http_velro_invalidate_l2_done(void *data, redisReply *reply)
 
     sh = ngx_http_velro_invalidate_sh;
 
+    if (data == NULL) {                 /* a replay's: best effort */
+        return;
+    }
+
+    if (ngx_http_velro_invalidate_l2_flight) {
+        ngx_http_velro_invalidate_l2_flight--;
+    }
+
     if (sh == NULL || !ngx_http_velro_invalidate_owner) {
         return;
     }
 
     if (reply && reply->type != REDIS_REPLY_ERROR) {
+
+        if (ngx_http_velro_invalidate_l2_failing
+            && (ngx_msec_int_t) (ngx_current_msec
+                                 - ngx_http_velro_invalidate_l2_retry) >= 0)
+        {
+            ngx_http_velro_invalidate_l2_failing = 0;
+        }
+
         return;
     }
 
-    l2 = (ngx_atomic_uint_t) (uintptr_t) data;
+    if (!ngx_http_velro_invalidate_l2_failing) {
+        ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                      "velro: an L2 deletion failed%s%*s, sent again "
+                      "in %d ms", reply ? ": " : "",
+                      (size_t) (reply ? reply->len : 0),
+                      reply ? reply->str : "",
+                      NGX_HTTP_VELRO_INVALIDATE_RETRY);
+    }
+
+    ngx_http_velro_invalidate_l2_failing = 1;
+    ngx_http_velro_invalidate_l2_retry = ngx_current_msec
+                                         + NGX_HTTP_VELRO_INVALIDATE_RETRY;
+
+    l2 = (ngx_atomic_uint_t) (uintptr_t) data - 1;
 
     if ((ngx_atomic_int_t) (sh->l2 - l2) > 0) {
         sh->l2 = l2;

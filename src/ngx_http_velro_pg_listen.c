@@ -68,6 +68,11 @@ typedef struct {
     ngx_event_t                   timer;        /* every interval */
     ngx_uint_t                    step;
 
+    /* a replay of the log for the caller's L2: (from, until] */
+    int64_t                       replay_from;
+    int64_t                       replay_until;
+    ngx_http_velro_pg_change_pt   replay;
+
     u_char                        after[NGX_INT64_LEN + 1];
     u_char                        holes[NGX_HTTP_VELRO_PG_HOLES
                                         * (NGX_INT64_LEN + 1) + 3];
@@ -77,6 +82,7 @@ typedef struct {
     unsigned                      again:1;      /* read once it is over */
     unsigned                      failing:1;    /* a failure was logged */
     unsigned                      query_failing:1;  /* logged too */
+    unsigned                      replaying:1;  /* the command is a replay */
 } ngx_http_velro_pg_listen_t;
 
 
@@ -96,6 +102,8 @@ static ngx_uint_t ngx_http_velro_pg_listen_rows(
 static ngx_int_t ngx_http_velro_pg_listen_hole(ngx_http_velro_pg_cursor_t *c,
     int64_t seq);
 static void ngx_http_velro_pg_listen_expire(ngx_http_velro_pg_cursor_t *c);
+static void ngx_http_velro_pg_listen_replayed(ngx_http_velro_pg_listen_t *ls,
+    PGresult *res);
 
 
 static ngx_http_velro_pg_listen_t  *ngx_http_velro_pg_listen_state;
@@ -325,6 +333,14 @@ ngx_http_velro_pg_listen_result(ngx_http_velro_pg_sub_t *sub, PGresult *res)
         return;
 
     default: /* NGX_HTTP_VELRO_PG_STEP_READ */
+
+        if (ls->replaying) {
+            ls->replaying = 0;
+            ngx_http_velro_pg_listen_replayed(ls, res);
+            ngx_http_velro_pg_listen_next(ls);
+            return;
+        }
+
         full = ngx_http_velro_pg_listen_rows(ls, res);
 
         if (ls->batch) {
@@ -335,7 +351,7 @@ ngx_http_velro_pg_listen_result(ngx_http_velro_pg_sub_t *sub, PGresult *res)
             ls->again = 1;
         }
 
-        if (ls->again) {
+        if (ls->again || ls->replay) {
             ngx_http_velro_pg_listen_next(ls);
         }
 
@@ -398,6 +414,24 @@ ngx_http_velro_pg_listen_next(ngx_http_velro_pg_listen_t *ls)
         break;
 
     default: /* NGX_HTTP_VELRO_PG_STEP_READ */
+
+        if (ls->replay && !ls->again) {
+            *ngx_sprintf(ls->after, "%L", ls->replay_from) = '\0';
+
+            values[0] = (const char *) ls->after;
+            values[1] = NGX_HTTP_VELRO_PG_LOG_LIMIT;
+            values[2] = "{}";
+
+            rc = ngx_http_velro_pg_sub_send(&ls->sub,
+                                            NGX_HTTP_VELRO_PG_AFTER_STMT,
+                                            NULL, 3, values);
+            if (rc == NGX_OK) {
+                ls->replaying = 1;
+            }
+
+            break;
+        }
+
         c = ls->cursor;
 
         ngx_http_velro_pg_listen_expire(c);
@@ -486,6 +520,121 @@ ngx_http_velro_pg_listen_bounds(ngx_http_velro_pg_listen_t *ls,
 
     ngx_log_error(NGX_LOG_INFO, ls->log, 0,
                   "velro: invalidation log followed from seq %L", c->seq);
+}
+
+
+/*
+ * A replay's rows: handed to its callback up to replay_until; the replay
+ * ends there, or when the log has no more.  The changes themselves were
+ * applied when they were first read: only the caller's L2 wants them.
+ */
+
+static void
+ngx_http_velro_pg_listen_replayed(ngx_http_velro_pg_listen_t *ls,
+    PGresult *res)
+{
+    int         i, n;
+    u_char      id[16];
+    int64_t     seq;
+    ngx_str_t   kind;
+    ngx_uint_t  k;
+
+    n = PQntuples(res);
+
+    if (PQnfields(res) != 4) {
+        ls->replay = NULL;
+        return;
+    }
+
+    for (i = 0; i < n; i++) {
+        seq = ngx_atoof((u_char *) PQgetvalue(res, i, 0),
+                        PQgetlength(res, i, 0));
+
+        if (seq <= 0 || seq > ls->replay_until) {
+            break;
+        }
+
+        ls->replay_from = seq;
+
+        kind.data = (u_char *) PQgetvalue(res, i, 1);
+        kind.len = PQgetlength(res, i, 1);
+
+        if (velro_uuid_parse((u_char *) PQgetvalue(res, i, 2),
+                             PQgetlength(res, i, 2), id) != 0)
+        {
+            continue;
+        }
+
+        if (kind.len == 4 && ngx_strncmp(kind.data, "user", 4) == 0) {
+            k = VELRO_INVALIDATE_USER;
+
+        } else if (kind.len == 6 && ngx_strncmp(kind.data, "member", 6) == 0) {
+            k = VELRO_INVALIDATE_MEMBER;
+
+        } else if (kind.len == 10
+                   && ngx_strncmp(kind.data, "generation", 10) == 0)
+        {
+            k = VELRO_INVALIDATE_GENERATION;
+
+        } else if (kind.len == 7 && ngx_strncmp(kind.data, "project", 7) == 0)
+        {
+            k = VELRO_INVALIDATE_PROJECT;
+
+        } else {
+            continue;
+        }
+
+        ls->replay(k, id, seq);
+    }
+
+    if (i < n || n < NGX_HTTP_VELRO_PG_LOG_LIMIT_N
+        || ls->replay_from >= ls->replay_until)
+    {
+        ngx_log_error(NGX_LOG_NOTICE, ls->log, 0,
+                      "velro: invalidation log replayed for L2 up to seq %L",
+                      ls->replay_from);
+
+        ls->replay = NULL;
+    }
+}
+
+
+/*
+ * The caller's L2 missed the changes (from, until]: they are read from the
+ * log again, between the reads that follow it, and handed to del
+ */
+
+void
+ngx_http_velro_pg_listen_replay(int64_t from, int64_t until,
+    ngx_http_velro_pg_change_pt del)
+{
+    ngx_http_velro_pg_listen_t  *ls;
+
+    ls = ngx_http_velro_pg_listen_state;
+
+    if (ls == NULL || until <= from) {
+        return;
+    }
+
+    if (ls->replay && ls->replay_from < from) {
+        from = ls->replay_from;             /* one under way: extended */
+    }
+
+    if (ls->replay && ls->replay_until > until) {
+        until = ls->replay_until;
+    }
+
+    ngx_log_error(NGX_LOG_NOTICE, ls->log, 0,
+                  "velro: invalidation log replayed for L2 from seq %L to "
+                  "%L", from + 1, until);
+
+    ls->replay_from = from;
+    ls->replay_until = until;
+    ls->replay = del;
+
+    if (!ls->busy) {
+        ngx_http_velro_pg_listen_next(ls);
+    }
 }
 
 

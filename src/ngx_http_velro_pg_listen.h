@@ -61,5 +61,9 @@ ngx_int_t ngx_http_velro_pg_listen_start(ngx_cycle_t *cycle,
     ngx_http_velro_pg_batch_pt batch);
 void ngx_http_velro_pg_listen_stop(void);
 
+/* the changes (from, until] read again from the log, handed to del */
+void ngx_http_velro_pg_listen_replay(int64_t from, int64_t until,
+    ngx_http_velro_pg_change_pt del);
+
 
 #endif /* _NGX_HTTP_VELRO_PG_LISTEN_H_INCLUDED_ */

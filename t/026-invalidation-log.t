@@ -25,7 +25,7 @@ use Test::Nginx::Socket 'no_plan';
 Velro::Authz::start(sql => 1);
 
 # every statement in PostgreSQL's log: LISTENs are counted there, from a
-# mark on (TEST 1's before its nginx starts, TEST 7's at the end of TEST 6)
+# mark on (TEST 1's before its nginx starts, TEST 8's at the end of TEST 7)
 Velro::Backends::psql("ALTER SYSTEM SET log_statement = 'all'");
 Velro::Backends::psql("SELECT pg_reload_conf()");
 mark(1);
@@ -65,7 +65,9 @@ sub workers_now {
 }
 
 # Requests $path as $who until every worker has answered it at least
-# $n times (bounded); returns { pid => [X-Authz values] } and the statuses
+# $n times (bounded); returns { pid => ["STATUS X-Authz", ...] }.  A 503
+# (its L3 pool not back yet after PostgreSQL restarted: no decision, not a
+# wrong one) is asked again.
 sub spread {
     my ($path, $who, $n) = @_;
     my %seen;
@@ -73,6 +75,10 @@ sub spread {
     my $until = time + $MAX;
     while (time < $until) {
         my ($st, $authz, $pid) = get($path, $who);
+        if ($st == 503) {
+            sleep 0.02;
+            next;
+        }
         push @{ $seen{$pid} }, "$st $authz";
         last if !grep { @{ $seen{$_} || [] } < $n } @w;
     }
@@ -148,6 +154,17 @@ sub pid_of {
         $pid = $1 if /^\S+ \S+ \[\w+\] (\d+)#\d+: .*$re/;
     }
     return $pid;
+}
+
+# a line matching $re after offset $from of the error log
+sub logged_since {
+    my ($from, $re) = @_;
+    open my $fh, '<', "$ENV{TEST_NGINX_SERVER_ROOT}/logs/error.log" or return;
+    seek $fh, $from, 0;
+    while (<$fh>) {
+        return 1 if /$re/;
+    }
+    return 0;
 }
 
 sub wait_for {
@@ -297,7 +314,39 @@ ok
 
 
 
-=== TEST 6: the log pruned past the cursor (its rows deleted in the changing
+=== TEST 6: Redis away for more changes than the ring holds: the L2
+deletions the ring lost are read from the log again when it is back
+--- init
+my $g = Velro::Authz::id('gen_team_open');
+main::warm();
+Test::More::like(Velro::Backends::redis_cli('GET', "velro:ownership:$g"),
+                 qr/"status":"completed"/, "the L2 value before the change");
+Velro::Backends::redis_cli('CONFIG', 'SET', 'requirepass', 'velro-away');
+Velro::Backends::redis_cli('--no-auth-warning', '-a', 'velro-away', 'CLIENT', 'KILL', 'TYPE', 'normal');
+my $from = -s "$ENV{TEST_NGINX_SERVER_ROOT}/logs/error.log";
+main::wait_for("nginx to see Redis away", sub { main::logged_since($from, qr/velro: Redis is down, L2 deletions|velro: redis .*(?:NOAUTH|failed|lost)/) });
+Velro::Backends::_settle(main::pending_sql());
+# more changes than the ring: rows of the log itself, of no team
+Velro::Backends::_settle("INSERT INTO velro_invalidation_log (kind, id) SELECT 'team', gen_random_uuid() FROM generate_series(1, 33000)");
+main::wait_for("the subscriber to see the ring overflow",
+               sub { main::logged_since($from, qr/velro: Redis missed more than 32768 invalidations/) });
+Velro::Backends::redis_cli('--no-auth-warning', '-a', 'velro-away', 'CONFIG', 'SET', 'requirepass', '');
+main::wait_for("the stale L2 key deleted", sub {
+    Velro::Backends::redis_cli('EXISTS', "velro:ownership:$g") eq '0'
+});
+main::wait_for("the replay to end",
+               sub { main::logged_since($from, qr/velro: invalidation log replayed for L2 up to seq \d+/) });
+main::restore();
+--- request
+GET /echo
+--- response_body
+ok
+--- error_log eval
+[qr/velro: invalidation log replayed for L2 from seq \d+ to \d+/]
+
+
+
+=== TEST 7: the log pruned past the cursor (its rows deleted in the changing
 transaction): every worker flushes L1, the changes are enforced
 --- init
 main::warm();
@@ -313,7 +362,7 @@ my $seen = main::spread(main::gen('gen_team'), 'editor', 3);
 main::all_match({ map { $_ => [ $seen->{$_}[0] ] } keys %$seen }, qr/^200 L[23] editor allow$/,
           "pruned: L1 was flushed in every worker");
 main::restore();
-main::mark(7);
+main::mark(8);
 --- request
 GET /echo
 --- response_body
@@ -324,7 +373,7 @@ ok
 
 
 
-=== TEST 7: velro_pg_listen off: one subscriber backend, no LISTEN at all,
+=== TEST 8: velro_pg_listen off: one subscriber backend, no LISTEN at all,
 changes still reach both workers
 --- http_config eval: Velro::Authz::http_config(extra => "    velro_pg_listen off;\n    velro_pg_log_poll 20ms;\n")
 --- config eval
@@ -339,7 +388,7 @@ my $u = Velro::Authz::id('viewer');
  main::times(6, "PUT " . main::gen('gen_team')),
  main::sql("UPDATE team_members SET role = 'viewer' WHERE team_id = '$t' AND user_id = '$u'"),
  main::times(6, "PUT " . main::gen('gen_team')),
- main::sql(main::listens_sql(7))]
+ main::sql(main::listens_sql(8))]
 --- error_code eval
 [200, main::times(6, 403), 200, main::times(6, 200), 200, main::times(6, 403), 200]
 --- response_body_like eval
