@@ -41,11 +41,13 @@
 #          requests, and the ideal for the same sequence (an infinite cache
 #          that knows every entity it has seen); L1 entries and bytes after
 #          the run (velro_status)
-#   inval  worker_processes 2, BENCH_INVAL_CHANGES role flips viewer<->editor
-#          of one membership, each committed by a persistent psql; time from
-#          the COMMIT returning to every worker answering the new decision
-#          (fresh connections in a tight loop until BENCH_INVAL_STREAK
-#          answers in a row, from both workers, show it)
+#   inval  worker_processes BENCH_INVAL_WORKERS (4), BENCH_INVAL_CHANGES
+#          role flips viewer<->editor of one membership, each committed by a
+#          persistent psql; time from the COMMIT returning to every worker
+#          answering the new decision (fresh connections in a tight loop
+#          until BENCH_INVAL_STREAK answers in a row, from every worker, show
+#          it); BENCH_INVAL_LISTEN=off: velro_pg_listen off (the log by
+#          cursor alone, every velro_pg_log_poll)
 #   mem    bench/l1_memory.c: the heap the L1 cache really uses, against
 #          its configured size, once full of authorization-sized entries
 #   batch  latency at low concurrency (wrk -t1 -c1 and -c8:
@@ -87,6 +89,11 @@
 #   BENCH_ZIPF_MODES ("independent team"), BENCH_ZIPF_S (1.1),
 #   BENCH_ZIPF_THREADS (2), BENCH_USERS (10000), BENCH_GENERATIONS (100000)
 #   BENCH_INVAL_CHANGES (100) BENCH_INVAL_STREAK (20) BENCH_INVAL_TIMEOUT (3 s)
+#   BENCH_INVAL_WORKERS (4) BENCH_INVAL_LISTEN (on) BENCH_INVAL_JITTER (0):
+#                       a random pause of up to this many ms before each
+#                       change (0: the next change follows at once, just
+#                       after the subscriber's read that carried the last:
+#                       with velro_pg_listen off, a whole poll interval)
 #   BENCH_L1_SIZES ("8m 64m 200m") BENCH_L1_ENTRIES (1000000)
 #   BENCH_LAT_CONNECTIONS ("1 8")  wrk -c of the batch and login paths
 #                       (-t1, BENCH_RUNS rounds of BENCH_SECONDS)
@@ -178,6 +185,9 @@ my $NPROJECTS = 10000;
 my $ICHANGES = env(BENCH_INVAL_CHANGES => 100);
 my $ISTREAK = env(BENCH_INVAL_STREAK => 20);
 my $ITIMEOUT = env(BENCH_INVAL_TIMEOUT => 3);
+my $IWORKERS = env(BENCH_INVAL_WORKERS => 4);
+my $ILISTEN = env(BENCH_INVAL_LISTEN => 'on');
+my $IJITTER = env(BENCH_INVAL_JITTER => 0);
 my @L1_SIZES = split ' ', env(BENCH_L1_SIZES => '8m 64m 200m');
 my $L1_ENTRIES = env(BENCH_L1_ENTRIES => 1000000);
 my $BACKEND_CPU = env(BENCH_BACKEND_CPU => '');
@@ -1853,24 +1863,28 @@ SQL
         claims => { sub => $user, exp => time + 7200 });
 
     my $port = Velro::Backends::_free_port();
-    my $prefix = nginx_prefix(name => 'inval', workers => 2,
-                              http => backends_conf(name => 'inval', redis => 1),
+    my $prefix = nginx_prefix(name => 'inval', workers => $IWORKERS,
+                              http => backends_conf(name => 'inval', redis => 1,
+                                  extra => $ILISTEN eq 'off'
+                                           ? "    velro_pg_listen off;\n" : ''),
                               servers => authz_server(port => $port, reuseport => 1));
-    my $n = nginx_start('inval', $prefix, 2);
+    my $n = nginx_start('inval', $prefix, $IWORKERS);
     my $psql = coproc_psql('velro');
 
     say "";
-    say "Invalidation: worker_processes 2 (not pinned), L1 + L2 on;"
-      . " $ICHANGES changes, each an UPDATE of one";
+    say "Invalidation: worker_processes $IWORKERS (not pinned), L1 + L2 on,"
+      . " velro_pg_listen $ILISTEN;";
+    say "  $ICHANGES changes, each an UPDATE of one";
     say "  team_members row (viewer <-> editor) through one persistent psql"
       . " (autocommit); latency = from";
     say "  the UPDATE's return (its COMMIT) to the moment every worker has"
       . " answered the new decision";
     say "  (GET as a write, 403 <-> 200), polled with a new connection per"
       . " request until $ISTREAK answers";
-    say "  in a row, from both workers (reuseport), are new: the latest"
+    say "  in a row, from every worker (reuseport), are new: the latest"
       . " per-worker first answer of that";
-    say "  streak.  Timeout ${ITIMEOUT}s per change.";
+    say "  streak.  Timeout ${ITIMEOUT}s per change"
+      . ($IJITTER ? "; a random pause of up to $IJITTER ms before each." : ".");
 
     # polls until $ISTREAK consecutive answers have status $want and come
     # from every worker; returns (latency, polls, stale answers) or undef
@@ -1921,6 +1935,7 @@ SQL
     for my $i (1 .. $ICHANGES) {
         printf STDERR "  change %d/%d\r", $i, $ICHANGES if -t STDERR;
         $role = $role eq 'viewer' ? 'editor' : 'viewer';
+        sleep rand($IJITTER / 1000) if $IJITTER;
         coproc_do($psql, "UPDATE team_members SET role = '$role'"
                        . " WHERE team_id = '$team' AND user_id = '$user';");
         my $t0 = time;
@@ -1958,9 +1973,10 @@ SQL
     warn_say "invalidation: the polls reached one worker only (no reuseport"
            . " spread): latency measured on it alone" if $one_pid_only;
     my $ok = @s && !$timeouts && $pct->(0.99) < 100;
-    $SUMMARY{inval} = sprintf("Invalidation: p50 %.2f ms, p99 %.2f ms, max"
+    $SUMMARY{inval} = sprintf("Invalidation (worker_processes %d, velro_pg_listen"
+        . " %s): p50 %.2f ms, p99 %.2f ms, max"
         . " %.2f ms over %d changes, %d timeouts  (target p99 < 100 ms: %s)",
-        $pct->(0.5), $pct->(0.99), @s ? $s[-1] : 0, scalar(@s),
+        $IWORKERS, $ILISTEN, $pct->(0.5), $pct->(0.99), @s ? $s[-1] : 0, scalar(@s),
         $timeouts // 0, $ok ? 'met' : 'MISSED');
 
     if (my $c = nginx_check_crash($n)) {

@@ -729,6 +729,24 @@ AS $fn$
      LIMIT p_limit
 $fn$;
 
+-- velro_invalidations_after(seq, limit, holes): the same, and the rows of
+-- the seqs in holes (below the cursor, not seen yet: their transactions
+-- had not committed), in seq order: what nginx's follower reads
+
+CREATE OR REPLACE FUNCTION velro_invalidations_after(p_after bigint,
+                                                     p_limit int,
+                                                     p_holes bigint[])
+RETURNS TABLE (seq bigint, kind text, id uuid)
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $fn$
+    SELECT l.seq, l.kind, l.id
+      FROM velro_invalidation_log l
+     WHERE l.seq > p_after
+        OR l.seq = ANY (p_holes)
+     ORDER BY l.seq
+     LIMIT p_limit
+$fn$;
+
 -- velro_invalidation_oldest(): the oldest seq still in the log (0 when it
 -- is empty): a follower whose cursor is below it minus one has missed rows
 

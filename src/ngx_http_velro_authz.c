@@ -27,6 +27,7 @@
 #include "ngx_http_velro_cache.h"
 #include "ngx_http_velro_inflight.h"
 #include "ngx_http_velro_authz_l2.h"
+#include "ngx_http_velro_invalidate.h"
 #include "ngx_http_velro_variables.h"
 
 
@@ -192,6 +193,7 @@ ngx_http_velro_authz_start(ngx_http_request_t *r,
         ctx->has_resource = 1;
     }
 
+    ngx_http_velro_invalidate_check();
     ngx_http_velro_cache_mark(&ctx->mark);
 
     ctx->timing.l1 = (ngx_http_velro_l1() != NULL);    /* metrics */

@@ -1,7 +1,9 @@
 
 /*
- * velro: invalidations, from the LISTEN connection of every worker (the
- * NOTIFY payloads of sql/schema.sql's triggers).
+ * velro: invalidations: one subscriber per nginx instance, elected through
+ * the "velro_invalidation" zone, follows the durable log
+ * (ngx_http_velro_pg_listen.c) and hands each change to every worker
+ * through a ring in that zone.
  */
 
 
@@ -11,12 +13,21 @@
 
 #include <ngx_config.h>
 #include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_velro_module.h"
 
 
-/* a notice: {"kind":"user|member|team|project|generation","id":"UUID"} */
-void ngx_http_velro_invalidate(ngx_str_t *payload);
+/* from init main conf, with velro_pg: the zone */
+ngx_int_t ngx_http_velro_invalidate_init_conf(ngx_conf_t *cf,
+    ngx_http_velro_main_conf_t *vmcf);
 
-/* the LISTEN connection is (again) up: notices may have been lost */
-void ngx_http_velro_invalidate_listening(void);
+ngx_int_t ngx_http_velro_invalidate_init_process(ngx_cycle_t *cycle,
+    ngx_http_velro_main_conf_t *vmcf);
+void ngx_http_velro_invalidate_exit_process(ngx_cycle_t *cycle);
+
+/* before a lookup: the changes published since the last, applied now */
+void ngx_http_velro_invalidate_check(void);
+
 
 #endif /* _NGX_HTTP_VELRO_INVALIDATE_H_INCLUDED_ */

@@ -236,6 +236,13 @@ static ngx_command_t  ngx_http_velro_commands[] = {
       0,
       NULL },
 
+    { ngx_string("velro_pg_log_poll"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_velro_pg_log_poll_directive,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("velro_breaker"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE123,
       ngx_http_velro_breaker_directive,
@@ -703,6 +710,10 @@ ngx_http_velro_init_main_conf(ngx_conf_t *cf, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    if (vmcf->pg && ngx_http_velro_invalidate_init_conf(cf, vmcf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
     return NGX_CONF_OK;
 }
 
@@ -864,12 +875,7 @@ ngx_http_velro_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
-    if (vmcf->pg
-        && ngx_http_velro_pg_listen_init_process(cycle, vmcf->pg,
-                                    ngx_http_velro_invalidate,
-                                    ngx_http_velro_invalidate_listening)
-           != NGX_OK)
-    {
+    if (ngx_http_velro_invalidate_init_process(cycle, vmcf) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -881,7 +887,7 @@ static void
 ngx_http_velro_exit_process(ngx_cycle_t *cycle)
 {
     ngx_http_velro_redis_exit_process(cycle);
-    ngx_http_velro_pg_listen_exit_process(cycle);
+    ngx_http_velro_invalidate_exit_process(cycle);
     ngx_http_velro_pg_exit_process(cycle);
     ngx_http_velro_authz_exit_process(cycle);
     ngx_http_velro_metrics_exit_process(cycle);

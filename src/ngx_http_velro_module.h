@@ -68,6 +68,7 @@ typedef struct {
     ngx_uint_t                    breaker_failures[NGX_HTTP_VELRO_BREAKERS];
     ngx_msec_t                    breaker_recovery[NGX_HTTP_VELRO_BREAKERS];
     ngx_shm_zone_t               *breaker_zone;
+    ngx_shm_zone_t               *invalidation_zone;  /* with velro_pg */
     ngx_msec_t                    stale_max;    /* of all velro_authz_stale */
 } ngx_http_velro_main_conf_t;
 

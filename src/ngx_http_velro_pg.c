@@ -11,16 +11,19 @@
  * a FIFO of queries waiting for a free connection
  * (ngx_http_velro_pg_query(), for velro_authz_pg); and the connections of
  * subscribers (ngx_http_velro_pg_subscribe(), for the invalidation
- * subscriber of velro_pg_listen), each of its own, outside the pool, on
- * listen_conninfo= when given (directly to PostgreSQL, not through the
- * pooler).  A multi-host conninfo follows a failover: every reconnect
- * goes through the host list (ngx_http_velro_pg_conn.c).
+ * follower of ngx_http_velro_pg_listen.c), each of its own, outside the
+ * pool, on listen_conninfo= when given (directly to PostgreSQL, not
+ * through the pooler), which run their own commands one at a time
+ * (ngx_http_velro_pg_sub_send()).  A multi-host conninfo follows a
+ * failover: every reconnect goes through the host list
+ * (ngx_http_velro_pg_conn.c).
  * Sockets are nginx connections registered level-triggered; every wait
  * has an nginx timer.  Nothing blocks: no PQexec, no PQcancel, no
  * PQgetResult before PQisBusy says it is there.
  *
  * A connection goes DOWN -> CONNECTING -> PREPARING -> PREPARING_WARM
- * (LISTEN_SENT for a subscriber's) -> IDLE <-> BUSY (LISTENING), and back
+ * (LISTEN_SENT for a subscriber's, when it has a first command) -> IDLE
+ * <-> BUSY (a subscriber's: LISTENING <-> BUSY), and back
  * to DOWN on any failure, from where a timer reconnects it with an
  * exponential backoff.  Its socket, events and reading of results are
  * ngx_http_velro_pg_conn.c's; what it does with them is this file's
@@ -99,6 +102,7 @@ static void ngx_http_velro_pg_prepared_warm(ngx_http_velro_pg_conn_t *pc);
 static void ngx_http_velro_pg_timer_handler(ngx_event_t *ev);
 static void ngx_http_velro_pg_complete(ngx_http_velro_pg_conn_t *pc);
 static void ngx_http_velro_pg_result(ngx_http_velro_pg_conn_t *pc);
+static void ngx_http_velro_pg_sub_result(ngx_http_velro_pg_conn_t *pc);
 static void ngx_http_velro_pg_answer(ngx_http_velro_pg_req_t *pr,
     PGresult *res);
 static void ngx_http_velro_pg_ready(ngx_http_velro_pg_conn_t *pc);
@@ -158,6 +162,7 @@ ngx_http_velro_pg_get_conf(ngx_conf_t *cf, void *conf)
     pcf->pool = 20;
     pcf->connect_timeout = 2000;
     pcf->timeout = 1000;
+    pcf->poll = NGX_CONF_UNSET_MSEC;
 
     vmcf->pg = pcf;
 
@@ -487,7 +492,7 @@ ngx_http_velro_pg_connect(ngx_http_velro_pg_conn_t *pc)
 
     ngx_log_debug2(NGX_LOG_DEBUG_EVENT, pool->log, 0,
                    "velro: postgres %s connection #%ui connecting",
-                   pc->sub ? "LISTEN" : "pool", pc->id);
+                   pc->sub ? "subscriber" : "pool", pc->id);
 
     pg = ngx_http_velro_pg_start(pc);
 
@@ -532,6 +537,16 @@ ngx_http_velro_pg_connected(ngx_http_velro_pg_conn_t *pc)
 
     if (PQsetnonblocking(pc->pg, 1) != 0) {
         ngx_http_velro_pg_fail(pc, NULL, 0);
+        return;
+    }
+
+    if (pc->sub && pc->sub->sql == NULL) {
+        if (ngx_http_velro_pg_want(pc, 1, 0) != NGX_OK) {
+            ngx_http_velro_pg_fail(pc, NULL, 0);
+            return;
+        }
+
+        ngx_http_velro_pg_listening(pc);
         return;
     }
 
@@ -694,8 +709,47 @@ ngx_http_velro_pg_complete(ngx_http_velro_pg_conn_t *pc)
         return;
 
     default: /* NGX_HTTP_VELRO_PG_BUSY */
+
+        if (pc->sub) {
+            ngx_http_velro_pg_sub_result(pc);
+            return;
+        }
+
         ngx_http_velro_pg_result(pc);
         return;
+    }
+}
+
+
+/* a subscriber's command is over: back to listening, then its result */
+
+static void
+ngx_http_velro_pg_sub_result(ngx_http_velro_pg_conn_t *pc)
+{
+    PGresult                 *res;
+    ngx_http_velro_pg_sub_t  *sub;
+
+    sub = pc->sub;
+
+    res = pc->res;
+    pc->res = NULL;
+
+    if (pc->timer.timer_set) {
+        ngx_del_timer(&pc->timer);
+    }
+
+    pc->state = NGX_HTTP_VELRO_PG_LISTENING;
+
+    sub->result(sub, res);
+
+    if (res) {
+        PQclear(res);
+    }
+
+    /* what arrived meanwhile; sub->conn NULL: unsubscribed by result() */
+
+    if (sub->conn == pc && pc->state == NGX_HTTP_VELRO_PG_LISTENING) {
+        ngx_http_velro_pg_notifies(pc);
     }
 }
 
@@ -1008,7 +1062,8 @@ ngx_http_velro_pg_fail(ngx_http_velro_pg_conn_t *pc, const char *err,
               - msg;
     }
 
-    was_up = pc->up || pc->state == NGX_HTTP_VELRO_PG_LISTENING;
+    was_up = pc->up || pc->state == NGX_HTTP_VELRO_PG_LISTENING
+             || (pc->sub && pc->state == NGX_HTTP_VELRO_PG_BUSY);
 
     pr = pc->req;
     pc->req = NULL;
@@ -1021,7 +1076,11 @@ ngx_http_velro_pg_fail(ngx_http_velro_pg_conn_t *pc, const char *err,
                                         : "PostgreSQL connection lost");
     }
 
-    if (timedout) {
+    if (timedout && pc->sub) {
+        pc->sub->failed(pc->sub, was_up, msg, len);
+        delay = 1;
+
+    } else if (timedout) {
         ngx_log_error(NGX_LOG_ERR, pool->log, 0,
                       "velro: postgres %*s on connection #%ui, reconnecting",
                       len, msg, pc->id);
@@ -1185,6 +1244,43 @@ ngx_http_velro_pg_subscribe(ngx_cycle_t *cycle, ngx_http_velro_pg_sub_t *sub)
     sub->conn = pc;
 
     ngx_http_velro_pg_connect(pc);
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_velro_pg_sub_send(ngx_http_velro_pg_sub_t *sub, const char *stmt,
+    const char *sql, int nparams, const char **values)
+{
+    int                        ok;
+    ngx_http_velro_pg_conn_t  *pc;
+
+    pc = sub->conn;
+
+    if (pc == NULL || pc->state != NGX_HTTP_VELRO_PG_LISTENING) {
+        return NGX_DECLINED;
+    }
+
+    if (sql) {
+        ok = PQsendPrepare(pc->pg, stmt, sql, nparams, NULL);
+
+    } else {
+        ok = PQsendQueryPrepared(pc->pg, stmt, nparams, values, NULL, NULL,
+                                 0);
+    }
+
+    if (!ok || ngx_http_velro_pg_flush(pc) != NGX_OK) {
+        ngx_http_velro_pg_fail(pc, NULL, 0);
+        return NGX_ERROR;
+    }
+
+    pc->state = NGX_HTTP_VELRO_PG_BUSY;
+
+    /* nothing waits for it: graceful shutdown does not either */
+
+    pc->timer.cancelable = 1;
+    ngx_add_timer(&pc->timer, pc->pool->conf->timeout);
 
     return NGX_OK;
 }

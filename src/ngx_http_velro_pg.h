@@ -16,6 +16,8 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include <libpq-fe.h>
+
 
 typedef struct {
     ngx_str_t                     conninfo;
@@ -27,6 +29,8 @@ typedef struct {
     ngx_str_t                     channel;      /* velro_pg_listen, default
                                                    "velro_invalidate";
                                                    len 0: off */
+    ngx_msec_t                    poll;         /* velro_pg_log_poll,
+                                                   default 50ms */
     unsigned                      channel_set:1;  /* velro_pg_listen seen */
     unsigned                      noprepare:1;  /* prepare=off: unnamed
                                                    statements (a pooler in
@@ -66,8 +70,10 @@ typedef struct {
 
 /*
  * A subscriber: a connection of its own, outside the pool, that sends sql
- * (a LISTEN) once connected and then only reads notifications.  A failed
- * or lost connection reconnects with the pool's backoff.
+ * (a LISTEN, or NULL) once connected, then reads notifications and runs
+ * its own commands one at a time (ngx_http_velro_pg_sub_send(), each with
+ * the query timeout; result() gets its outcome).  A failed or lost
+ * connection reconnects with the pool's backoff.
  */
 
 typedef struct ngx_http_velro_pg_sub_s  ngx_http_velro_pg_sub_t;
@@ -85,6 +91,13 @@ struct ngx_http_velro_pg_sub_s {
     void                        (*failed)(ngx_http_velro_pg_sub_t *sub,
                                           ngx_uint_t was_up, u_char *msg,
                                           size_t len);
+    /*
+     * the command of ngx_http_velro_pg_sub_send() is over; res is freed
+     * after the call; a failed command (res NULL or an error) is followed
+     * by failed() and a reconnect when the connection went with it
+     */
+    void                        (*result)(ngx_http_velro_pg_sub_t *sub,
+                                          PGresult *res);
 };
 
 
@@ -106,6 +119,15 @@ void ngx_http_velro_pg_cancel(ngx_http_velro_pg_req_t *pr);
 ngx_int_t ngx_http_velro_pg_subscribe(ngx_cycle_t *cycle,
     ngx_http_velro_pg_sub_t *sub);
 void ngx_http_velro_pg_unsubscribe(ngx_http_velro_pg_sub_t *sub);
+
+/*
+ * On a subscriber's connection, ready and with no command under way:
+ * prepare (sql set) statement stmt, or run it with values (sql NULL).
+ * NGX_OK: result() will be called; NGX_DECLINED: not now (down, or busy);
+ * NGX_ERROR: the connection failed, reconnecting.
+ */
+ngx_int_t ngx_http_velro_pg_sub_send(ngx_http_velro_pg_sub_t *sub,
+    const char *stmt, const char *sql, int nparams, const char **values);
 
 ngx_int_t ngx_http_velro_pg_init_process(ngx_cycle_t *cycle,
     ngx_http_velro_pg_conf_t *pcf);

@@ -88,14 +88,15 @@ sub uri {
 }
 
 # Waits until nginx's connections are up: $pool with the statements
-# prepared (velro_l3_warm is the last), $listen LISTENing.
+# prepared (velro_l3_warm is the last), $listen invalidation subscribers
+# following the log (their last query reads it).
 sub wait_ready {
     my ($pool, $listen) = @_;
     my $until = time + 30;
     while (time < $until) {
         my ($p, $l) = split /\|/, Velro::Backends::psql(
             "SELECT count(*) FILTER (WHERE query LIKE 'SELECT velro_l3_warm%'), "
-          . "count(*) FILTER (WHERE query LIKE 'LISTEN%') "
+          . "count(*) FILTER (WHERE query LIKE '%velro_invalidations_after%') "
           . "FROM pg_stat_activity WHERE application_name = 'nginx-velro' "
           . "AND state = 'idle'");
         chomp $l;
@@ -347,7 +348,7 @@ Content-Type: application/json
 [qr/velro: postgres connection failed: .*refused.*, reconnecting/,
  qr/velro: postgres is down, L3 lookups fail until a connection is back/,
  qr/velro: L3 lookup failed: no PostgreSQL connection/,
- qr/velro: postgres LISTEN connection failed/]
+ qr/velro: postgres subscriber connection failed/]
 
 
 
@@ -507,8 +508,8 @@ velro: postgres result discarded
 
 
 
-=== TEST 15: the connections are killed: lost, re-established (the LISTEN
-one too, with a flush), and the next lookup is answered
+=== TEST 15: the connections are killed: lost, re-established (the
+subscriber's too, without a flush), and the next lookup is answered
 --- http_config eval: $::HTTP
 --- config
     location = /page.html {
@@ -534,9 +535,9 @@ GET /page.html
  qr/velro: postgres connection lost: .*reconnecting/,
  qr/velro: postgres is down, L3 lookups fail until a connection is back/,
  qr/velro: postgres connection re-established/,
- qr/velro: postgres LISTEN connection lost/,
+ qr/velro: postgres subscriber connection lost/,
  qr/velro: postgres LISTEN "velro_invalidate" re-established/,
- qr/L1 flushed/]
+ qr/velro: invalidation log followed from seq \d+/]
 
 
 
@@ -557,7 +558,7 @@ UPDATE team_members SET role = 'editor' WHERE user_id = '$::ID{editor}';"
 --- error_code: 200
 --- error_log eval
 [qr/velro: postgres LISTEN "velro_invalidate"/,
- qr/L1 flushed/,
+ qr/velro: invalidation log followed from seq \d+/,
  qq{velro: postgres notification "{"kind":"user","id":"$::ID{unrevoked}"}"},
  qq{velro: postgres notification "{"kind":"member","id":"$::ID{editor}"}"}]
 --- no_error_log

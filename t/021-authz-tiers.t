@@ -357,18 +357,33 @@ my $g = Velro::Authz::id('gen_team_open');
 
 
 
-=== TEST 19: a dropped LISTEN connection flushes L1 when it is back
+=== TEST 19: the subscriber's backend terminated, a change committed while
+it is away: no flush (an unrelated decision still from L1), the change
+applied from the log once it is back
 --- init: Velro::Authz::fresh()
 --- http_config eval: Velro::Authz::http_config(redis => '')
 --- config eval: Velro::Authz::location()
 --- more_headers eval: Velro::Authz::bearer('editor')
 --- request eval
+my $g = Velro::Authz::id('gen_team_open');
 ["GET " . main::gen('gen_team'),
+ "GET " . main::gen('gen_team_open'),
  "GET " . main::gen('gen_team'),
- "POST /sql?wait=listen\nSELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query ~* '^listen'",
- "GET " . main::gen('gen_team')]
+ "POST /sql?wait=listen\nSELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE query ~ 'velro_invalidations_after' AND pid <> pg_backend_pid();\nUPDATE generations SET status = 'pending' WHERE id = '$g'",
+ "GET " . main::gen('gen_team_open'),
+ "GET " . main::gen('gen_team'),
+ main::sql("UPDATE generations SET status = 'completed' WHERE id = '$g'"),
+ "GET " . main::gen('gen_team_open')]
+--- error_code eval: [200, 200, 200, 200, 403, 200, 200, 200]
 --- response_headers eval
-["X-Authz: L3 editor allow", "X-Authz: L1 editor allow", "", "X-Authz: L3 editor allow"]
+["X-Authz: L3 editor allow", "X-Authz: L3 editor allow",
+ "X-Authz: L1 editor allow", "", "X-Authz: L3  deny",
+ "X-Authz: L1 editor allow", "", "X-Authz: L3 editor allow"]
+--- response_body_like eval
+[qr/^ok/, qr/^ok/, qr/^ok/, qr/^1\n/, qr/access_denied/, qr/^ok/, qr//,
+ qr/^ok/]
+--- no_error_log
+L1 flushed
 
 
 

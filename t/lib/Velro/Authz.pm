@@ -34,9 +34,9 @@ sub start {
     Velro::Backends::start_sql_endpoint() if $opt{sql};
 
     # Every block's requests wait until its nginx workers have made their
-    # first Redis connection and LISTEN (both runners run a block's init
-    # once nginx is up): a worker flushes L1 when its LISTEN comes up, and
-    # the blocks expect L1 from a block's second request on.
+    # first Redis connection and the invalidation subscriber follows the
+    # log (both runners run a block's init once nginx is up): a change made
+    # before that would not be seen.
     Test::Nginx::Socket::add_block_preprocessor(sub {
         my ($block) = @_;
         my $init = $block->can('init') ? $block->init : undef;
@@ -75,9 +75,9 @@ sub fresh {
 our @ACTIONS = ([GET => 'read'], [PUT => 'write'], [DELETE => 'delete']);
 
 # With the SQL endpoint (start(sql => 1)), a first request waits until the
-# worker's LISTEN connection is up (the endpoint waits for every worker's
-# log line, see Velro::Backends): it flushes L1 when it comes up, and the
-# blocks expect L1 from the second action on.
+# invalidation subscriber follows the log (the endpoint waits for its log
+# line, see Velro::Backends); the blocks expect L1 from the second action
+# on.
 sub requests {
     my (@gens) = @_;
     @gens = @Velro::Fixture::GENERATIONS unless @gens;

@@ -50,11 +50,12 @@ package Velro::Backends;
 #   start_sql_endpoint()  forks an HTTP/1.0 server on 127.0.0.1 (Perl core
 #                    only): a POST's body (or GET ?q=URLENCODED) is run with
 #                    psql(); on success it answers 200 text/plain with psql's
-#                    output once every nginx worker listening for
-#                    invalidations has taken in the notices the SQL sent
-#                    (see _settle below), on error 500 with the message.
-#                    POST /sql?wait=listen also waits until every worker
-#                    has its LISTEN connection back (the SQL dropped it). $ENV{VELRO_SQL_SETTLE} set: a fixed sleep of
+#                    output once every nginx worker has applied the
+#                    changes the SQL made (see _settle below), on error 500
+#                    with the message. POST /sql?wait=listen first waits
+#                    until the invalidation subscriber follows the log
+#                    again (the SQL dropped its backend).
+#                    $ENV{VELRO_SQL_SETTLE} set: a fixed sleep of
 #                    that many seconds instead (the pool suites' old way).
 #                    Sets $ENV{TEST_NGINX_SQL_PORT}. In an nginx test config:
 #                      location = /sql {
@@ -63,7 +64,8 @@ package Velro::Backends;
 #                      }
 #   stop_sql_endpoint()
 #   wait_ready()     until every worker of the nginx under test has logged
-#                    the outcome of its first Redis connect and LISTEN
+#                    the outcome of its first Redis connect, and its
+#                    invalidation subscriber where it follows the log from
 #                    (Velro::Authz runs it before each block's requests)
 #
 #   stop_all()       everything, now (also done by END and on INT/TERM/HUP)
@@ -747,26 +749,26 @@ sub _log_tail {
 }
 
 # wait_ready(), also before the SQL runs: the nginx under test (Test::Nginx's
-# server root) has made its first connections.  Each of its workers (the master itself with
-# master_process off) must have logged the outcome of its first Redis
-# connect, if nginx.conf has velro_redis, and of its LISTEN, if it has
-# velro_pg without velro_pg_listen off: connected or failed, either way the
-# worker is past its start-up.  The suites used to give it 0.3 s, which a
-# busy machine does not always keep.  Bounded like _settle.
+# server root) has made its first connections.  Each of its workers (the
+# master itself with master_process off) must have logged the outcome of its
+# first Redis connect, if nginx.conf has velro_redis; and, if it has
+# velro_pg, the instance's invalidation subscriber (one worker) must have
+# logged where it follows the invalidation log from, or that its connection
+# failed: either way it is past its start-up.  The suites used to give it
+# 0.3 s, which a busy machine does not always keep.  Bounded like _settle.
 sub wait_ready {
     my $root = $ENV{TEST_NGINX_SERVER_ROOT} or return;
     my $conf = Velro::Proc::slurp("$root/conf/nginx.conf") // return;
     return unless _log_level($conf) =~ /^(?:debug|info)$/;    # no such lines
-    my @need;
+    my (@need, @any);
     push @need, qr/velro: redis \S+ (?:connected|connect failed)/
         if $conf =~ /^\s*velro_redis\s/m;
-    push @need, qr/velro: postgres LISTEN (?:"|connection)/
-        if $conf =~ /^\s*velro_pg\s/m
-           && $conf !~ /^\s*velro_pg_listen\s+off\s*;/m;
-    return unless @need;
+    push @any, qr/velro: (?:invalidation log followed from seq|postgres subscriber connection failed)/
+        if $conf =~ /^\s*velro_pg\s/m;
+    return unless @need || @any;
 
     _wait_workers("to connect", "$root/logs/error.log", 0,
-                  time + _settle_max(), \@need);
+                  time + _settle_max(), \@need, \@any);
 }
 
 # how long wait_ready() and _settle() wait at most: VELRO_SQL_SETTLE_MAX
@@ -778,13 +780,20 @@ sub _settle_max {
 
 # until every worker of the nginx under test (the master itself with
 # master_process off) has logged a line matching each of @$need after
-# offset $from of $log, or $until
+# offset $from of $log, and some process one matching each of @$any (a
+# code ref is called with the line and answers whether it matches), or
+# $until
 sub _wait_workers {
-    my ($what, $log, $from, $until, $need) = @_;
+    my ($what, $log, $from, $until, $need, $any) = @_;
+    $any //= [];
     my $root = $ENV{TEST_NGINX_SERVER_ROOT} or return;
     my $t0 = time;
     my $tail = _log_tail($log, $from);
-    my %seen;
+    my (%seen, %any);
+    my $match = sub {
+        my ($l, $re) = @_;
+        return ref $re eq 'CODE' ? $re->($l) : $l =~ $re;
+    };
     while (1) {
         # a daemonized nginx writes its pid file after the command that
         # started it returned, and forks its workers after that
@@ -798,101 +807,91 @@ sub _wait_workers {
         for my $l ($tail->()) {
             my ($pid) = $l =~ /^\S+ \S+ \[\w+\] (\d+)#/ or next;
             for my $i (0 .. $#$need) {
-                $seen{$pid}{$i} = 1 if $l =~ $need->[$i];
+                $seen{$pid}{$i} = 1 if $match->($l, $need->[$i]);
+            }
+            for my $i (0 .. $#$any) {
+                $any{$i} = 1 if $match->($l, $any->[$i]);
             }
         }
         my @late = grep { keys %{ $seen{$_} || {} } < @$need } @workers;
-        return if @workers && !@late;
+        return if @workers && !@late && keys %any >= @$any;
         if (time >= $until) {
             printf STDERR "Velro::Backends: gave up after %.1f s waiting for"
                 . " nginx workers %s %s\n", time - $t0,
-                @late ? "@late" : '(no nginx running)', $what;
+                @late ? "@late" : @workers ? '(the subscriber)'
+                                           : '(no nginx running)', $what;
             return;
         }
         sleep 0.01;
     }
 }
 
-# Runs $sql and waits, bounded, until the nginx workers that listen for
-# invalidations have taken in what it notified: no fixed sleep, so a busy
-# machine only makes it slower.  The same psql session LISTENs on every
-# channel nginx's listeners use (pg_stat_activity: backends whose last query
-# is a LISTEN) before the SQL, so PostgreSQL hands it the SQL's own notices
-# too; the wait ends when as many nginx processes as there are listeners
-# have logged the last of them (the module's debug line `velro: invalidation
-# "PAYLOAD"`, at the suites' default log level).  Notices reach a listener
-# in commit order, so by then it has the earlier ones as well.  With
-# $again (the SQL terminates the listeners' backends), it waits instead
-# until every worker has logged its LISTEN as up again after the SQL.
-# Gives up after VELRO_SQL_SETTLE_MAX seconds (10, 30 under valgrind) and
-# answers anyway.
+# Runs $sql and waits, bounded, until every nginx worker has applied the
+# changes it made: no fixed sleep, so a busy machine only makes it slower.
+# The same psql session reads the newest seq of velro_invalidation_log
+# before and after the SQL; when the SQL added rows, the wait ends when
+# every worker has logged (the module's debug lines, at the suites' default
+# log level) an invalidation of that seq or later (`velro: invalidation
+# "PAYLOAD" seq=N`), or started after it (`velro: invalidations at
+# seq=N`).  With $again (the SQL terminates the subscriber's backend), it
+# first waits until the subscriber has logged that it follows the log again
+# (`velro: invalidation log followed from seq N`).  Gives up after
+# VELRO_SQL_SETTLE_MAX seconds (10, 30 under valgrind) and answers anyway.
 sub _settle {
     my ($sql, $again) = @_;
     my $until = time + _settle_max();
-    my $listeners = q{SELECT count(*) FROM pg_stat_activity
-                      WHERE query ~ '^LISTEN ' AND pid <> pg_backend_pid()};
 
     my $log = $ENV{TEST_NGINX_SERVER_ROOT}
               ? "$ENV{TEST_NGINX_SERVER_ROOT}/logs/error.log" : undef;
     my $from = $log ? (-s $log || 0) : 0;
 
+    my $seq = q{SELECT coalesce((xpath('/row/m/text()', query_to_xml(
+                  'SELECT max(seq) AS m FROM velro_invalidation_log',
+                  false, true, '')))[1]::text, '0')
+                WHERE to_regclass('velro_invalidation_log') IS NOT NULL};
+
     local $ENV{LC_MESSAGES} = 'C';
     local $ENV{LANGUAGE} = 'C';
     my $out = psql(<<"_SQL_");
-SELECT DISTINCT format('LISTEN %I',
-                       substring(query from '^LISTEN\\s+"?([^"; ]+)'))
-  FROM pg_stat_activity
- WHERE query ~ '^LISTEN ' AND pid <> pg_backend_pid() \\gexec
-SELECT 'velro-listeners:' || ($listeners);
+SELECT 'velro-seq0:' || s FROM ($seq) x(s);
 $sql
 ;
-SELECT 'velro-end';
+SELECT 'velro-seq1:' || s FROM ($seq) x(s);
 _SQL_
 
-    my ($n) = $out =~ /^velro-listeners:(\d+)\n/m;
-    my @notices = $out =~ /^Asynchronous notification "[^"]*" with payload "(.*)" received from server process with PID \d+\.\n/mg;
-    $out =~ s/^velro-listeners:\d+\n//m;
-    $out =~ s/^velro-end\n//m;
+    my ($s0) = $out =~ /^velro-seq0:(\d+)\n/m;
+    my ($s1) = $out =~ /^velro-seq1:(\d+)\n/m;
+    $out =~ s/^velro-seq[01]:\d+\n//mg;
     $out =~ s/^Asynchronous notification .* received from server process with PID \d+\.\n//mg;
 
-    if ($again && $log) {
-        _wait_workers("their LISTEN back", $log, $from, $until,
-                      [qr/velro: postgres LISTEN "/]);
-        return $out;
-    }
+    return $out unless $log;
 
-    return $out unless $n && @notices && $log;
-
-    # the invalidation line is a debug one: at another level, the old way
     my $conf = Velro::Proc::slurp("$ENV{TEST_NGINX_SERVER_ROOT}/conf/nginx.conf")
                // '';
+    return $out unless $conf =~ /^\s*velro_pg\s/m;
+
+    if ($again) {
+        _wait_workers("the subscriber back", $log, $from, $until, [],
+                      [qr/velro: invalidation log followed from seq/]);
+    }
+
+    return $out unless defined $s1 && $s1 > ($s0 // 0);
+
+    # the invalidation line is a debug one: at another level, the old way
     if (_log_level($conf) ne 'debug') {
         sleep 0.3;
         return $out;
     }
 
-    my $last = $notices[-1];
     my $t0 = time;
-    my $tail = _log_tail($log, $from);
-    my %pids;
-    while (1) {
-        for my $l ($tail->()) {
-            $pids{$1} = 1
-                if $l =~ /^\S+ \S+ \[\w+\] (\d+)#\d+: .*velro: invalidation "\Q$last\E"/;
-        }
-        if (keys %pids >= $n) {
-            printf STDERR "sql endpoint: %d notice(s) taken in by %d"
-                . " listener(s) in %.3f s\n", scalar @notices, $n,
-                time - $t0;
-            last;
-        }
-        if (time >= $until) {
-            printf STDERR "sql endpoint: gave up after %.1f s waiting for"
-                . " %d listener(s) to log %s\n", time - $t0, $n, $last;
-            last;
-        }
-        sleep 0.01;
-    }
+    my $applied = sub {
+        my ($l) = @_;
+        return ($l =~ /velro: invalidation ".*" seq=(\d+)/
+                || $l =~ /velro: invalidations at seq=(\d+)/) && $1 >= $s1;
+    };
+    _wait_workers("to apply seq $s1", $log, $from, $until, [$applied]);
+    printf STDERR "sql endpoint: seq %d applied by every worker in %.3f s\n",
+        $s1, time - $t0 if $ENV{VELRO_SQL_VERBOSE};
     return $out;
 }
 
