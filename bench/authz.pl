@@ -957,7 +957,8 @@ sub phase_tiers {
     my %pgmax = (all => 0, listen => 0, pool => 0, db => 0);
     my $sample = sub {
         my ($l) = coproc_do($mon,
-            "SELECT count(*), count(*) FILTER (WHERE query ILIKE 'listen%'),"
+            "SELECT count(*), count(*) FILTER (WHERE query ILIKE 'listen%'"
+          . " OR query ILIKE '%velro_invalidation%'),"
           . " (SELECT count(*) FROM pg_stat_activity WHERE datname = 'velro'"
           . "  AND backend_type = 'client backend')"
           . " FROM pg_stat_activity WHERE datname = 'velro'"
@@ -1081,20 +1082,20 @@ sub phase_tiers {
                                $CONNS, $ok ? 'met' : 'MISSED');
         $SUMMARY{l3pg} = sprintf("L3 PostgreSQL connections per host (that"
             . " nginx: 1 worker, pool=%d), max sampled every 50 ms: %d = %d pool"
-            . " + %d LISTEN  (bound pool x workers + 1 LISTEN per worker"
+            . " + %d subscriber  (bound pool x workers + 1 subscriber per instance"
             . " = %d: %s); all client backends of database velro (the"
             . " other idle nginx included): max %d",
             $POOL, $pgmax{all}, $pgmax{pool}, $pgmax{listen}, $bound,
             ($pgmax{all} <= $bound && $pgmax{pool} <= $POOL) ? 'met' : 'EXCEEDED',
             $pgmax{db});
-        # the connection budget (README): per host workers x pool + its
-        # LISTEN connections, for the fleet
+        # the connection budget (README): per host workers x pool + the
+        # instance's one subscriber, for the fleet
         my ($fh, $fw) = ($BUDGET_HOSTS, $BUDGET_WORKERS);
-        my $lw = $pgmax{listen} || 1;      # LISTEN per worker measured
         $SUMMARY{l3fleet} = sprintf("connection budget: per host %d workers x"
-            . " pool + LISTEN = %d x %d + %d = %d; %d hosts: %d (pool=2: %d)",
-            $fw, $fw, $POOL, $fw * $lw, $fw * ($POOL + $lw), $fh,
-            $fh * $fw * ($POOL + $lw), $fh * $fw * (2 + $lw));
+            . " pool + 1 subscriber = %d x %d + 1 = %d; %d hosts: %d"
+            . " (pool=2: %d)",
+            $fw, $fw, $POOL, $fw * $POOL + 1, $fh,
+            $fh * ($fw * $POOL + 1), $fh * ($fw * 2 + 1));
     }
     say "";
     say "  $SUMMARY{$_}" for grep { $SUMMARY{$_} } qw(l1 l2 l3 l3pg l3fleet);

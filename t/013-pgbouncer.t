@@ -47,14 +47,15 @@ sub warm {
 sub uri { "/l3?user=$ID{$_[0]}&resource=$ID{$_[1]}" }
 
 # PgBouncer's server connections closed from PostgreSQL's side (the
-# subscriber's LISTEN backend and our own spared), then until PgBouncer
+# subscriber's backend and our own spared), then until PgBouncer
 # has none left: its next transaction gets a new one, where nothing was
 # prepared
 $Velro::Control::HANDLERS{'/ctl/pgb/new_servers'} = sub {
     Velro::Backends::psql(q{
         SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
          WHERE datname = 'velro' AND backend_type = 'client backend'
-           AND pid <> pg_backend_pid() AND query !~ '^LISTEN '});
+           AND pid <> pg_backend_pid()
+           AND query !~ '^LISTEN |velro_invalidation'});
     my $until = time + $WAIT;
     while (time < $until) {
         my $servers = Velro::Backends::pgbouncer_psql('SHOW SERVERS',
@@ -90,7 +91,8 @@ $Velro::Control::HANDLERS{'/ctl/pgb/clients'} = sub {
     return ('200 OK', "clients=$n\n");
 };
 
-# the subscriber's LISTEN backend, directly on PostgreSQL
+# the subscriber's backend, directly on PostgreSQL: its last query is its
+# LISTEN or a read of the invalidation log
 $Velro::Control::HANDLERS{'/ctl/pgb/listen'} = sub {
     my $until = time + $WAIT;
     my $n = 0;
@@ -98,7 +100,7 @@ $Velro::Control::HANDLERS{'/ctl/pgb/listen'} = sub {
         $n = Velro::Backends::psql(q{
             SELECT count(*) FROM pg_stat_activity
              WHERE application_name = 'nginx-velro'
-               AND query ~ '^LISTEN '}) + 0;
+               AND query ~ '^LISTEN |velro_invalidation'}) + 0;
         last if $n;
         sleep 0.05;
     }
