@@ -181,7 +181,7 @@ sub standby_sql { ctl("fo/sql?q=" . esc($_[0])) }
 
 our $LISTENERS = "SELECT count(*) FROM pg_stat_activity "
                . "WHERE application_name = 'nginx-velro' "
-               . "AND query ~ '^LISTEN '";
+               . "AND query ~ '^LISTEN |velro_invalidation'";
 
 sub conf {
     my (%opt) = @_;
