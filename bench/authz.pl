@@ -17,11 +17,11 @@
 #   l1     velro_authz on, one user and one generation repeated: after the
 #          first request, the token, the user and the decision are all L1
 #   l2     "velro_cache_ttl ownership|team_access|project_vis l1=0" and velro_redis:
-#          the token and the user come from L1, the memberships, the
-#          generation and its project from Redis in one round trip (the
-#          script's EVALSHA)
-#   l2x    the same with "velro_redis ... scripts=off": an MGET, then the
-#          project in a second round trip
+#          the token and the user come from L1, the memberships and the
+#          generation from one Redis MGET, then the project (its id learnt
+#          from the generation) in a second round trip
+#   l2x    the same with "velro_redis ... scripts=on": one round trip,
+#          the script's EVALSHA does the MGET and the project's GET
 #   l1base, l2base, l3base  with BENCH_BASE_MODULE=SO (another build,
 #          main's say): the l1, l2 and l3 paths with that module, in the
 #          same interleaved rounds (added when l1, l2 or l3 is there)
@@ -901,7 +901,7 @@ sub phase_tiers {
     if ($PATH{l2x}) {
         my $pb = nginx_prefix(name => 'l2x', workers => 1, affinity => '01',
                              http => backends_conf(name => 'l2x', redis => 1,
-                                                   redis_opts => ' scripts=off',
+                                                   redis_opts => ' scripts=on',
                                                    l1off => 1),
                              servers => authz_server(port => $port{l2x}));
         $inst{l2x} = nginx_start('l2x', $pb, 1);

@@ -43,7 +43,7 @@ ngx_http_velro_redis_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_str_set(&rcf->prefix, "velro:");
     rcf->connect_timeout = 1000;
     rcf->timeout = 200;
-    rcf->scripts = 1;
+    rcf->scripts = 0;
 
     for (i = 2; i < cf->args->nelts; i++) {
 

@@ -24,7 +24,7 @@ typedef struct {
     ngx_str_t                     prefix;       /* default "velro:" */
     ngx_msec_t                    connect_timeout;  /* default 1s */
     ngx_msec_t                    timeout;      /* default 200ms */
-    ngx_flag_t                    scripts;      /* EVALSHA, default on */
+    ngx_flag_t                    scripts;      /* EVALSHA, default off */
 } ngx_http_velro_redis_conf_t;
 
 

@@ -372,7 +372,8 @@ my $t = Velro::Authz::id('team');
 === TEST 14: a new worker: user, memberships, generation and its project
 from L2 in one round trip: one EVALSHA, whose script ran the MGET and the
 project's GET (its id read from the generation's value)
---- http_config eval: Velro::Authz::http_config()
+--- http_config eval
+Velro::Authz::http_config(redis => '127.0.0.1:$TEST_NGINX_REDIS_PORT scripts=on')
 --- config eval: Velro::Authz::location(extra => $::TIERS) . Velro::Control::location()
 --- more_headers eval: Velro::Authz::bearer('viewer')
 --- request eval: [$::SETTLE, $::RESETSTAT, "GET " . main::gen('gen_team'), $::STATS]
@@ -388,7 +389,8 @@ project's GET (its id read from the generation's value)
 
 === TEST 15: the script flushed from Redis (SCRIPT FLUSH) after the worker
 loaded it: NOSCRIPT, loaded again, run again, still one L2 answer
---- http_config eval: Velro::Authz::http_config()
+--- http_config eval
+Velro::Authz::http_config(redis => '127.0.0.1:$TEST_NGINX_REDIS_PORT scripts=on')
 --- config eval: Velro::Authz::location(extra => $::TIERS) . Velro::Control::location()
 --- more_headers eval: Velro::Authz::bearer('viewer')
 --- request eval
@@ -407,7 +409,7 @@ loaded it: NOSCRIPT, loaded again, run again, still one L2 answer
 
 
 
-=== TEST 16: scripts=off (as on a Redis that refuses scripts): the MGET,
+=== TEST 16: scripts=off (the default; a Redis that refuses scripts): the MGET,
 then the project in a second round trip (an MGET of one key), still from L2
 --- http_config eval
 Velro::Authz::http_config(redis => '127.0.0.1:$TEST_NGINX_REDIS_PORT scripts=off')
