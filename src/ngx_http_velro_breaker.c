@@ -29,8 +29,6 @@ typedef struct {
 } ngx_http_velro_breaker_shm_t;
 
 
-static ngx_int_t ngx_http_velro_breaker_init_zone(ngx_shm_zone_t *shm_zone,
-    void *data);
 static void ngx_http_velro_breaker_log(ngx_uint_t backend, int transition,
     uint64_t word, ngx_log_t *log);
 static void ngx_http_velro_breaker_changed(ngx_uint_t backend,
@@ -146,7 +144,6 @@ ngx_int_t
 ngx_http_velro_breaker_init_conf(ngx_conf_t *cf,
     ngx_http_velro_main_conf_t *vmcf)
 {
-    ngx_str_t        name;
     ngx_uint_t       b;
     ngx_shm_zone_t  *zone;
 
@@ -157,50 +154,14 @@ ngx_http_velro_breaker_init_conf(ngx_conf_t *cf,
         }
     }
 
-    ngx_str_set(&name, "velro_breakers");
-
-    zone = ngx_shared_memory_add(cf, &name, NGX_HTTP_VELRO_BREAKER_ZONE_SIZE,
-                                 &ngx_http_velro_module);
+    zone = ngx_http_velro_shm_zone(cf, "velro_breakers",
+                                   NGX_HTTP_VELRO_BREAKER_ZONE_SIZE,
+                                   sizeof(ngx_http_velro_breaker_shm_t));
     if (zone == NULL) {
         return NGX_ERROR;
     }
 
-    if (zone->init == NULL) {
-        zone->init = ngx_http_velro_breaker_init_zone;
-    }
-
     vmcf->breaker_zone = zone;
-
-    return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_http_velro_breaker_init_zone(ngx_shm_zone_t *shm_zone, void *data)
-{
-    ngx_slab_pool_t               *shpool;
-    ngx_http_velro_breaker_shm_t  *sh;
-
-    if (data) {
-        /* a reload: the breakers keep their states */
-        shm_zone->data = data;
-        return NGX_OK;
-    }
-
-    shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
-
-    if (shm_zone->shm.exists) {
-        shm_zone->data = shpool->data;
-        return NGX_OK;
-    }
-
-    sh = ngx_slab_calloc(shpool, sizeof(ngx_http_velro_breaker_shm_t));
-    if (sh == NULL) {
-        return NGX_ERROR;
-    }
-
-    shpool->data = sh;
-    shm_zone->data = sh;
 
     return NGX_OK;
 }

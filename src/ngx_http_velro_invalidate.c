@@ -80,8 +80,6 @@ typedef struct {
 } ngx_http_velro_invalidate_shm_t;
 
 
-static ngx_int_t ngx_http_velro_invalidate_init_zone(ngx_shm_zone_t *shm_zone,
-    void *data);
 static void ngx_http_velro_invalidate_tick(ngx_event_t *ev);
 static void ngx_http_velro_invalidate_elect(void);
 static void ngx_http_velro_invalidate_resign(const char *why);
@@ -123,55 +121,16 @@ ngx_int_t
 ngx_http_velro_invalidate_init_conf(ngx_conf_t *cf,
     ngx_http_velro_main_conf_t *vmcf)
 {
-    ngx_str_t        name;
     ngx_shm_zone_t  *zone;
 
-    ngx_str_set(&name, "velro_invalidation");
-
-    zone = ngx_shared_memory_add(cf, &name,
-                                 NGX_HTTP_VELRO_INVALIDATE_ZONE_SIZE,
-                                 &ngx_http_velro_module);
+    zone = ngx_http_velro_shm_zone(cf, "velro_invalidation",
+                                   NGX_HTTP_VELRO_INVALIDATE_ZONE_SIZE,
+                                   sizeof(ngx_http_velro_invalidate_shm_t));
     if (zone == NULL) {
         return NGX_ERROR;
     }
 
-    if (zone->init == NULL) {
-        zone->init = ngx_http_velro_invalidate_init_zone;
-    }
-
     vmcf->invalidation_zone = zone;
-
-    return NGX_OK;
-}
-
-
-/* as limit_req's: a reload keeps the zone, the cursor and the ring */
-
-static ngx_int_t
-ngx_http_velro_invalidate_init_zone(ngx_shm_zone_t *shm_zone, void *data)
-{
-    ngx_slab_pool_t                  *shpool;
-    ngx_http_velro_invalidate_shm_t  *sh;
-
-    if (data) {
-        shm_zone->data = data;
-        return NGX_OK;
-    }
-
-    shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
-
-    if (shm_zone->shm.exists) {
-        shm_zone->data = shpool->data;
-        return NGX_OK;
-    }
-
-    sh = ngx_slab_calloc(shpool, sizeof(ngx_http_velro_invalidate_shm_t));
-    if (sh == NULL) {
-        return NGX_ERROR;
-    }
-
-    shpool->data = sh;
-    shm_zone->data = sh;
 
     return NGX_OK;
 }

@@ -25,6 +25,8 @@ static ngx_int_t ngx_http_velro_access_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_velro_subrequest_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_velro_check(ngx_http_request_t *r);
 static void ngx_http_velro_ctx_cleanup(void *data);
+static ngx_int_t ngx_http_velro_shm_init(ngx_shm_zone_t *shm_zone,
+    void *data);
 
 static ngx_int_t ngx_http_velro_preconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_velro_postconfiguration(ngx_conf_t *cf);
@@ -347,6 +349,77 @@ ngx_http_velro_subrequest_done(ngx_http_request_t *sr, void *data,
     }
 
     return rc;
+}
+
+
+/*
+ * A shared memory zone of the module holding one zeroed struct of "size"
+ * bytes (the breakers, the invalidation ring), kept as limit_req keeps its
+ * zones: a reload takes the old cycle's struct, a binary upgrade's
+ * inherited zone the slab pool's.  Until the zone's init runs, its data is
+ * the struct's size.
+ */
+
+ngx_shm_zone_t *
+ngx_http_velro_shm_zone(ngx_conf_t *cf, char *name, size_t zone_size,
+    size_t size)
+{
+    size_t          *sz;
+    ngx_str_t        n;
+    ngx_shm_zone_t  *zone;
+
+    n.len = ngx_strlen(name);
+    n.data = (u_char *) name;
+
+    zone = ngx_shared_memory_add(cf, &n, zone_size, &ngx_http_velro_module);
+    if (zone == NULL) {
+        return NULL;
+    }
+
+    if (zone->init == NULL) {
+        sz = ngx_palloc(cf->pool, sizeof(size_t));
+        if (sz == NULL) {
+            return NULL;
+        }
+
+        *sz = size;
+
+        zone->init = ngx_http_velro_shm_init;
+        zone->data = sz;
+    }
+
+    return zone;
+}
+
+
+static ngx_int_t
+ngx_http_velro_shm_init(ngx_shm_zone_t *shm_zone, void *data)
+{
+    void             *sh;
+    ngx_slab_pool_t  *shpool;
+
+    if (data) {
+        /* a reload: the struct and what it holds go on */
+        shm_zone->data = data;
+        return NGX_OK;
+    }
+
+    shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+
+    if (shm_zone->shm.exists) {
+        shm_zone->data = shpool->data;
+        return NGX_OK;
+    }
+
+    sh = ngx_slab_calloc(shpool, *(size_t *) shm_zone->data);
+    if (sh == NULL) {
+        return NGX_ERROR;
+    }
+
+    shpool->data = sh;
+    shm_zone->data = sh;
+
+    return NGX_OK;
 }
 
 

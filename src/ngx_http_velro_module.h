@@ -235,6 +235,8 @@ void ngx_http_velro_wake(ngx_event_t *ev);
 ngx_http_request_t *ngx_http_velro_subrequest(ngx_http_request_t *r,
     ngx_str_t *uri, ngx_str_t *args, ngx_http_post_subrequest_pt handler,
     void *data);
+ngx_shm_zone_t *ngx_http_velro_shm_zone(ngx_conf_t *cf, char *name,
+    size_t zone_size, size_t size);
 
 
 velro_cache_t *ngx_http_velro_l1(void);
