@@ -192,6 +192,36 @@ sub wait_for {
 }
 
 no_shuffle();
+# TEST 1's and TEST 8's requests: the subscriber backends counted, the
+# viewer's role flipped to editor and back with 6 PUTs after each (over
+# both workers), then the LISTENs logged since mark $mark counted
+sub flips {
+    my ($mark) = @_;
+    my $t = Velro::Authz::id('team');
+    my $u = Velro::Authz::id('viewer');
+    my $set = "UPDATE team_members SET role = '%s' WHERE team_id = '$t'"
+              . " AND user_id = '$u'";
+    return [sql("SELECT count(*) FROM pg_stat_activity WHERE query ~ "
+                . "'velro_invalidations_after' AND pid <> pg_backend_pid()"),
+            main::times(6, "PUT " . gen('gen_team')),
+            sql(sprintf $set, 'editor'),
+            main::times(6, "PUT " . gen('gen_team')),
+            sql(sprintf $set, 'viewer'),
+            main::times(6, "PUT " . gen('gen_team')),
+            sql(listens_sql($mark))];
+}
+
+sub flips_status {
+    return [200, main::times(6, 403), 200, main::times(6, 200), 200, main::times(6, 403), 200];
+}
+
+# ... their bodies: one subscriber backend, $listens LISTENs
+sub flips_body {
+    my ($listens) = @_;
+    return ["^1\n\$", main::times(6, ''), '', main::times(6, ''), '', main::times(6, ''),
+            "^listens:$listens\n\$"];
+}
+
 run_tests();
 
 __DATA__
@@ -204,20 +234,9 @@ Velro::Authz::http_config(extra => "    velro_breaker redis failures=3 recovery=
 Velro::Authz::location(extra => '        add_header X-Pid $pid always;')
 --- more_headers eval: Velro::Authz::bearer('viewer')
 --- request eval
-my $t = Velro::Authz::id('team');
-my $u = Velro::Authz::id('viewer');
-[main::sql("SELECT count(*) FROM pg_stat_activity WHERE query ~ 'velro_invalidations_after' AND pid <> pg_backend_pid()"),
- main::times(6, "PUT " . main::gen('gen_team')),
- main::sql("UPDATE team_members SET role = 'editor' WHERE team_id = '$t' AND user_id = '$u'"),
- main::times(6, "PUT " . main::gen('gen_team')),
- main::sql("UPDATE team_members SET role = 'viewer' WHERE team_id = '$t' AND user_id = '$u'"),
- main::times(6, "PUT " . main::gen('gen_team')),
- main::sql(main::listens_sql(1))]
---- error_code eval
-[200, main::times(6, 403), 200, main::times(6, 200), 200, main::times(6, 403), 200]
---- response_body_like eval
-["^1\n\$", main::times(6, ''), '', main::times(6, ''), '', main::times(6, ''),
- "^listens:1\n\$"]
+main::flips(1)
+--- error_code eval: main::flips_status()
+--- response_body_like eval: main::flips_body(1)
 --- grep_error_log eval: qr/velro: invalidation subscriber in this worker|velro: postgres LISTEN "velro_invalidate"/
 --- grep_error_log_out
 velro: invalidation subscriber in this worker
@@ -393,20 +412,9 @@ changes still reach both workers
 Velro::Authz::location(extra => '        add_header X-Pid $pid always;')
 --- more_headers eval: Velro::Authz::bearer('viewer')
 --- request eval
-my $t = Velro::Authz::id('team');
-my $u = Velro::Authz::id('viewer');
-[main::sql("SELECT count(*) FROM pg_stat_activity WHERE query ~ 'velro_invalidations_after' AND pid <> pg_backend_pid()"),
- main::times(6, "PUT " . main::gen('gen_team')),
- main::sql("UPDATE team_members SET role = 'editor' WHERE team_id = '$t' AND user_id = '$u'"),
- main::times(6, "PUT " . main::gen('gen_team')),
- main::sql("UPDATE team_members SET role = 'viewer' WHERE team_id = '$t' AND user_id = '$u'"),
- main::times(6, "PUT " . main::gen('gen_team')),
- main::sql(main::listens_sql(8))]
---- error_code eval
-[200, main::times(6, 403), 200, main::times(6, 200), 200, main::times(6, 403), 200]
---- response_body_like eval
-["^1\n\$", main::times(6, ''), '', main::times(6, ''), '', main::times(6, ''),
- "^listens:0\n\$"]
+main::flips(8)
+--- error_code eval: main::flips_status()
+--- response_body_like eval: main::flips_body(0)
 --- error_log
 velro: postgres subscriber connected
 velro: invalidation log followed from seq
