@@ -35,7 +35,9 @@
 #   redis-kill   SIGKILL Redis, FAULTS_PHASE seconds, start it again
 #   redis-stop   SIGSTOP Redis, FAULTS_PHASE seconds, SIGCONT
 #   pg-kill      SIGKILL the postmaster and its backends, FAULTS_PHASE
-#                seconds, start it again (crash recovery)
+#                seconds, start it again (crash recovery); a quarter into
+#                it Redis drops every client (CLIENT KILL), so that a lost
+#                L2 connection is tested while L3 cannot answer either
 #   pg-stop      SIGSTOP the postmaster and its backends, then SIGCONT
 #   reload       nginx -s reload (SIGHUP) of the three, twice
 #   upgrade      binary upgrade of the three: USR2 (a new master from the
@@ -51,8 +53,10 @@
 #
 # What must hold, for every request of every phase:
 #   - a cached pair (in L1 of both workers of l1, outside the reload and
-#     upgrade phases whose new workers start empty; in Redis for l2 while PostgreSQL is
-#     the one failing) keeps its exact baseline status;
+#     upgrade phases whose new workers start empty; in Redis for l2 while
+#     PostgreSQL is the one failing) keeps its exact baseline status,
+#     unless its request took the Redis timeout or longer (l2: Redis
+#     itself did not answer in time, a double fault on a loaded machine);
 #   - any other request gets its baseline status or the documented
 #     fallback, 503 with Retry-After (velro_authz_stale is not
 #     configured, so no stale answers): it needs PostgreSQL in the end,
@@ -748,17 +752,48 @@ my @PHASES;     # { name, t0, t1, l1 => {idx=>1}, l2 => {idx=>1}, notes }
 
 # Negative entries (denials, unknown users and resources) live at most
 # 30 s in L1 and L2 (NGX_HTTP_VELRO_NEGATIVE_TTL), whatever their TTL: so
-# that warmed ones outlive the fault, each phase starts from empty caches,
-# Redis flushed and L1 flushed in every worker (a "team" invalidation
-# flushes L1 entirely), and a negative pair counts as cached only for
-# requests started within NEGATIVE_TTL of the warming.
+# that warmed ones outlive the fault, each phase starts from empty caches:
+# Redis flushed, and every fixture entity (and the unknown ones) dropped
+# from L1 by invalidations through the log (velro_notify(), as the
+# triggers do), waited for: pair 0 is put in L1 of every l1 worker first,
+# and the flush is applied once it is gone from there (the changes are
+# one transaction, published to the workers as one batch).  A negative
+# pair counts as cached only for requests started within NEGATIVE_TTL of
+# the warming.
 my $NEGATIVE_TTL = 30;
 
 sub flush_caches {
+    my $n = $NGINX{l1};
+    my $conn = worker_connections($n);
+    my $tier = sub {
+        my ($pid) = @_;
+        my ($st, $h) = do_request(\$conn->{$pid}, $n->{port}, $PAIRS[0],
+                                  time + $TIMEOUT);
+        return ($h->{'x-pid'} // '') eq $pid ? $h->{'x-authz'} // '' : '?';
+    };
+    for my $pid (keys %$conn) {
+        for (1 .. 20) { last if $tier->($pid) eq 'L1' }
+    }
+
     Velro::Backends::redis_cli('FLUSHALL');
-    Velro::Backends::psql(qq{SELECT pg_notify('velro_invalidate', }
-        . qq{'{"kind":"team","id":"$Velro::Fixture::ID{team}"}')});
-    sleep 0.3;
+    my %kinds = ('11111111' => [qw(user member)], '33333333' => ['project'],
+                 '44444444' => ['generation']);
+    my @calls;
+    for my $id (sort values %Velro::Fixture::ID) {
+        my $k = $kinds{ substr $id, 0, 8 } or next;
+        push @calls, map { "velro_notify('$_', '$id')" } @$k;
+    }
+    Velro::Backends::psql('SELECT ' . join(', ', @calls));
+
+    my $until = time + $RECOVERY;
+    for my $pid (keys %$conn) {
+        while (time < $until) {
+            my $t = $tier->($pid);
+            last if $t ne 'L1';    # or another worker answered: no telling
+            sleep 0.01;
+        }
+    }
+    close $_ for grep { defined } values %$conn;
 }
 
 sub phase_begin {
@@ -835,7 +870,11 @@ for my $f (@FAULTS) {
         recover($ph, 'L2', 'l2');
     } elsif ($f eq 'pg-kill') {
         pg_kill();
-        sleep $PHASE;
+        # and Redis drops its clients while PostgreSQL is down: L2 reads
+        # under way are sent again on the next connection, made at once
+        sleep $PHASE / 4;
+        Velro::Backends::redis_cli(qw(CLIENT KILL TYPE normal));
+        sleep $PHASE * 3 / 4;
         pg_start();
         recover($ph, 'L3', 'l3');
     } elsif ($f eq 'pg-stop') {
@@ -904,7 +943,10 @@ for my $ph (@PHASES) {
                        : 0;
             $cached = 0 if $p->{expect} != 200
                            && $t > $ph->{warm_t} + $NEGATIVE_TTL - 1;
-            my $may_fall = !$cached;
+            # a read that waited out the Redis timeout (Redis stalled on a
+            # loaded machine) had no L2 answer: it needed PostgreSQL
+            my $may_fall = !$cached
+                || ($n eq 'l2' && $lat >= $REDIS_TIMEOUT_MS / 1000);
             my $what;
             if ($st == 0 || $lat > $TIMEOUT) {
                 $r{hang}++;

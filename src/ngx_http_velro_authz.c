@@ -138,6 +138,8 @@ ngx_http_velro_authz_start(ngx_http_request_t *r,
     ctx->has_access = 0;
     ctx->has_resource = 0;
     ctx->l2_tried = 0;
+    ctx->l2_retry = 0;
+    ctx->l2_retried = 0;
     ctx->backend_failed = 0;
     ctx->user_desc = NULL;
 
@@ -226,8 +228,17 @@ static ngx_int_t
 ngx_http_velro_authz_next(ngx_http_request_t *r,
     ngx_http_velro_loc_conf_t *vlcf, ngx_http_velro_ctx_t *ctx)
 {
+    ngx_http_velro_main_conf_t  *vmcf;
+
     if (ctx->authz_state == NGX_HTTP_VELRO_AUTHZ_DONE) {
         return NGX_OK;
+    }
+
+    vmcf = ngx_http_get_module_main_conf(r, ngx_http_velro_module);
+
+    if (ngx_http_velro_authz_l2_again(r, vmcf, ctx) == NGX_AGAIN) {
+        ctx->authz_state = NGX_HTTP_VELRO_AUTHZ_L2_WAIT;
+        return NGX_AGAIN;
     }
 
     if (ngx_http_velro_authz_needs(ctx) == 0) {

@@ -230,6 +230,27 @@ ngx_http_velro_authz_l2_reply(void *data, redisReply *reply)
 
     /* the script's answer may have the project last */
 
+    /*
+     * the server closed the connection under the read: sent again once, on
+     * the next connection (ngx_http_velro_authz_l2_again()), as an
+     * idempotent request goes to the next upstream
+     */
+
+    if (reply == NULL && !ctx->l2_retried && ngx_http_velro_redis_retryable())
+    {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "velro: L2 connection lost, the read goes again");
+
+        ctx->l2_retry = 1;
+        ctx->l2_retried = 1;
+
+        for (i = 0; i < ctx->l2_nasked; i++) {
+            ctx->l2_tried &= ~ngx_http_velro_bit(ctx->l2_asked[i]);
+        }
+
+        goto done;
+    }
+
     if (reply == NULL || reply->type != REDIS_REPLY_ARRAY
         || (reply->elements != ctx->l2_nasked
             && (!ctx->l2_script || reply->elements != ctx->l2_nasked + 1)))
@@ -289,6 +310,24 @@ ngx_http_velro_authz_l2_reply(void *data, redisReply *reply)
 done:
 
     ngx_post_event(&ctx->wake, &ngx_posted_events);
+}
+
+
+/* the read again, after a lost connection (NGX_DECLINED: not to be) */
+
+ngx_int_t
+ngx_http_velro_authz_l2_again(ngx_http_request_t *r,
+    ngx_http_velro_main_conf_t *vmcf, ngx_http_velro_ctx_t *ctx)
+{
+    if (!ctx->l2_retry) {
+        return NGX_DECLINED;
+    }
+
+    ctx->l2_retry = 0;
+
+    (void) ngx_http_velro_redis_reconnect();
+
+    return ngx_http_velro_authz_l2_get(r, vmcf, ctx);
 }
 
 

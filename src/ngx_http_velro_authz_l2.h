@@ -22,5 +22,12 @@ ngx_int_t ngx_http_velro_authz_l2_init_process(ngx_cycle_t *cycle);
 ngx_int_t ngx_http_velro_authz_l2_get(ngx_http_request_t *r,
     ngx_http_velro_main_conf_t *vmcf, ngx_http_velro_ctx_t *ctx);
 
+/*
+ * after the L2 answer: the read sent again when the connection was lost
+ * under it (ctx->l2_retry, once); NGX_AGAIN as above, else NGX_DECLINED
+ */
+ngx_int_t ngx_http_velro_authz_l2_again(ngx_http_request_t *r,
+    ngx_http_velro_main_conf_t *vmcf, ngx_http_velro_ctx_t *ctx);
+
 
 #endif /* _NGX_HTTP_VELRO_AUTHZ_L2_H_INCLUDED_ */

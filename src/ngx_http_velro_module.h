@@ -215,6 +215,9 @@ typedef struct {
                                                    the script */
     unsigned                      l2_script_again:1;  /* sent again once */
     unsigned                      l2_no_script:1;     /* plain MGET now */
+    unsigned                      l2_retry:1;   /* the connection was lost:
+                                                   the read goes again */
+    unsigned                      l2_retried:1;       /* once */
 
     /* warm */
     unsigned                      warm_capture:1;

@@ -8,13 +8,20 @@
  * the AUTH / SELECT / PING handshake, every command has its own timer, and
  * a watchdog notices a server that stops answering fire-and-forget sends.
  * A timeout drops the connection: hiredis then answers every pending
- * command with a NULL reply, and a new connection is made after a backoff
- * (100ms doubling up to 5s, reset once a handshake succeeds).
+ * command with a NULL reply.  A connection that was up is made again at
+ * once (once a second at most); one that could not be made, after a
+ * backoff (100ms doubling up to 5s, reset once a handshake succeeds).  The
+ * handshake is queued with the connect, so commands are taken while
+ * connecting too: they go after it, each under its own timer, as a request
+ * waits for an upstream connect; a lost connection leaves no window in
+ * which L2 is skipped, and a read the server dropped (not one that timed
+ * out) is sent again once on the new connection (ngx_http_velro_authz_l2.c).
  *
  * The redis breaker (ngx_http_velro_breaker.c) counts each lost or failed
  * connection as one failure and each reply as a success.  While it is open
- * no reconnect is tried; once it is half-open, one worker's reconnect or
- * read is the trial.
+ * no reconnect is tried, and it is looked at every 250ms; once it is
+ * half-open, one worker's reconnect or read is the trial, and the others
+ * connect once it succeeded.
  *
  * hiredis frees its context itself on a read or write error; it is freed
  * here only from timers and posted events, never from inside a hiredis
@@ -41,6 +48,10 @@
 #define NGX_HTTP_VELRO_REDIS_READY       3
 
 #define NGX_HTTP_VELRO_REDIS_BACKOFF     100
+/* a lost connection is made again at once, at most once this often */
+#define NGX_HTTP_VELRO_REDIS_AGAIN       1000
+/* while the breaker is open: how often it is looked at (shm, no network) */
+#define NGX_HTTP_VELRO_REDIS_LOOK        250
 #define NGX_HTTP_VELRO_REDIS_BACKOFF_MAX 5000
 
 /* a command this long or shorter is formatted on the stack */
@@ -76,6 +87,7 @@ typedef struct {
     ngx_uint_t                    handshake;    /* replies still awaited */
     ngx_uint_t                    generation;   /* of the connection */
     ngx_msec_t                    backoff;
+    ngx_msec_t                    again_at;     /* the last at once */
 
     ngx_event_t                   connect_timer;
     ngx_event_t                   reconnect;
@@ -93,7 +105,11 @@ typedef struct {
     size_t                        reason_len;   /* goes away */
 
     unsigned                      configured:1;
-    unsigned                      ready:1;
+    unsigned                      ready:1;      /* the handshake is done */
+    unsigned                      taking:1;     /* commands, from connect */
+    unsigned                      now:1;        /* reconnect at once */
+    unsigned                      again_done:1; /* again_at is set */
+    unsigned                      timedout_drop:1;  /* we dropped it */
     unsigned                      down:1;       /* a failure was logged */
     unsigned                      exiting:1;
     unsigned                      scripts:1;    /* scripts=on */
@@ -103,6 +119,7 @@ typedef struct {
 static void ngx_http_velro_redis_connect(void);
 static void ngx_http_velro_redis_connected(const redisAsyncContext *ac,
     int status);
+static ngx_int_t ngx_http_velro_redis_handshake(void);
 static void ngx_http_velro_redis_handshake_reply(redisAsyncContext *ac,
     void *r, void *privdata);
 static void ngx_http_velro_redis_reply(redisAsyncContext *ac, void *r,
@@ -234,6 +251,7 @@ ngx_http_velro_redis_exit_process(ngx_cycle_t *cycle)
 
     rs->exiting = 1;
     rs->ready = 0;
+    rs->taking = 0;
 
     if (rs->reconnect.timer_set) {
         ngx_del_timer(&rs->reconnect);
@@ -264,10 +282,12 @@ ngx_http_velro_redis_exit_process(ngx_cycle_t *cycle)
 }
 
 
+/* commands are taken: connected, or connecting (they wait for it) */
+
 ngx_uint_t
 ngx_http_velro_redis_up(void)
 {
-    return ngx_http_velro_redis.ready;
+    return ngx_http_velro_redis.taking;
 }
 
 
@@ -290,9 +310,36 @@ ngx_http_velro_redis_ready(void)
 ngx_uint_t
 ngx_http_velro_redis_usable(ngx_log_t *log)
 {
-    return ngx_http_velro_redis.ready
+    return ngx_http_velro_redis.taking
            && ngx_http_velro_breaker_allow(NGX_HTTP_VELRO_BREAKER_REDIS, log)
               == NGX_OK;
+}
+
+
+ngx_uint_t
+ngx_http_velro_redis_retryable(void)
+{
+    ngx_http_velro_redis_state_t  *rs;
+
+    rs = &ngx_http_velro_redis;
+
+    return !rs->timedout_drop && !rs->exiting && !ngx_exiting;
+}
+
+
+ngx_uint_t
+ngx_http_velro_redis_reconnect(void)
+{
+    ngx_http_velro_redis_state_t  *rs;
+
+    rs = &ngx_http_velro_redis;
+
+    if (rs->now && rs->ac == NULL && rs->reconnect.timer_set) {
+        ngx_del_timer(&rs->reconnect);
+        ngx_http_velro_redis_reconnect_handler(&rs->reconnect);
+    }
+
+    return rs->taking;
 }
 
 
@@ -306,7 +353,7 @@ ngx_http_velro_redis_command(ngx_log_t *log,
 
     rs = &ngx_http_velro_redis;
 
-    if (!rs->ready || argc < 1) {
+    if (!ngx_http_velro_redis_up() || argc < 1) {
         return NULL;
     }
 
@@ -362,7 +409,7 @@ ngx_http_velro_redis_send(int argc, const char **argv, const size_t *argvlen)
 
     rs = &ngx_http_velro_redis;
 
-    if (!rs->ready || argc < 1) {
+    if (!ngx_http_velro_redis_up() || argc < 1) {
         return NGX_DECLINED;
     }
 
@@ -405,6 +452,8 @@ ngx_http_velro_redis_connect(void)
     rs->reason_len = 0;
     rs->handshake = 0;
     rs->generation++;
+    rs->now = 0;
+    rs->timedout_drop = 0;
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
                    "velro: redis connecting to %V, generation:%ui",
@@ -457,32 +506,47 @@ ngx_http_velro_redis_connect(void)
     (void) redisAsyncSetConnectCallback(ac, ngx_http_velro_redis_connected);
 
     ngx_add_timer(&rs->connect_timer, rs->connect_timeout);
+
+    if (ngx_http_velro_redis_handshake() != NGX_OK) {
+        /* the connect timer or the posted drop frees the context */
+        ngx_http_velro_redis_fail("handshake not queued");
+        return;
+    }
+
+    rs->taking = 1;
 }
 
 
 static void
 ngx_http_velro_redis_connected(const redisAsyncContext *ac, int status)
 {
-    size_t                         argvlen[2];
-    const char                    *argv[2];
-    ngx_http_velro_redis_state_t  *rs;
-
-    rs = &ngx_http_velro_redis;
-
     if (status != REDIS_OK) {
         /* hiredis frees the context now; the cleanup hook reports it */
         return;
     }
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
-                   "velro: redis connected to %V, handshake", &rs->addr);
+                   "velro: redis connected to %V, handshake",
+                   &ngx_http_velro_redis.addr);
 
-    rs->phase = NGX_HTTP_VELRO_REDIS_HANDSHAKE;
+    ngx_http_velro_redis.phase = NGX_HTTP_VELRO_REDIS_HANDSHAKE;
+}
 
-    /*
-     * AUTH and SELECT go first; without them a PING proves that the server
-     * answers.  The connection is ready once all have been answered.
-     */
+
+/*
+ * AUTH and SELECT go first, queued with the connect, so that every command
+ * taken while connecting follows them; without them a PING proves that
+ * the server answers.  The connection is ready once all have been answered.
+ */
+
+static ngx_int_t
+ngx_http_velro_redis_handshake(void)
+{
+    size_t                         argvlen[2];
+    const char                    *argv[2];
+    ngx_http_velro_redis_state_t  *rs;
+
+    rs = &ngx_http_velro_redis;
 
     if (rs->password.len) {
         argv[0] = "AUTH";
@@ -495,7 +559,7 @@ ngx_http_velro_redis_connected(const redisAsyncContext *ac, int status)
                                   "AUTH", 2, argv, argvlen)
             != REDIS_OK)
         {
-            goto failed;
+            return NGX_ERROR;
         }
 
         rs->handshake++;
@@ -512,7 +576,7 @@ ngx_http_velro_redis_connected(const redisAsyncContext *ac, int status)
                                   "SELECT", 2, argv, argvlen)
             != REDIS_OK)
         {
-            goto failed;
+            return NGX_ERROR;
         }
 
         rs->handshake++;
@@ -527,19 +591,13 @@ ngx_http_velro_redis_connected(const redisAsyncContext *ac, int status)
                                   "PING", 1, argv, argvlen)
             != REDIS_OK)
         {
-            goto failed;
+            return NGX_ERROR;
         }
 
         rs->handshake++;
     }
 
-    return;
-
-failed:
-
-    /* not freed here: hiredis is still using the context */
-
-    ngx_http_velro_redis_fail("handshake not queued");
+    return NGX_OK;
 }
 
 
@@ -613,6 +671,7 @@ ngx_http_velro_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
     if (r == NULL) {
         /* the context is going away: nothing more is sent on it */
         rs->ready = 0;
+        rs->taking = 0;
     }
 
     ngx_http_velro_redis_finish(cmd, r);
@@ -673,7 +732,7 @@ ngx_http_velro_redis_finish(ngx_http_velro_redis_cmd_t *cmd,
 }
 
 
-/* the context went away, or never came: log once, retry after a backoff */
+/* the context went away, or never came: log once, connect again */
 
 static void
 ngx_http_velro_redis_down(ngx_uint_t phase, u_char *reason, size_t len)
@@ -698,6 +757,7 @@ ngx_http_velro_redis_down(ngx_uint_t phase, u_char *reason, size_t len)
 
     rs->down = 1;
     rs->ready = 0;
+    rs->taking = 0;
 
     if (rs->exiting || ngx_exiting) {
         return;
@@ -705,6 +765,23 @@ ngx_http_velro_redis_down(ngx_uint_t phase, u_char *reason, size_t len)
 
     ngx_http_velro_breaker_result(NGX_HTTP_VELRO_BREAKER_REDIS, 0,
                                   ngx_cycle->log);
+
+    /*
+     * a connection that was up is made again at once: no window without
+     * L2; but once a second at most (a server that drops its clients as
+     * soon as they are up gets the backoff, as a failed connect does)
+     */
+
+    if (phase == NGX_HTTP_VELRO_REDIS_READY
+        && (!rs->again_done
+            || ngx_current_msec - rs->again_at >= NGX_HTTP_VELRO_REDIS_AGAIN))
+    {
+        rs->now = 1;
+        rs->again_done = 1;
+        rs->again_at = ngx_current_msec;
+        ngx_add_timer(&rs->reconnect, 0);
+        return;
+    }
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
                    "velro: redis reconnect in %Mms", rs->backoff);
@@ -752,6 +829,7 @@ ngx_http_velro_redis_fail(const char *reason)
     }
 
     rs->ready = 0;
+    rs->taking = 0;
 
     if (rs->ac && !rs->drop.posted) {
         ngx_post_event(&rs->drop, &ngx_posted_events);
@@ -769,6 +847,7 @@ ngx_http_velro_redis_drop_now(void)
     rs = &ngx_http_velro_redis;
 
     rs->ready = 0;
+    rs->taking = 0;
 
     if (rs->ac) {
         /* pending commands get NULL, then the cleanup hook runs */
@@ -841,6 +920,7 @@ ngx_http_velro_redis_cleanup(void *data)
     rs->ac = NULL;
     rs->phase = NGX_HTTP_VELRO_REDIS_IDLE;
     rs->ready = 0;
+    rs->taking = 0;
     rs->handshake = 0;
     rs->pending = 0;
 
@@ -914,6 +994,7 @@ ngx_http_velro_redis_cmd_timeout(ngx_event_t *ev)
                                         rs->timeout);
 
         rs->timedout = cmd;
+        rs->timedout_drop = 1;
 
         ngx_http_velro_redis_drop_now();
 
@@ -958,11 +1039,12 @@ ngx_http_velro_redis_watchdog_handler(ngx_event_t *ev)
 
     ngx_http_velro_redis_set_reason("no reply for %Mms", rs->timeout);
 
+    rs->timedout_drop = 1;
     ngx_http_velro_redis_drop_now();
 }
 
 
-/* no connect while the breaker is open: look again after a backoff */
+/* no connect while the breaker is open: look again soon */
 
 static void
 ngx_http_velro_redis_reconnect_handler(ngx_event_t *ev)
@@ -976,22 +1058,26 @@ ngx_http_velro_redis_reconnect_handler(ngx_event_t *ev)
         return;
     }
 
+    /*
+     * while it is open, or half-open with another worker's trial under
+     * way, the breaker is looked at often: once that trial succeeds, every
+     * worker connects within NGX_HTTP_VELRO_REDIS_LOOK, not after its own
+     * backoff
+     */
+
     if (ngx_http_velro_breaker_allow(NGX_HTTP_VELRO_BREAKER_REDIS,
                                      ngx_cycle->log)
         != NGX_OK)
     {
         wait = (ngx_msec_t) ngx_http_velro_breaker_retry_after(
                                         NGX_HTTP_VELRO_BREAKER_REDIS) * 1000;
-        wait = ngx_min(rs->backoff, wait);
+        wait = ngx_min(NGX_HTTP_VELRO_REDIS_LOOK, wait);
 
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
                        "velro: redis breaker open, no connect, "
                        "looking again in %Mms", wait);
 
         ngx_add_timer(&rs->reconnect, wait);
-
-        rs->backoff = ngx_min(rs->backoff * 2,
-                              NGX_HTTP_VELRO_REDIS_BACKOFF_MAX);
         return;
     }
 

@@ -34,8 +34,24 @@ ngx_int_t ngx_http_velro_redis_init_process(ngx_cycle_t *cycle,
     ngx_http_velro_redis_conf_t *rcf);
 void ngx_http_velro_redis_exit_process(ngx_cycle_t *cycle);
 
-/* connected, AUTH and SELECT (or a PING) answered */
+/*
+ * commands are taken: connected, or connecting (they are sent after the
+ * handshake, AUTH and SELECT or a PING, each under its own timer)
+ */
 ngx_uint_t ngx_http_velro_redis_up(void);
+
+/*
+ * from a handler given a NULL reply: the connection went away for another
+ * reason than a timeout of ours (the server closed or reset it), so a read
+ * may be sent again, once, on the next one
+ */
+ngx_uint_t ngx_http_velro_redis_retryable(void);
+
+/*
+ * outside hiredis's callbacks: a connection that was up and was just lost
+ * is made again now rather than from the next timer pass; returns up()
+ */
+ngx_uint_t ngx_http_velro_redis_reconnect(void);
 
 /*
  * the ready connection's number (connections are numbered from 1 per
@@ -43,7 +59,7 @@ ngx_uint_t ngx_http_velro_redis_up(void);
  */
 ngx_uint_t ngx_http_velro_redis_connection(void);
 
-/* up, and the redis breaker closed: cache writes may be sent */
+/* the handshake done, and the redis breaker closed: cache writes go */
 ngx_uint_t ngx_http_velro_redis_ready(void);
 
 /*

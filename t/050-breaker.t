@@ -44,6 +44,10 @@ our @T5 = (["velro: breaker database half-open: one trial request", 1],
 our @T6 = (["keeping the previous keys", 1],
            ["velro: breaker jwks open after 1 consecutive failures", 1],
            ['velro: breaker jwks open, no JWKS fetch from "/jwks"', 1]);
+our @T10 = (['velro: redis \S+ connection lost', 1],
+            ['velro: redis \S+ connected', 1, "connection lost"],
+            ["velro: breaker redis open", 0],
+            ["L3 lookup failed", 0]);
 our @T7 = (["velro: breaker jwks open after 1 consecutive failures", 1],
            ['velro: breaker jwks open, no JWKS fetch from "/jwks"', 1]);
 
@@ -306,3 +310,37 @@ timed out waiting for a PostgreSQL connection
 --- must_die
 --- error_log
 unknown breaker "cache"
+
+
+
+=== TEST 10: Redis drops its clients while PostgreSQL is stopped: the connection is made again at once (once a second at most) and L2 still answers: no window in which L2 is skipped, no 503
+--- init: Velro::Authz::fresh()
+--- http_config eval
+Velro::Authz::http_config(redis => '127.0.0.1:$TEST_NGINX_REDIS_PORT',
+    pg_opts => 'timeout=1s',
+    extra => join '', map { "    velro_cache_ttl $_ l1=0;\n" }
+                          qw(auth ownership team_access project_vis))
+--- config eval: main::loc()
+--- more_headers eval: Velro::Authz::bearer('editor')
+--- request eval
+my $g = "GET " . main::gen('gen_team');
+[$g, $g,
+ main::ctl("pg/STOP"),
+ main::ctl("redis/cli?args=CLIENT+KILL+TYPE+normal"),
+ $g, $g,
+ main::ctl("wait?ms=1100"),
+ main::ctl("redis/cli?args=CLIENT+KILL+TYPE+normal"),
+ $g,
+ main::ctl("pg/CONT"),
+ @{ main::logged(@main::T10) }]
+--- error_code eval: [(200) x 14]
+--- response_headers eval
+["X-Authz: L3 editor allow", "X-Authz: L2 editor allow", "", "",
+ "X-Authz: L2 editor allow", "X-Authz: L2 editor allow", "", "",
+ "X-Authz: L2 editor allow", ("") x 5]
+--- response_body_like eval
+[("") x 10, @{ main::counts(@main::T10) }]
+--- timeout: 10
+--- no_error_log
+[alert]
+[crit]
