@@ -22,10 +22,14 @@
 #          from the generation) in a second round trip
 #   l2x    the same with "velro_redis ... scripts=on": one round trip,
 #          the script's EVALSHA does the MGET and the project's GET
+#   l2p    "velro_cache_ttl ownership|team_access l1=0": the project stays
+#          in L1 (projects are few and shared by many generations), so the
+#          memberships and the generation come from one MGET: the L2 path
+#          of a generation not seen by this worker yet
 #   l1base, l2base, l3base  with BENCH_BASE_MODULE=SO (another build,
 #          main's say): the l1, l2 and l3 paths with that module, in the
 #          same interleaved rounds (added when l1, l2 or l3 is there)
-#          (l1, l2, l2x: the Redis commands nginx sent per request, from
+#          (l1, l2, l2x, l2p: the Redis commands nginx sent per request, from
 #          INFO commandstats, are printed below the table)
 #   l3     the same with no velro_redis: every request is an L3 subrequest,
 #          a PostgreSQL query through the worker's pool (pool=BENCH_PG_POOL);
@@ -202,7 +206,7 @@ my $WRK_CPU = 1;
 
 my @ALL_PATHS = qw(off l1 l2 l3 batch login zipf inval mem);
 my %PATH = map { $_ => 1 } split ' ', env(BENCH_PATHS => "@ALL_PATHS");
-push @ALL_PATHS, qw(l2x l1base l2base l3base);  # not in the default list
+push @ALL_PATHS, qw(l2x l2p l1base l2base l3base);  # not in the default list
 my $BASE_MODULE = $ENV{BENCH_BASE_MODULE};
 if ($BASE_MODULE) {
     -e $BASE_MODULE or die "bench: $BASE_MODULE does not exist\n";
@@ -216,9 +220,9 @@ $BATCH_ITEMS =~ /^\d+$/ && $BATCH_ITEMS >= 1 && $BATCH_ITEMS <= 20
     or die "bench: BENCH_BATCH_ITEMS must be 1 to 20 (velro_batch max=20)\n";
 grep { !/^\d+$/ || $_ < 1 } @LAT_CONNS
     and die "bench: BENCH_LAT_CONNECTIONS: connection counts, e.g. \"1 8\"\n";
-$PATH{off} = 1 if $PATH{l1} || $PATH{l2} || $PATH{l2x} || $PATH{l3};
-my @TIERS = grep { $PATH{$_} } qw(off l1 l1base l2 l2base l2x l3 l3base);
-my $NEED_PG = grep { $PATH{$_} } qw(off l1 l2 l2x l3 batch login zipf inval);
+$PATH{off} = 1 if grep { $PATH{$_} } qw(l1 l2 l2x l2p l3);
+my @TIERS = grep { $PATH{$_} } qw(off l1 l1base l2 l2base l2x l2p l3 l3base);
+my $NEED_PG = grep { $PATH{$_} } qw(off l1 l2 l2x l2p l3 batch login zipf inval);
 
 if ($NUSERS < $NTEAMS * 4 || $NGENS % $NTEAMS) {
     die "bench: BENCH_USERS must be >= 4000, BENCH_GENERATIONS a multiple of 1000\n";
@@ -429,7 +433,8 @@ sub backends_conf {
         # the token and the user stay in L1: the memberships, the
         # generation and the project come from L2/L3
         $s .= "    velro_cache_ttl $_ l1=0;\n"
-            for qw(ownership team_access project_vis);
+            for qw(ownership team_access),
+                $o{l1off} eq 'project' ? () : 'project_vis';
     }
     return $s . ($o{extra} // '');
 }
@@ -810,7 +815,7 @@ if ($NEED_PG) {
     Velro::Backends::psql($sql, args => [
         '-v', "nusers=$NUSERS", '-v', "nteams=$NTEAMS",
         '-v', "nprojects=$NPROJECTS", '-v', "ngens=$NGENS" ]);
-    if (grep { $PATH{$_} } qw(off l1 l2 l2x batch login zipf inval)) {
+    if (grep { $PATH{$_} } qw(off l1 l2 l2x l2p batch login zipf inval)) {
         $REDIS_PORT = Velro::Backends::start_redis();
     }
     pin_backends();
@@ -906,6 +911,13 @@ sub phase_tiers {
                              servers => authz_server(port => $port{l2x}));
         $inst{l2x} = nginx_start('l2x', $pb, 1);
     }
+    if ($PATH{l2p}) {
+        my $pb = nginx_prefix(name => 'l2p', workers => 1, affinity => '01',
+                             http => backends_conf(name => 'l2p', redis => 1,
+                                                   l1off => 'project'),
+                             servers => authz_server(port => $port{l2p}));
+        $inst{l2p} = nginx_start('l2p', $pb, 1);
+    }
     if ($PATH{l3}) {
         my $pc = nginx_prefix(name => 'l3', workers => 1, affinity => '01',
                              http => backends_conf(name => 'l3', l1off => 1),
@@ -928,7 +940,7 @@ sub phase_tiers {
     my %skip;
     my ($code) = http($port{off}, "/gen/$PAIR_GEN");
     die "bench: off path: expected HTTP 200, got $code\n" unless $code == 200;
-    my %want = (l1 => 'L1', l2 => 'L2', l2x => 'L2', l3 => 'L3',
+    my %want = (l1 => 'L1', l2 => 'L2', l2x => 'L2', l2p => 'L2', l3 => 'L3',
                 l1base => 'L1', l2base => 'L2', l3base => 'L3');
     for my $p (grep { $_ ne 'off' } @TIERS) {
         my ($c0) = http($port{$p}, "/gen/$PAIR_GEN");
