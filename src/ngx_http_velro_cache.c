@@ -781,6 +781,11 @@ ngx_http_velro_cache_flush(void)
 {
     ngx_http_velro_cache_sequence++;
 
+    /* answers under way are not kept, L2's entries so far not used */
+
+    ngx_http_velro_cache_floor = ngx_http_velro_cache_sequence;
+    ngx_http_velro_cache_floor_msec = ngx_http_velro_cache_now();
+
     if (ngx_http_velro_cache_tags) {
         velro_cache_flush(ngx_http_velro_cache_tags);
     }

@@ -104,7 +104,13 @@ void ngx_http_velro_cache_put_pair(const ngx_http_velro_mark_t *mark,
  */
 ngx_uint_t ngx_http_velro_cache_invalidate(ngx_uint_t kind, const u_char *id);
 
-/* everything in L1 goes (the LISTEN connection came back) */
+/*
+ * everything in L1 goes, and what L2 holds from before now is taken as
+ * absent by this worker: changes were missed (the log no longer reaches
+ * back to the cursor: pruned past it, a database restored, or a failover
+ * that lost its newest commits), so an L2 entry read from the database
+ * before one of them may be wrong, and nothing tells which
+ */
 void ngx_http_velro_cache_flush(void);
 
 #endif /* _NGX_HTTP_VELRO_CACHE_H_INCLUDED_ */

@@ -38,7 +38,7 @@ use Test::Nginx::Socket 'no_plan';
 Velro::Authz::start(sql => 1);
 
 # every statement in PostgreSQL's log: LISTENs are counted there, from a
-# mark on (TEST 1's before its nginx starts, TEST 8's at the end of TEST 7)
+# mark on (TEST 1's before its nginx starts, TEST 9's at the end of TEST 8)
 Velro::Backends::psql("ALTER SYSTEM SET log_statement = 'all'");
 Velro::Backends::psql("SELECT pg_reload_conf()");
 mark(1);
@@ -192,7 +192,7 @@ sub wait_for {
 }
 
 no_shuffle();
-# TEST 1's and TEST 8's requests: the subscriber backends counted, the
+# TEST 1's and TEST 9's requests: the subscriber backends counted, the
 # viewer's role flipped to editor and back with 6 PUTs after each (over
 # both workers), then the LISTENs logged since mark $mark counted
 sub flips {
@@ -394,7 +394,6 @@ my $seen = main::spread(main::gen('gen_team'), 'editor', 3);
 main::all_match({ map { $_ => [ $seen->{$_}[0] ] } keys %$seen }, qr/^200 L[23] editor allow$/,
           "pruned: L1 was flushed in every worker");
 main::restore();
-main::mark(8);
 --- request
 GET /echo
 --- response_body
@@ -405,7 +404,39 @@ ok
 
 
 
-=== TEST 8: velro_pg_listen off: one subscriber backend, no LISTEN at all,
+=== TEST 8: the log went back (a failover lost its newest commit: the row
+and the change are gone, as an asynchronous standby promoted before it had
+them): L1 flushed, and what L2 held from before is not used either
+--- init
+main::warm();
+my $g = Velro::Authz::id('gen_team_open');
+Velro::Backends::_settle(main::pending_sql());
+main::all_match(main::spread(main::gen('gen_team_open'), 'editor', 2), qr/^403 L[123] /,
+          "went back: the change is enforced in every worker, L2 has it");
+my $n = Velro::Backends::psql("SET session_replication_role = replica;\n"
+    . "UPDATE generations SET status = 'completed' WHERE id = '$g';\n"
+    . "DELETE FROM velro_invalidation_log WHERE seq = (SELECT max(seq) FROM velro_invalidation_log);\n"
+    . "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE query ~ 'velro_invalidations_after' AND pid <> pg_backend_pid()");
+Test::More::is($n, "1\n", "went back: the subscriber's backend terminated");
+Velro::Backends::_settle("SELECT 1", 1);
+my $seen = main::spread(main::gen('gen_team_open'), 'editor', 2);
+main::all_match($seen, qr/^200 L[123] editor allow$/,
+          "went back: the database's answer in every worker, not L1's or L2's old one");
+main::all_match({ map { $_ => [ $seen->{$_}[0] ] } keys %$seen }, qr/^200 L[23] /,
+          "went back: L1 was flushed in every worker");
+main::restore();
+main::mark(8);
+--- request
+GET /echo
+--- response_body
+ok
+--- error_log eval
+[qr/velro: invalidation log no longer reaches back to seq \d+ \(oldest \d+, newest \d+\)/,
+ qr/velro: invalidations were missed, L1 flushed/]
+
+
+
+=== TEST 9: velro_pg_listen off: one subscriber backend, no LISTEN at all,
 changes still reach both workers
 --- http_config eval: Velro::Authz::http_config(extra => "    velro_pg_listen off;\n    velro_pg_log_poll 20ms;\n")
 --- config eval
