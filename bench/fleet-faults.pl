@@ -71,13 +71,14 @@
 #   - subscriber backends per instance, sampled in pg_stat_activity all
 #     along (application_name velro-fleet-X, query the log read, the bounds
 #     or LISTEN; backends this script terminated left out): at most 1 (the
-#     module LISTENs on the subscriber only, as a doorbell: its followed the
-#     log by cursor), the maximum seen per phase reported;
+#     module follows the log by cursor on its one subscriber connection,
+#     which also LISTENs, as a doorbell), the most seen at once per phase
+#     reported;
 #   - no "exited on signal", [alert], [crit] or [emerg] in the error logs.
 #
 # Environment:
 #   FLEET_SHORT=1        the CI form: FLEET_PHASE 2, FLEET_TAIL 1,
-#                        FLEET_CLIENTS 2
+#                        FLEET_CLIENTS 2 (about 20 s)
 #   FLEET_PHASE (5)      seconds PostgreSQL stays down / of load per phase
 #   FLEET_TAIL (2)       seconds of load after each phase's changes
 #   FLEET_CLIENTS (3)    load clients per instance
