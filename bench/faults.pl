@@ -113,6 +113,8 @@ use Velro::Backends;
 use Velro::Proc qw(slurp stat_fields alive children nginx_workers);
 use Velro::Fixture;
 use Velro::Token;
+# nginx start/stop and the keepalive HTTP client, shared with
+# bench/fleet-faults.pl
 use Velro::Load qw(nginx_t nginx_start nginx_stop do_request fetch);
 
 $| = 1;
