@@ -16,6 +16,12 @@
 #   make faults     load while Redis and PostgreSQL are killed, stopped
 #                   and restarted and nginx reloaded (bench/faults.pl;
 #                   FAULTS_SHORT=1: the short form CI runs)
+#   make fleet-faults  two nginx (2 workers each) on a PostgreSQL primary
+#                   with a streaming standby and Redis: the subscriber
+#                   killed, PostgreSQL restarted, the standby promoted;
+#                   wrong allows, invalidation p50/p99, L3 recovery,
+#                   LISTEN backends per instance (bench/fleet-faults.pl;
+#                   FLEET_SHORT=1: the short form CI runs)
 #   make fuzz-smoke every fuzzer for FUZZ_SMOKE_SECONDS (12) each
 #
 # TESTS=t/021-authz-tiers.t (files or directories) narrows prove, test,
@@ -65,6 +71,7 @@ export VELRO_DECIDE_BIN ?= $(BUILD)/unit/velro_decide
 
 .PHONY: all module deps test prove run run-smoke bench bench-authz fuzz unit \
 	test-valgrind test-busy test-deps test-asan asan-module faults clean \
+	fleet-faults \
 	bench-fleet \
 	check-clang clang-deps
 
@@ -191,6 +198,11 @@ test-asan: deps unit asan-module
 # not needed: its clients are Perl); FAULTS_SHORT=1 for the CI form
 faults: deps module
 	perl bench/faults.pl $(NGINX_BIN) $(MODULE)
+
+# fleet-faults: bench/fleet-faults.pl (two nginx, a primary and its
+# streaming standby, Redis, all its own); FLEET_SHORT=1 for the CI form
+fleet-faults: deps module
+	perl bench/fleet-faults.pl $(NGINX_BIN) $(MODULE)
 
 # run: the demo gateway of the README (conf/demo/run.sh: PostgreSQL, Redis
 # and nginx under build/run, tokens and curl lines); Ctrl-C, SIGTERM or

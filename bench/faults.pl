@@ -105,16 +105,17 @@ use lib "$FindBin::Bin/../t/lib";
 use Cwd qw(abs_path);
 use File::Path qw(make_path remove_tree);
 use File::Temp qw(tempdir);
-use IO::Select;
 use IO::Socket::INET;
 use POSIX qw(WNOHANG);
-use Socket qw(IPPROTO_TCP TCP_NODELAY);
 use Time::HiRes qw(time sleep);
 
 use Velro::Backends;
 use Velro::Proc qw(slurp stat_fields alive children nginx_workers);
 use Velro::Fixture;
 use Velro::Token;
+# nginx start/stop and the keepalive HTTP client, shared with
+# bench/fleet-faults.pl
+use Velro::Load qw(nginx_t nginx_start nginx_stop do_request fetch);
 
 $| = 1;
 
@@ -150,6 +151,9 @@ for my $f (@FAULTS) {
 }
 
 my $WORKERS = 2;
+$Velro::Load::NGINX_BIN = $NGINX_BIN;
+$Velro::Load::WORKERS = $WORKERS;
+$Velro::Load::TIMEOUT = $TIMEOUT;
 my $REDIS_TIMEOUT_MS = 200;
 my $PG_TIMEOUT_MS = 500;
 my %BREAKER = (failures => 3, recovery => 2);
@@ -337,69 +341,6 @@ EOF
     return $prefix;
 }
 
-sub nginx_t {
-    my ($prefix) = @_;
-    my $out = `$NGINX_BIN -p $prefix/ -c conf/nginx.conf -t -q 2>&1`;
-    return ($? == 0, $out);
-}
-
-# nginx runs as a daemon, as in production: a binary upgrade (USR2) is
-# refused by a master whose parent is still the process that started it.
-# The script is a child subreaper (set at start), so the daemonized
-# master, and after an upgrade the new one, become its children.
-sub nginx_start {
-    my ($n) = @_;
-    my ($ok, $err) = nginx_t($n->{prefix});
-    die "faults: nginx -t failed for $n->{name}:\n$err" unless $ok;
-    my $pidf = "$n->{prefix}/logs/nginx.pid";
-    unlink $pidf;
-    my $pid = fork // die "faults: fork: $!\n";
-    if ($pid == 0) {
-        $SIG{$_} = 'DEFAULT' for qw(INT TERM HUP);
-        open STDIN, '<', '/dev/null';
-        open STDOUT, '>>', "$n->{prefix}/logs/stderr.log";
-        open STDERR, '>&', \*STDOUT;
-        { no warnings 'exec';
-          exec $NGINX_BIN, '-p', "$n->{prefix}/", '-c', 'conf/nginx.conf'; }
-        POSIX::_exit(127);
-    }
-    waitpid $pid, 0;
-    die "faults: nginx $n->{name} did not start (status $?):\n"
-      . (slurp("$n->{prefix}/logs/stderr.log") // '')
-      . (slurp("$n->{prefix}/logs/error.log") // '')
-        if $?;
-    my $until = time + 10;
-    while (time < $until) {
-        my ($master) = (slurp($pidf) // '') =~ /^(\d+)/;
-        if ($master && alive($master)) {
-            $n->{pid} = $master;
-            return if nginx_workers($n) >= $WORKERS;
-        }
-        sleep 0.02;
-    }
-    die "faults: nginx $n->{name}: no master and workers after 10 s\n";
-}
-
-sub nginx_stop {
-    my ($n) = @_;
-    my $pid = delete $n->{pid} or return;
-    my @w = nginx_workers({ pid => $pid });
-    kill 'TERM', $pid;
-    my $until = time + 5;
-    # after a binary upgrade the master is not our child: waitpid says -1
-    while (1) {
-        my $w = waitpid($pid, WNOHANG);
-        last if $w == $pid || ($w == -1 && !alive($pid));
-        if (time > $until) {
-            kill 'KILL', $pid;
-            waitpid $pid, 0;
-            last;
-        }
-        sleep 0.02;
-    }
-    kill 'KILL', grep { alive($_) } @w;
-}
-
 # binary upgrade: USR2 makes the old master start a new one (the same
 # binary, the listening sockets inherited), which writes logs/nginx.pid
 # while the old one's becomes nginx.pid.oldbin; once the new workers run,
@@ -437,103 +378,6 @@ sub upgrade {
         $ph->{fail} .= "$n->{name}: the old master $old did not quit; ";
     }
     $n->{pid} = $new;
-}
-
-#----------------------------------------------------------------------------
-# HTTP: one request on a (keepalive) socket, with a deadline
-
-# returns (status, \%headers); status 0: no answer before the deadline
-# (a hang), -1: connection refused, reset or closed (a retry is the
-# caller's business: 'eof0' in the headers when nothing at all came)
-sub http_request {
-    my ($sock, $req, $deadline) = @_;
-    my $w = 0;
-    while ($w < length $req) {
-        my $n = syswrite $$sock, $req, length($req) - $w, $w;
-        return (-1, { eof0 => 1 }) unless $n;
-        $w += $n;
-    }
-    my $sel = IO::Select->new($$sock);
-    my $buf = '';
-    my ($status, %h, $hlen, $need);
-    while (1) {
-        my $left = $deadline - time;
-        return (0, {}) if $left <= 0;
-        next unless $sel->can_read($left);
-        my $n = sysread $$sock, $buf, 65536, length $buf;
-        if (!$n) {
-            return (-1, { eof0 => length($buf) == 0 });
-        }
-        if (!defined $hlen) {
-            my $i = index $buf, "\r\n\r\n";
-            next if $i < 0;
-            $hlen = $i + 4;
-            my @l = split /\r\n/, substr($buf, 0, $i);
-            ($status) = (shift(@l) // '') =~ m{^HTTP/1\.\d (\d{3})};
-            return (-1, {}) unless $status;
-            for (@l) { $h{lc $1} = $2 if /^([^:]+):\s*(.*)$/ }
-            if (defined $h{'content-length'}) {
-                $need = $hlen + $h{'content-length'};
-            } elsif (($h{'transfer-encoding'} // '') =~ /chunked/i) {
-                $need = -1;
-            } else {
-                $need = -2;     # until close
-            }
-        }
-        if ($need >= 0) {
-            last if length $buf >= $need;
-        } elsif ($need == -1) {
-            last if substr($buf, $hlen) =~ /(?:^|\r\n)0\r\n\r\n\z/;
-        }
-    }
-    if (($h{connection} // '') =~ /close/i) {
-        close $$sock;
-        undef $$sock;
-    }
-    return ($status, \%h);
-}
-
-sub connect_to {
-    my ($port) = @_;
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
-                                  Proto => 'tcp', Timeout => $TIMEOUT)
-        or return undef;
-    setsockopt($s, IPPROTO_TCP, TCP_NODELAY, 1);
-    return $s;
-}
-
-sub request_line {
-    my ($pair) = @_;
-    return "GET $pair->{path} HTTP/1.1\r\nHost: faults\r\n"
-         . "Authorization: Bearer $pair->{token}\r\n\r\n";
-}
-
-# one request, retried once on a new connection when a kept-alive one was
-# closed before any byte of the answer; returns (status, headers, retried)
-sub do_request {
-    my ($sockref, $port, $pair, $deadline) = @_;
-    my $req = request_line($pair);
-    for my $try (0, 1) {
-        my $reused = defined $$sockref;
-        $$sockref //= connect_to($port);
-        return (-1, {}, $try) unless $$sockref;
-        my ($st, $h) = http_request($sockref, $req, $deadline);
-        if ($st <= 0) {
-            close $$sockref if $$sockref;
-            undef $$sockref;
-            next if $st < 0 && $h->{eof0} && $reused && $try == 0;
-        }
-        return ($st, $h, $try);
-    }
-}
-
-# one request on a fresh connection
-sub fetch {
-    my ($port, $pair) = @_;
-    my $s;
-    my ($st, $h) = do_request(\$s, $port, $pair, time + $TIMEOUT);
-    close $s if $s;
-    return ($st, $h);
 }
 
 #----------------------------------------------------------------------------
@@ -596,30 +440,11 @@ sub client {
 #----------------------------------------------------------------------------
 # warming and waiting
 
-# one keepalive connection to each worker of nginx $n (reuseport spreads
-# new connections over the workers; X-Pid tells which one answered)
-sub worker_connections {
-    my ($n) = @_;
-    my %conn;
-    for my $try (1 .. 100) {
-        my $s = connect_to($n->{port}) or next;
-        my ($st, $h) = do_request(\$s, $n->{port}, $PAIRS[0], time + $TIMEOUT);
-        my $pid = $h->{'x-pid'};
-        if ($s && $pid && !$conn{$pid}) {
-            $conn{$pid} = $s;
-        } elsif ($s) {
-            close $s;
-        }
-        last if keys %conn >= $WORKERS;
-    }
-    return \%conn;
-}
-
 # every pair into the L1 of every worker of l1 (a few requests each on a
 # connection to each worker); returns the pairs that made it
 sub warm_l1 {
     my ($n) = @_;
-    my $conn = worker_connections($n);
+    my $conn = Velro::Load::worker_connections($n, $PAIRS[0]);
     my %cached;
     for my $p (@PAIRS) {
         my $in = 0;
@@ -764,7 +589,7 @@ my $NEGATIVE_TTL = 30;
 
 sub flush_caches {
     my $n = $NGINX{l1};
-    my $conn = worker_connections($n);
+    my $conn = Velro::Load::worker_connections($n, $PAIRS[0]);
     my $tier = sub {
         my ($pid) = @_;
         my ($st, $h) = do_request(\$conn->{$pid}, $n->{port}, $PAIRS[0],
