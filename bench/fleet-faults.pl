@@ -41,9 +41,11 @@
 #   replica-pause (velro_pg_replica only) pg_wal_replay_pause() on the
 #                 standby, a revoke on the primary must be refused by every
 #                 worker, pg_wal_replay_resume()
-#   promote       once the standby replayed all the primary committed
-#                 (unless FLEET_LOSSY=1), SIGKILL of the primary, the
-#                 standby promoted; a change
+#   promote       SIGKILL of the primary at once (asynchronous
+#                 replication: the standby may lack the revoke just
+#                 committed, and then every worker must follow the new
+#                 primary's state; FLEET_LOSSY=0 waits for the standby's
+#                 replay first), the standby promoted; a change
 #                 committed on the new primary at once; both instances must
 #                 answer L3 again (from the new primary) and enforce it
 # Each fault phase first revokes (with both subscribers connected), then
@@ -85,10 +87,11 @@
 #   FLEET_TIMEOUT (5)    seconds: a slower answer is a hang
 #   FLEET_RECOVERY (30)  seconds allowed for L3 / the subscribers to be back
 #   FLEET_FRESH_MAX (30) seconds allowed for a change to reach every worker
-#   FLEET_LOSSY=1        promote: kill the primary at once, without waiting
+#   FLEET_LOSSY (1)      promote: kill the primary at once, without waiting
 #                        for the standby to replay what it committed (the
 #                        revoke just committed may be lost; every worker
-#                        must then follow the new primary's state)
+#                        must then follow the new primary's state); 0:
+#                        wait for the replay (a failover that loses nothing)
 # Output: the table on stdout and in build/fleet-faults/results.txt; the
 # request records and nginx prefixes stay in build/fleet-faults/run.*
 # until the next run.  Exit status 1 when a check fails.
@@ -144,7 +147,7 @@ my $CLIENTS = env(FLEET_CLIENTS => $SHORT ? 2 : 3);
 my $TIMEOUT = env(FLEET_TIMEOUT => 5);
 my $RECOVERY = env(FLEET_RECOVERY => 30);
 my $FRESH_MAX = env(FLEET_FRESH_MAX => 30);
-my $LOSSY = env(FLEET_LOSSY => 0);
+my $LOSSY = env(FLEET_LOSSY => 1);
 my $BOUND = 1;              # s: no allow after a revoke's COMMIT + this
 my $WORKERS = 2;
 my $PG_TIMEOUT_MS = 500;
@@ -666,10 +669,10 @@ if ($HAS_REPLICA) {
     my $LOGQ = "SELECT coalesce(max(seq), 0) || ' ' || (SELECT status FROM "
              . "generations WHERE id = '$FLIP_GEN') FROM velro_invalidation_log";
     chomp(my $before = sql($LOGQ));
-    # replication is asynchronous: unless FLEET_LOSSY, the primary is
-    # killed once the standby has replayed all it committed (a failover
-    # that loses no transaction); FLEET_LOSSY=1 kills it at once, and the
-    # standby may miss the revoke just committed (see README)
+    # replication is asynchronous: the primary is killed at once, and the
+    # standby may miss the revoke just committed (see README); with
+    # FLEET_LOSSY=0 once the standby has replayed all it committed (a
+    # failover that loses no transaction)
     if (!$LOSSY) {
         chomp(my $lsn = sql('SELECT pg_current_wal_lsn()'));
         my $until = time + $RECOVERY;
