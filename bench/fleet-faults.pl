@@ -177,17 +177,7 @@ sub fail_say { say "  FAIL: @_"; push @FAIL, "@_" }
 my %NGINX;      # A/B => { name, prefix, port, pid }
 my %CLIENT;     # pid => file
 
-sub stop_clients {
-    kill 'TERM', keys %CLIENT;
-    for my $pid (keys %CLIENT) {
-        my $until = time + $TIMEOUT + 2;
-        while (waitpid($pid, WNOHANG) == 0) {
-            if (time > $until) { kill 'KILL', $pid; waitpid $pid, 0; last }
-            sleep 0.02;
-        }
-    }
-    %CLIENT = ();
-}
+sub stop_clients { Velro::Load::stop_clients(\%CLIENT, $TIMEOUT + 2) }
 
 END {
     if ($$ == $MAIN_PID) {
@@ -267,53 +257,9 @@ sub nginx_conf {
     $http .= qq{    velro_pg_replica "host=127.0.0.1 port=$p2 dbname=velro }
            . qq{user=postgres application_name=velro-fleet-$o{name}-replica" }
            . "pool=2;\n" if $o{replica};
-    my $common = <<EOF;
-            velro_jwt on;
-            velro_jwt_key_file $KEYS/jwks.json;
-            velro_authz on;
-            velro_authz_resource \$gen;
-            velro_authz_fallback /_l3;
-            add_header X-Authz \$velro_authz_cache always;
-            add_header X-Pid \$pid always;
-            try_files /ok.txt =404;
-EOF
-    open my $fh, '>', "$prefix/conf/nginx.conf" or die "$prefix: $!\n";
-    print $fh <<EOF;
-load_module $MODULE;
-
-worker_processes $WORKERS;
-error_log logs/error.log warn;
-pid logs/nginx.pid;
-
-events {
-    worker_connections 1024;
-}
-
-http {
-    access_log off;
-    default_type text/plain;
-    keepalive_requests 100000000;
-    keepalive_timeout 60s;
-$http
-    server {
-        listen 127.0.0.1:$o{port} reuseport;
-        root $WORK/html;
-
-        location ~ ^/r/(?<gen>[^/]+)\$ {
-$common        }
-
-        location ~ ^/w/(?<gen>[^/]+)\$ {
-$common            velro_authz_action write;
-        }
-
-        location = /_l3 {
-            internal;
-            velro_authz_pg;
-        }
-    }
-}
-EOF
-    close $fh;
+    Velro::Load::nginx_conf_write("$prefix/conf/nginx.conf",
+        module => $MODULE, workers => $WORKERS, http => $http,
+        port => $o{port}, root => "$WORK/html", keys => $KEYS);
     return $prefix;
 }
 

@@ -49,7 +49,80 @@ our $WORKERS = 2;
 our $TIMEOUT = 5;
 
 #----------------------------------------------------------------------------
+# load clients
+
+# SIGTERM to the client processes (the keys of %$clients), each waited
+# for at most $secs, then SIGKILLed; %$clients emptied
+sub stop_clients {
+    my ($clients, $secs) = @_;
+    kill 'TERM', keys %$clients;
+    for my $pid (keys %$clients) {
+        my $until = time + $secs;
+        while (waitpid($pid, POSIX::WNOHANG()) == 0) {
+            if (time > $until) { kill 'KILL', $pid; waitpid $pid, 0; last }
+            sleep 0.02;
+        }
+    }
+    %$clients = ();
+}
+
+#----------------------------------------------------------------------------
 # nginx
+
+# the faults' nginx.conf: the module, the velro http lines given, and one
+# server with /r/ID (read) and /w/ID (write) locations on one generation
+# id each, authorized with L3 through /_l3, the tier in X-Authz and the
+# worker in X-Pid
+sub nginx_conf_write {
+    my ($file, %o) = @_;    # module, workers, http, port, root, keys
+    my $common = <<EOF;
+            velro_jwt on;
+            velro_jwt_key_file $o{keys}/jwks.json;
+            velro_authz on;
+            velro_authz_resource \$gen;
+            velro_authz_fallback /_l3;
+            add_header X-Authz \$velro_authz_cache always;
+            add_header X-Pid \$pid always;
+            try_files /ok.txt =404;
+EOF
+    open my $fh, '>', $file or die "Velro::Load: $file: $!\n";
+    print $fh <<EOF;
+load_module $o{module};
+
+worker_processes $o{workers};
+error_log logs/error.log warn;
+pid logs/nginx.pid;
+
+events {
+    worker_connections 1024;
+}
+
+http {
+    access_log off;
+    default_type text/plain;
+    keepalive_requests 100000000;
+    keepalive_timeout 60s;
+$o{http}
+    server {
+        listen 127.0.0.1:$o{port} reuseport;
+        root $o{root};
+
+        location ~ ^/r/(?<gen>[^/]+)\$ {
+$common        }
+
+        location ~ ^/w/(?<gen>[^/]+)\$ {
+$common            velro_authz_action write;
+        }
+
+        location = /_l3 {
+            internal;
+            velro_authz_pg;
+        }
+    }
+}
+EOF
+    close $fh;
+}
 
 sub nginx_t {
     my ($prefix) = @_;
