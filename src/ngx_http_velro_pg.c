@@ -53,6 +53,11 @@
 #define NGX_HTTP_VELRO_PG_SQL                                                 \
     "SELECT velro_l3_entities($1::uuid, $2::uuid)"
 
+/* a standby's: with the LSN replayed after the answer's snapshot */
+#define NGX_HTTP_VELRO_PG_REPLICA_SQL                                         \
+    "SELECT velro_l3_entities($1::uuid, $2::uuid), "                          \
+    "pg_last_wal_replay_lsn()::text"
+
 #define NGX_HTTP_VELRO_PG_WARM_STMT     "velro_l3_warm"
 #define NGX_HTTP_VELRO_PG_WARM_SQL                                            \
     "SELECT velro_l3_warm_entities($1::uuid, $2::int)"
@@ -137,11 +142,16 @@ static ngx_http_velro_pg_handler_t  ngx_http_velro_pg_handler = {
 ngx_int_t
 ngx_http_velro_pg_query(ngx_http_velro_pg_req_t *pr)
 {
-    ngx_queue_t               *q;
-    ngx_http_velro_pg_t       *pool;
-    ngx_http_velro_pg_conn_t  *pc;
+    return ngx_http_velro_pg_pool_query(ngx_http_velro_pg_state, pr);
+}
 
-    pool = ngx_http_velro_pg_state;
+
+ngx_int_t
+ngx_http_velro_pg_pool_query(ngx_http_velro_pg_t *pool,
+    ngx_http_velro_pg_req_t *pr)
+{
+    ngx_queue_t               *q;
+    ngx_http_velro_pg_conn_t  *pc;
 
     if (pool == NULL) {
         return NGX_ABORT;
@@ -166,6 +176,24 @@ ngx_http_velro_pg_query(ngx_http_velro_pg_req_t *pr)
 
     while (!ngx_queue_empty(&pool->idle)) {
         q = ngx_queue_head(&pool->idle);
+
+        /* a replica's: one known to have replayed pr->lsn, if any */
+
+        for (/* void */;
+             pool->conf->replica && q != ngx_queue_sentinel(&pool->idle);
+             q = ngx_queue_next(q))
+        {
+            pc = ngx_queue_data(q, ngx_http_velro_pg_conn_t, queue);
+
+            if (pc->replay >= pr->lsn) {
+                break;
+            }
+        }
+
+        if (q == ngx_queue_sentinel(&pool->idle)) {
+            q = ngx_queue_head(&pool->idle);
+        }
+
         ngx_queue_remove(q);
 
         pc = ngx_queue_data(q, ngx_http_velro_pg_conn_t, queue);
@@ -178,7 +206,7 @@ ngx_http_velro_pg_query(ngx_http_velro_pg_req_t *pr)
         ngx_http_velro_pg_fail(pc, NULL, 0);
     }
 
-    if (pool->nup == 0 && pool->down) {
+    if ((pool->nup == 0 && pool->down) || pool->conf->replica) {
         return NGX_DECLINED;
     }
 
@@ -344,7 +372,9 @@ ngx_http_velro_pg_connected(ngx_http_velro_pg_conn_t *pc)
 
     } else {
         ok = PQsendPrepare(pc->pg, NGX_HTTP_VELRO_PG_STMT,
-                           NGX_HTTP_VELRO_PG_SQL, 2, NULL);
+                           pc->pool->conf->replica
+                           ? NGX_HTTP_VELRO_PG_REPLICA_SQL
+                           : NGX_HTTP_VELRO_PG_SQL, 2, NULL);
         pc->state = NGX_HTTP_VELRO_PG_PREPARING;
     }
 
@@ -543,6 +573,7 @@ ngx_http_velro_pg_result(ngx_http_velro_pg_conn_t *pc)
     char                     *state;
     size_t                    len;
     u_char                    msg[512];
+    uint64_t                  replay;
     PGresult                 *res;
     ngx_uint_t                recycle;
     ngx_http_velro_pg_req_t  *pr;
@@ -567,8 +598,20 @@ ngx_http_velro_pg_result(ngx_http_velro_pg_conn_t *pc)
 
     if (res
         && PQresultStatus(res) == PGRES_TUPLES_OK
-        && PQntuples(res) == 1 && PQnfields(res) == 1)
+        && PQntuples(res) == 1
+        && PQnfields(res) == (pc->pool->conf->replica ? 2 : 1))
     {
+        if (pc->pool->conf->replica) {
+            /* NULL: not in recovery (promoted), known to be no standby */
+            replay = ngx_http_velro_pg_lsn((u_char *) PQgetvalue(res, 0, 1),
+                                           PQgetlength(res, 0, 1));
+            pc->replay = ngx_max(pc->replay, replay);
+
+            if (pr) {
+                pr->replay = replay;
+            }
+        }
+
         if (pr) {
             ngx_http_velro_pg_answer(pr, res);
         }
@@ -770,8 +813,10 @@ ngx_http_velro_pg_send(ngx_http_velro_pg_conn_t *pc,
          * which a pooler in transaction mode keeps on one server
          */
 
-        ok = PQsendQueryParams(pc->pg, NGX_HTTP_VELRO_PG_SQL, 2, NULL,
-                               pr->values, NULL, NULL, 0);
+        ok = PQsendQueryParams(pc->pg, pc->pool->conf->replica
+                                       ? NGX_HTTP_VELRO_PG_REPLICA_SQL
+                                       : NGX_HTTP_VELRO_PG_SQL,
+                               2, NULL, pr->values, NULL, NULL, 0);
 
     } else if (!pr->warm) {
         ok = PQsendQueryPrepared(pc->pg, NGX_HTTP_VELRO_PG_STMT, 2,
@@ -802,6 +847,7 @@ ngx_http_velro_pg_send(ngx_http_velro_pg_conn_t *pc,
     pc->state = NGX_HTTP_VELRO_PG_BUSY;
     pc->req = pr;
     pr->conn = pc;
+    pr->behind = (pc->replay < pr->lsn);
 
     /* a request depends on it: graceful shutdown waits for this one */
 
@@ -892,8 +938,11 @@ ngx_http_velro_pg_fail(ngx_http_velro_pg_conn_t *pc, const char *err,
             && !ngx_http_velro_pg_connecting(pool))
         {
             ngx_log_error(NGX_LOG_ERR, pool->log, 0,
-                          "velro: postgres is down, L3 lookups fail until "
-                          "a connection is back");
+                          pool->conf->replica
+                          ? "velro: postgres replica is down, L3 lookups go "
+                            "to the primary"
+                          : "velro: postgres is down, L3 lookups fail until "
+                            "a connection is back");
             pool->down = 1;
 
             ngx_http_velro_pg_fail_waiting(pool);
@@ -945,6 +994,7 @@ ngx_http_velro_pg_close(ngx_http_velro_pg_conn_t *pc)
 
     pc->flushing = 0;
     pc->warm = 0;
+    pc->replay = 0;
     pc->state = NGX_HTTP_VELRO_PG_DOWN;
 }
 
@@ -1089,10 +1139,6 @@ ngx_int_t
 ngx_http_velro_pg_init_process(ngx_cycle_t *cycle,
     ngx_http_velro_pg_conf_t *pcf)
 {
-    ngx_uint_t                 i;
-    ngx_http_velro_pg_t       *pool;
-    ngx_http_velro_pg_conn_t  *pc;
-
     if (ngx_process == NGX_PROCESS_HELPER || ngx_http_velro_pg_state) {
         return NGX_OK;
     }
@@ -1104,11 +1150,25 @@ ngx_http_velro_pg_init_process(ngx_cycle_t *cycle,
         return NGX_OK;
     }
 
+    ngx_http_velro_pg_state = ngx_http_velro_pg_pool_create(cycle, pcf);
+
+    return ngx_http_velro_pg_state ? NGX_OK : NGX_ERROR;
+}
+
+
+ngx_http_velro_pg_t *
+ngx_http_velro_pg_pool_create(ngx_cycle_t *cycle,
+    ngx_http_velro_pg_conf_t *pcf)
+{
+    ngx_uint_t                 i;
+    ngx_http_velro_pg_t       *pool;
+    ngx_http_velro_pg_conn_t  *pc;
+
     pool = ngx_calloc(sizeof(ngx_http_velro_pg_t)
                       + pcf->pool * sizeof(ngx_http_velro_pg_conn_t),
                       cycle->log);
     if (pool == NULL) {
-        return NGX_ERROR;
+        return NULL;
     }
 
     pool->conf = pcf;
@@ -1129,10 +1189,8 @@ ngx_http_velro_pg_init_process(ngx_cycle_t *cycle,
                != NGX_OK))
     {
         ngx_free(pool);
-        return NGX_ERROR;
+        return NULL;
     }
-
-    ngx_http_velro_pg_state = pool;
 
     for (i = 0; i < pool->nconns; i++) {
         pc = &pool->conns[i];
@@ -1153,7 +1211,7 @@ ngx_http_velro_pg_init_process(ngx_cycle_t *cycle,
         ngx_http_velro_pg_connect(&pool->conns[i]);
     }
 
-    return NGX_OK;
+    return pool;
 }
 
 
@@ -1162,16 +1220,19 @@ ngx_http_velro_pg_init_process(ngx_cycle_t *cycle,
 void
 ngx_http_velro_pg_exit_process(ngx_cycle_t *cycle)
 {
+    if (ngx_http_velro_pg_state) {
+        ngx_http_velro_pg_pool_destroy(ngx_http_velro_pg_state);
+        ngx_http_velro_pg_state = NULL;
+    }
+}
+
+
+void
+ngx_http_velro_pg_pool_destroy(ngx_http_velro_pg_t *pool)
+{
     ngx_uint_t                i;
     ngx_queue_t              *q;
-    ngx_http_velro_pg_t      *pool;
     ngx_http_velro_pg_req_t  *pr;
-
-    pool = ngx_http_velro_pg_state;
-
-    if (pool == NULL) {
-        return;
-    }
 
     for (i = 0; i < pool->nconns; i++) {
         if (pool->conns[i].req) {
@@ -1193,6 +1254,4 @@ ngx_http_velro_pg_exit_process(ngx_cycle_t *cycle)
     }
 
     ngx_free(pool);
-
-    ngx_http_velro_pg_state = NULL;
 }

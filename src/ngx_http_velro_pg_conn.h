@@ -34,9 +34,6 @@
 #define NGX_HTTP_VELRO_PG_LISTENING     7
 
 
-typedef struct ngx_http_velro_pg_s  ngx_http_velro_pg_t;
-
-
 /*
  * What PQconnectStartParams() gets: our defaults, then the conninfo
  * (expanded from "dbname"), then for a conninfo of several hosts its
@@ -88,6 +85,8 @@ struct ngx_http_velro_pg_conn_s {
     ngx_msec_t                    backoff;
     ngx_uint_t                    state;
     ngx_uint_t                    id;
+    uint64_t                      replay;       /* a replica's: LSN replayed
+                                                   as of its last answer */
 
     unsigned                      idle:1;       /* in pool->idle */
     unsigned                      up:1;         /* counted in pool->nup */
