@@ -21,6 +21,7 @@
 
 #include "ngx_http_velro_module.h"
 #include "ngx_http_velro_authz_pg.h"
+#include "ngx_http_velro_invalidate.h"
 #include "ngx_http_velro_pg_replica.h"
 
 
@@ -309,6 +310,9 @@ ngx_http_velro_authz_pg_lookup(ngx_http_request_t *r, ngx_uint_t access)
 
     cln->handler = ngx_http_velro_authz_pg_cleanup;
     cln->data = pr;
+
+    /* with velro_pg_replica: what a standby must have replayed */
+    pr->lsn = ngx_http_velro_invalidate_lsn();
 
     rc = ngx_http_velro_pg_replica_query(pr);
 

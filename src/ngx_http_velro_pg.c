@@ -33,7 +33,8 @@
  * query API and its FIFO;
  * connecting and the first commands (prepare, or a subscriber's LISTEN);
  * a command's completion, a pool connection's result and its release;
- * failures and the backoff; subscribers; the worker's start and exit.
+ * failures and the backoff; subscribers; a connection's set-up for the
+ * pools (made by ngx_http_velro_pg_pool.c).
  *
  * Queries never complete from inside the connection code: their
  * completion is a posted event (the request's wake), so a request
@@ -48,6 +49,10 @@
 
 #define NGX_HTTP_VELRO_PG_BACKOFF_MIN   100
 #define NGX_HTTP_VELRO_PG_BACKOFF_MAX   5000
+
+/* in the log */
+#define ngx_http_velro_pg_name(pool)                                          \
+    ((pool)->conf->replica ? "postgres replica" : "postgres")
 
 #define NGX_HTTP_VELRO_PG_STMT          "velro_l3"
 #define NGX_HTTP_VELRO_PG_SQL                                                 \
@@ -69,33 +74,12 @@
     "SELECT velro_l3_warm($1::uuid, $2::int)"
 
 
-struct ngx_http_velro_pg_s {
-    ngx_http_velro_pg_conf_t     *conf;
-    ngx_log_t                    *log;
-
-    ngx_http_velro_pg_conn_t     *conns;
-    ngx_uint_t                    nconns;
-    ngx_uint_t                    nsubs;        /* subscribers so far */
-    ngx_uint_t                    nup;          /* IDLE or BUSY */
-
-    ngx_queue_t                   idle;         /* connections */
-    ngx_queue_t                   waiting;      /* requests, FIFO */
-
-    ngx_http_velro_pg_params_t    params;
-    ngx_http_velro_pg_params_t    listen_params;  /* subscribers' */
-
-    unsigned                      down:1;       /* fail fast */
-    unsigned                      failing:1;    /* a failure was logged */
-    unsigned                      warm_failing:1;  /* velro_l3_warm not
-                                                      prepared, logged */
-};
 
 
 static void ngx_http_velro_pg_wait_timeout(ngx_event_t *ev);
 static void ngx_http_velro_pg_done(ngx_http_velro_pg_req_t *pr,
     ngx_uint_t status, const char *reason);
 
-static void ngx_http_velro_pg_connect(ngx_http_velro_pg_conn_t *pc);
 static void ngx_http_velro_pg_connected(ngx_http_velro_pg_conn_t *pc);
 static void ngx_http_velro_pg_prepare_warm(ngx_http_velro_pg_conn_t *pc);
 static void ngx_http_velro_pg_prepared_warm(ngx_http_velro_pg_conn_t *pc);
@@ -113,12 +97,11 @@ static ngx_int_t ngx_http_velro_pg_send(ngx_http_velro_pg_conn_t *pc,
     ngx_http_velro_pg_req_t *pr);
 static void ngx_http_velro_pg_fail(ngx_http_velro_pg_conn_t *pc,
     const char *err, ngx_uint_t timedout);
-static void ngx_http_velro_pg_close(ngx_http_velro_pg_conn_t *pc);
 static ngx_uint_t ngx_http_velro_pg_connecting(ngx_http_velro_pg_t *pool);
 static void ngx_http_velro_pg_fail_waiting(ngx_http_velro_pg_t *pool);
 
 
-static ngx_http_velro_pg_t  *ngx_http_velro_pg_state;
+ngx_http_velro_pg_t  *ngx_http_velro_pg_state;
 
 
 /* what pool and subscriber connections do with what arrives */
@@ -293,7 +276,7 @@ ngx_http_velro_pg_done(ngx_http_velro_pg_req_t *pr, ngx_uint_t status,
 
 /* connections */
 
-static void
+void
 ngx_http_velro_pg_connect(ngx_http_velro_pg_conn_t *pc)
 {
     PGconn               *pg;
@@ -622,7 +605,8 @@ ngx_http_velro_pg_result(ngx_http_velro_pg_conn_t *pc)
                                         msg, sizeof(msg));
 
         ngx_log_error(NGX_LOG_ERR, pc->pool->log, 0,
-                      "velro: postgres query failed: %*s",
+                      "velro: %s query failed: %*s",
+                      ngx_http_velro_pg_name(pc->pool),
                       len ? len : sizeof("unexpected result") - 1,
                       len ? msg : (u_char *) "unexpected result");
 
@@ -704,12 +688,13 @@ ngx_http_velro_pg_ready(ngx_http_velro_pg_conn_t *pc)
         pool->failing = 0;
 
         ngx_log_error(NGX_LOG_ERR, pool->log, 0,
-                      "velro: postgres connection re-established");
+                      "velro: %s connection re-established",
+                      ngx_http_velro_pg_name(pool));
 
     } else if (pool->nup == pool->nconns) {
         ngx_log_error(NGX_LOG_INFO, pool->log, 0,
-                      "velro: postgres pool ready, %ui connections",
-                      pool->nup);
+                      "velro: %s pool ready, %ui connections",
+                      ngx_http_velro_pg_name(pool), pool->nup);
     }
 
     ngx_log_debug2(NGX_LOG_DEBUG_EVENT, pool->log, 0,
@@ -911,8 +896,8 @@ ngx_http_velro_pg_fail(ngx_http_velro_pg_conn_t *pc, const char *err,
 
     } else if (timedout) {
         ngx_log_error(NGX_LOG_ERR, pool->log, 0,
-                      "velro: postgres %*s on connection #%ui, reconnecting",
-                      len, msg, pc->id);
+                      "velro: %s %*s on connection #%ui, reconnecting",
+                      ngx_http_velro_pg_name(pool), len, msg, pc->id);
         delay = 1;
 
     } else {
@@ -926,7 +911,8 @@ ngx_http_velro_pg_fail(ngx_http_velro_pg_conn_t *pc, const char *err,
 
         } else if (!pool->failing) {
             ngx_log_error(NGX_LOG_ERR, pool->log, 0,
-                          "velro: postgres connection %s: %*s, reconnecting",
+                          "velro: %s connection %s: %*s, reconnecting",
+                          ngx_http_velro_pg_name(pool),
                           was_up ? "lost" : "failed", len, msg);
             pool->failing = 1;
         }
@@ -961,7 +947,7 @@ ngx_http_velro_pg_fail(ngx_http_velro_pg_conn_t *pc, const char *err,
 }
 
 
-static void
+void
 ngx_http_velro_pg_close(ngx_http_velro_pg_conn_t *pc)
 {
     if (pc->idle) {
@@ -1061,18 +1047,11 @@ ngx_http_velro_pg_subscribe(ngx_cycle_t *cycle, ngx_http_velro_pg_sub_t *sub)
 
     /* numbered after the pool's connections */
 
-    pc->handler = &ngx_http_velro_pg_handler;
-    pc->params = pool->conf->listen_conninfo.len ? &pool->listen_params
-                                                 : &pool->params;
-    pc->log = cycle->log;
-    pc->pool = pool;
-    pc->id = pool->nconns + pool->nsubs++;
+    ngx_http_velro_pg_conn_init(pc, pool,
+                                pool->conf->listen_conninfo.len
+                                ? &pool->listen_params : &pool->params,
+                                pool->nconns + pool->nsubs++, cycle->log);
     pc->sub = sub;
-
-    pc->timer.handler = ngx_http_velro_pg_timer_handler;
-    pc->timer.data = pc;
-    pc->timer.log = cycle->log;
-    pc->timer.cancelable = 1;
 
     sub->conn = pc;
 
@@ -1133,125 +1112,21 @@ ngx_http_velro_pg_unsubscribe(ngx_http_velro_pg_sub_t *sub)
 }
 
 
-/* the worker */
-
-ngx_int_t
-ngx_http_velro_pg_init_process(ngx_cycle_t *cycle,
-    ngx_http_velro_pg_conf_t *pcf)
-{
-    if (ngx_process == NGX_PROCESS_HELPER || ngx_http_velro_pg_state) {
-        return NGX_OK;
-    }
-
-    if (pcf->conninfo.len == 0) {
-        ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
-                      "velro: \"velro_pg_listen\" without \"velro_pg\", "
-                      "no PostgreSQL");
-        return NGX_OK;
-    }
-
-    ngx_http_velro_pg_state = ngx_http_velro_pg_pool_create(cycle, pcf);
-
-    return ngx_http_velro_pg_state ? NGX_OK : NGX_ERROR;
-}
-
-
-ngx_http_velro_pg_t *
-ngx_http_velro_pg_pool_create(ngx_cycle_t *cycle,
-    ngx_http_velro_pg_conf_t *pcf)
-{
-    ngx_uint_t                 i;
-    ngx_http_velro_pg_t       *pool;
-    ngx_http_velro_pg_conn_t  *pc;
-
-    pool = ngx_calloc(sizeof(ngx_http_velro_pg_t)
-                      + pcf->pool * sizeof(ngx_http_velro_pg_conn_t),
-                      cycle->log);
-    if (pool == NULL) {
-        return NULL;
-    }
-
-    pool->conf = pcf;
-    pool->log = cycle->log;
-    pool->conns = (ngx_http_velro_pg_conn_t *) (pool + 1);
-    pool->nconns = pcf->pool;
-
-    ngx_queue_init(&pool->idle);
-    ngx_queue_init(&pool->waiting);
-
-    if (ngx_http_velro_pg_params(&pool->params, &pcf->conninfo, cycle->pool,
-                                 cycle->log)
-        != NGX_OK
-        || (pcf->listen_conninfo.len
-            && ngx_http_velro_pg_params(&pool->listen_params,
-                                        &pcf->listen_conninfo, cycle->pool,
-                                        cycle->log)
-               != NGX_OK))
-    {
-        ngx_free(pool);
-        return NULL;
-    }
-
-    for (i = 0; i < pool->nconns; i++) {
-        pc = &pool->conns[i];
-
-        pc->handler = &ngx_http_velro_pg_handler;
-        pc->params = &pool->params;
-        pc->log = cycle->log;
-        pc->pool = pool;
-        pc->id = i;
-
-        pc->timer.handler = ngx_http_velro_pg_timer_handler;
-        pc->timer.data = pc;
-        pc->timer.log = cycle->log;
-        pc->timer.cancelable = 1;
-    }
-
-    for (i = 0; i < pool->nconns; i++) {
-        ngx_http_velro_pg_connect(&pool->conns[i]);
-    }
-
-    return pool;
-}
-
-
-/* after the subscribers' ngx_http_velro_pg_unsubscribe() */
+/* a connection of pool's, down */
 
 void
-ngx_http_velro_pg_exit_process(ngx_cycle_t *cycle)
+ngx_http_velro_pg_conn_init(ngx_http_velro_pg_conn_t *pc,
+    ngx_http_velro_pg_t *pool, ngx_http_velro_pg_params_t *params,
+    ngx_uint_t id, ngx_log_t *log)
 {
-    if (ngx_http_velro_pg_state) {
-        ngx_http_velro_pg_pool_destroy(ngx_http_velro_pg_state);
-        ngx_http_velro_pg_state = NULL;
-    }
-}
+    pc->handler = &ngx_http_velro_pg_handler;
+    pc->params = params;
+    pc->log = log;
+    pc->pool = pool;
+    pc->id = id;
 
-
-void
-ngx_http_velro_pg_pool_destroy(ngx_http_velro_pg_t *pool)
-{
-    ngx_uint_t                i;
-    ngx_queue_t              *q;
-    ngx_http_velro_pg_req_t  *pr;
-
-    for (i = 0; i < pool->nconns; i++) {
-        if (pool->conns[i].req) {
-            pool->conns[i].req->conn = NULL;
-            pool->conns[i].req = NULL;
-        }
-
-        ngx_http_velro_pg_close(&pool->conns[i]);
-    }
-
-    /* requests still waiting are never answered now: just unlink them */
-
-    while (!ngx_queue_empty(&pool->waiting)) {
-        q = ngx_queue_head(&pool->waiting);
-        ngx_queue_remove(q);
-
-        pr = ngx_queue_data(q, ngx_http_velro_pg_req_t, queue);
-        pr->queued = 0;
-    }
-
-    ngx_free(pool);
+    pc->timer.handler = ngx_http_velro_pg_timer_handler;
+    pc->timer.data = pc;
+    pc->timer.log = log;
+    pc->timer.cancelable = 1;
 }

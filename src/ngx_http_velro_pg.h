@@ -57,7 +57,8 @@ typedef struct {
     unsigned                      access:1;     /* issue 3's form */
 
     /* a replica's (ngx_http_velro_pg_replica.c) */
-    uint64_t                      lsn;          /* to have been replayed */
+    uint64_t                      lsn;          /* to have been replayed, set
+                                                   by the caller */
     uint64_t                      replay;       /* the answer's replay LSN */
     ngx_event_handler_pt          handler;      /* the caller's wake */
     void                         *data;
@@ -157,9 +158,6 @@ void ngx_http_velro_pg_exit_process(ngx_cycle_t *cycle);
 ngx_http_velro_pg_t *ngx_http_velro_pg_pool_create(ngx_cycle_t *cycle,
     ngx_http_velro_pg_conf_t *pcf);
 void ngx_http_velro_pg_pool_destroy(ngx_http_velro_pg_t *pool);
-
-/* "X/Y", the text of a pg_lsn; 0: not one */
-uint64_t ngx_http_velro_pg_lsn(u_char *p, size_t len);
 
 
 #endif /* _NGX_HTTP_VELRO_PG_H_INCLUDED_ */

@@ -19,6 +19,8 @@
 #define NGX_HTTP_VELRO_PG_REPLICA_POOL  8
 
 
+static char *ngx_http_velro_pg_args(ngx_conf_t *cf,
+    ngx_http_velro_pg_conf_t *pcf);
 static char *ngx_http_velro_pg_option(ngx_conf_t *cf, ngx_str_t *value,
     ngx_http_velro_pg_conf_t *pcf);
 static char *ngx_http_velro_pg_check_conninfo(ngx_conf_t *cf, u_char *s);
@@ -66,8 +68,7 @@ ngx_http_velro_pg_get_conf(ngx_conf_t *cf, void *conf)
 char *
 ngx_http_velro_pg_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    ngx_str_t                 *value;
-    ngx_uint_t                 i;
+    char                      *rv;
     ngx_http_velro_pg_conf_t  *pcf;
 
     pcf = ngx_http_velro_pg_get_conf(cf, conf);
@@ -79,22 +80,9 @@ ngx_http_velro_pg_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return "is duplicate";
     }
 
-    value = cf->args->elts;
-
-    if (value[1].len == 0) {
-        return "has an empty conninfo";
-    }
-
-    if (ngx_http_velro_pg_check_conninfo(cf, value[1].data) != NGX_CONF_OK) {
-        return NGX_CONF_ERROR;
-    }
-
-    pcf->conninfo = value[1];
-
-    for (i = 2; i < cf->args->nelts; i++) {
-        if (ngx_http_velro_pg_option(cf, &value[i], pcf) != NGX_CONF_OK) {
-            return NGX_CONF_ERROR;
-        }
+    rv = ngx_http_velro_pg_args(cf, pcf);
+    if (rv != NGX_CONF_OK) {
+        return rv;
     }
 
     if (!pcf->channel_set) {
@@ -113,13 +101,41 @@ ngx_http_velro_pg_replica_directive(ngx_conf_t *cf, ngx_command_t *cmd,
 {
     ngx_http_velro_main_conf_t  *vmcf = conf;
 
-    ngx_str_t                 *value;
-    ngx_uint_t                 i;
+    char                      *rv;
     ngx_http_velro_pg_conf_t  *pcf;
 
     if (vmcf->pg_replica) {
         return "is duplicate";
     }
+
+    pcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_velro_pg_conf_t));
+    if (pcf == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    pcf->pool = NGX_HTTP_VELRO_PG_REPLICA_POOL;
+    pcf->connect_timeout = 2000;
+    pcf->timeout = 1000;
+    pcf->replica = 1;
+
+    rv = ngx_http_velro_pg_args(cf, pcf);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    vmcf->pg_replica = pcf;
+
+    return NGX_CONF_OK;
+}
+
+
+/* CONNINFO and the options, of velro_pg or velro_pg_replica */
+
+static char *
+ngx_http_velro_pg_args(ngx_conf_t *cf, ngx_http_velro_pg_conf_t *pcf)
+{
+    ngx_str_t   *value;
+    ngx_uint_t   i;
 
     value = cf->args->elts;
 
@@ -131,21 +147,13 @@ ngx_http_velro_pg_replica_directive(ngx_conf_t *cf, ngx_command_t *cmd,
         return NGX_CONF_ERROR;
     }
 
-    pcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_velro_pg_conf_t));
-    if (pcf == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
     pcf->conninfo = value[1];
-    pcf->pool = NGX_HTTP_VELRO_PG_REPLICA_POOL;
-    pcf->connect_timeout = 2000;
-    pcf->timeout = 1000;
-    pcf->replica = 1;
 
     for (i = 2; i < cf->args->nelts; i++) {
 
-        if (ngx_strncmp(value[i].data, "prepare=", 8) == 0
-            || ngx_strncmp(value[i].data, "listen_conninfo=", 16) == 0)
+        if (pcf->replica
+            && (ngx_strncmp(value[i].data, "prepare=", 8) == 0
+                || ngx_strncmp(value[i].data, "listen_conninfo=", 16) == 0))
         {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "invalid parameter \"%V\" (velro_pg's only)",
@@ -157,8 +165,6 @@ ngx_http_velro_pg_replica_directive(ngx_conf_t *cf, ngx_command_t *cmd,
             return NGX_CONF_ERROR;
         }
     }
-
-    vmcf->pg_replica = pcf;
 
     return NGX_CONF_OK;
 }

@@ -9,10 +9,10 @@
  * velro_l3 statement also returns pg_last_wal_replay_lsn(), read after
  * the answer's snapshot was taken.
  *
- * The rule: a lookup needs lsn, the newest position of the primary's WAL
- * published with a change by the follower (pg_current_wal_insert_lsn()
- * of its log read, >= the commit of every change read;
- * ngx_http_velro_invalidate_lsn()).  Its answer from the standby counts
+ * The rule: a lookup needs pr->lsn, set by the caller: the newest
+ * position of the primary's WAL published with a change by the follower
+ * (pg_current_wal_insert_lsn() of its log read, >= the commit of every
+ * change read; ngx_http_velro_invalidate_lsn()).  Its answer from the standby counts
  * only when the connection it ran on had, with an earlier answer,
  * reported a replay position >= lsn: the snapshot of a statement sent
  * after that one sees every change committed up to that position.  A
@@ -27,7 +27,6 @@
 
 
 #include "ngx_http_velro_module.h"
-#include "ngx_http_velro_invalidate.h"
 #include "ngx_http_velro_pg_replica.h"
 
 
@@ -46,7 +45,6 @@ ngx_http_velro_pg_replica_query(ngx_http_velro_pg_req_t *pr)
         return ngx_http_velro_pg_query(pr);
     }
 
-    pr->lsn = ngx_http_velro_invalidate_lsn();
     pr->retried = 0;
 
     pr->handler = pr->wake.handler;
@@ -126,31 +124,6 @@ ngx_http_velro_pg_replica_primary(ngx_http_velro_pg_req_t *pr,
     pr->wake.data = pr->data;
 
     return ngx_http_velro_pg_query(pr);
-}
-
-
-/* "X/Y": the two halves in hex */
-
-uint64_t
-ngx_http_velro_pg_lsn(u_char *p, size_t len)
-{
-    u_char    *slash;
-    ngx_int_t  hi, lo;
-
-    slash = ngx_strlchr(p, p + len, '/');
-
-    if (slash == NULL || slash == p || slash == p + len - 1) {
-        return 0;
-    }
-
-    hi = ngx_hextoi(p, slash - p);
-    lo = ngx_hextoi(slash + 1, p + len - slash - 1);
-
-    if (hi == NGX_ERROR || lo == NGX_ERROR) {
-        return 0;
-    }
-
-    return ((uint64_t) hi << 32) | (uint64_t) lo;
 }
 
 
