@@ -12,22 +12,28 @@
  * The rule: a lookup needs pr->lsn, set by the caller: the newest
  * position of the primary's WAL published with a change by the follower
  * (pg_current_wal_insert_lsn() of its log read, >= the commit of every
- * change read; ngx_http_velro_invalidate_lsn()).  Its answer from the standby counts
- * only when the connection it ran on had, with an earlier answer,
- * reported a replay position >= lsn: the snapshot of a statement sent
- * after that one sees every change committed up to that position.  A
- * lookup on a connection not known to be that far is still sent there
+ * change read; ngx_http_velro_invalidate_lsn()).  Its answer from the
+ * standby counts only when the connection it ran on had, with an earlier
+ * answer, reported a replay position >= lsn: the snapshot of a statement
+ * sent after that one sees every change committed up to that position.
+ * A lookup on a connection not known to be that far is still sent there
  * (its answer brings the position up to date) and, the answer not
  * counting, sent once more to the standby if it reported a position >=
- * lsn; otherwise it goes to the primary's pool.  So do the lookups that
- * find no idle connection of the standby, or one down, or a failure or
- * a timeout there: nothing waits for the standby, and a dead standby
- * costs at most its query timeout to the lookups under way there.
+ * lsn; otherwise it goes to the primary's pool.  So do, without a round
+ * trip to the standby, the lookups needing more than the standby's last
+ * answer reported, for 50 ms after it; and those that find no idle
+ * connection of the standby, or one down, or a failure or a timeout
+ * there: nothing waits for the standby, and a dead standby costs at most
+ * its query timeout to the lookups under way there.
  */
 
 
 #include "ngx_http_velro_module.h"
 #include "ngx_http_velro_pg_replica.h"
+
+
+/* a standby that answered it is behind is skipped that long */
+#define NGX_HTTP_VELRO_PG_REPLICA_BEHIND  50          /* ms */
 
 
 static void ngx_http_velro_pg_replica_wake(ngx_event_t *ev);
@@ -36,6 +42,10 @@ static ngx_int_t ngx_http_velro_pg_replica_primary(
 
 
 static ngx_http_velro_pg_t  *ngx_http_velro_pg_replica;
+
+/* the replay position of the standby's last answer, and when */
+static uint64_t              ngx_http_velro_pg_replica_replay;
+static ngx_msec_t            ngx_http_velro_pg_replica_msec;
 
 
 ngx_int_t
@@ -46,11 +56,21 @@ ngx_http_velro_pg_replica_query(ngx_http_velro_pg_req_t *pr)
     }
 
     pr->retried = 0;
+    pr->replay = 0;
 
     pr->handler = pr->wake.handler;
     pr->data = pr->wake.data;
     pr->wake.handler = ngx_http_velro_pg_replica_wake;
     pr->wake.data = pr;
+
+    /* it was behind a moment ago: not worth a round trip */
+
+    if (ngx_http_velro_pg_replica_replay < pr->lsn
+        && ngx_current_msec - ngx_http_velro_pg_replica_msec
+           < NGX_HTTP_VELRO_PG_REPLICA_BEHIND)
+    {
+        return ngx_http_velro_pg_replica_primary(pr, "behind (known)");
+    }
 
     if (ngx_http_velro_pg_pool_query(ngx_http_velro_pg_replica, pr)
         == NGX_OK)
@@ -68,6 +88,11 @@ ngx_http_velro_pg_replica_wake(ngx_event_t *ev)
     ngx_http_velro_pg_req_t  *pr = ev->data;
 
     const char  *why;
+
+    if (pr->status == NGX_HTTP_OK) {
+        ngx_http_velro_pg_replica_replay = pr->replay;
+        ngx_http_velro_pg_replica_msec = ngx_current_msec;
+    }
 
     if (pr->status == NGX_HTTP_OK && !pr->behind) {
         ngx_log_debug2(NGX_LOG_DEBUG_HTTP, pr->request->connection->log, 0,
