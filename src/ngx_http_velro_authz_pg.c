@@ -21,6 +21,8 @@
 
 #include "ngx_http_velro_module.h"
 #include "ngx_http_velro_authz_pg.h"
+#include "ngx_http_velro_invalidate.h"
+#include "ngx_http_velro_pg_replica.h"
 
 
 #define NGX_HTTP_VELRO_AUTHZ_PG_WARM_LIMIT  100
@@ -309,7 +311,10 @@ ngx_http_velro_authz_pg_lookup(ngx_http_request_t *r, ngx_uint_t access)
     cln->handler = ngx_http_velro_authz_pg_cleanup;
     cln->data = pr;
 
-    rc = ngx_http_velro_pg_query(pr);
+    /* with velro_pg_replica: what a standby must have replayed */
+    pr->lsn = ngx_http_velro_invalidate_lsn();
+
+    rc = ngx_http_velro_pg_replica_query(pr);
 
     if (rc == NGX_ABORT) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,

@@ -464,6 +464,17 @@ ngx_http_velro_invalidate_lost(void)
 }
 
 
+uint64_t
+ngx_http_velro_invalidate_lsn(void)
+{
+    if (ngx_http_velro_invalidate_sh == NULL) {
+        return 0;
+    }
+
+    return *(volatile uint64_t *) &ngx_http_velro_invalidate_sh->cursor.lsn;
+}
+
+
 /* a batch is in: this worker applies it now, and the DELs go */
 
 static void

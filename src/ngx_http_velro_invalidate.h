@@ -29,5 +29,11 @@ void ngx_http_velro_invalidate_exit_process(ngx_cycle_t *cycle);
 /* before a lookup: the changes published since the last, applied now */
 void ngx_http_velro_invalidate_check(void);
 
+/*
+ * the primary's WAL position that a standby must have replayed to answer
+ * a lookup (every change published is before it); 0: none published
+ */
+uint64_t ngx_http_velro_invalidate_lsn(void);
+
 
 #endif /* _NGX_HTTP_VELRO_INVALIDATE_H_INCLUDED_ */

@@ -18,6 +18,7 @@
 #include "ngx_http_velro_jwks.h"
 #include "ngx_http_velro_jwt.h"
 #include "ngx_http_velro_pg_listen.h"
+#include "ngx_http_velro_pg_replica.h"
 #include "ngx_http_velro_variables.h"
 
 
@@ -227,6 +228,13 @@ static ngx_command_t  ngx_http_velro_commands[] = {
     { ngx_string("velro_pg"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
       ngx_http_velro_pg_directive,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("velro_pg_replica"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_velro_pg_replica_directive,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
@@ -779,6 +787,16 @@ ngx_http_velro_init_main_conf(ngx_conf_t *cf, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    if (vmcf->pg_replica) {
+        if (vmcf->pg == NULL || vmcf->pg->conninfo.len == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"velro_pg_replica\" needs \"velro_pg\"");
+            return NGX_CONF_ERROR;
+        }
+
+        vmcf->pg_replica->noprepare = vmcf->pg->noprepare;
+    }
+
     if (ngx_http_velro_breaker_init_conf(cf, vmcf) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
@@ -948,6 +966,13 @@ ngx_http_velro_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
+    if (vmcf->pg_replica
+        && ngx_http_velro_pg_replica_init_process(cycle, vmcf->pg_replica)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
     if (ngx_http_velro_invalidate_init_process(cycle, vmcf) != NGX_OK) {
         return NGX_ERROR;
     }
@@ -961,6 +986,7 @@ ngx_http_velro_exit_process(ngx_cycle_t *cycle)
 {
     ngx_http_velro_redis_exit_process(cycle);
     ngx_http_velro_invalidate_exit_process(cycle);
+    ngx_http_velro_pg_replica_exit_process(cycle);
     ngx_http_velro_pg_exit_process(cycle);
     ngx_http_velro_authz_exit_process(cycle);
     ngx_http_velro_metrics_exit_process(cycle);

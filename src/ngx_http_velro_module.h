@@ -61,6 +61,7 @@ typedef struct {
 
     ngx_http_velro_redis_conf_t  *redis;        /* NULL: no L2 */
     ngx_http_velro_pg_conf_t     *pg;           /* NULL: no velro_pg */
+    ngx_http_velro_pg_conf_t     *pg_replica;   /* NULL: none */
     ngx_uint_t                    authz_pg;     /* velro_authz_pg used */
     ngx_array_t                   authz_pg_locs;  /* their core loc confs */
 

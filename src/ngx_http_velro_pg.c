@@ -33,7 +33,8 @@
  * query API and its FIFO;
  * connecting and the first commands (prepare, or a subscriber's LISTEN);
  * a command's completion, a pool connection's result and its release;
- * failures and the backoff; subscribers; the worker's start and exit.
+ * failures and the backoff; subscribers; a connection's set-up for the
+ * pools (made by ngx_http_velro_pg_pool.c).
  *
  * Queries never complete from inside the connection code: their
  * completion is a posted event (the request's wake), so a request
@@ -49,9 +50,18 @@
 #define NGX_HTTP_VELRO_PG_BACKOFF_MIN   100
 #define NGX_HTTP_VELRO_PG_BACKOFF_MAX   5000
 
+/* in the log */
+#define ngx_http_velro_pg_name(pool)                                          \
+    ((pool)->conf->replica ? "postgres replica" : "postgres")
+
 #define NGX_HTTP_VELRO_PG_STMT          "velro_l3"
 #define NGX_HTTP_VELRO_PG_SQL                                                 \
     "SELECT velro_l3_entities($1::uuid, $2::uuid)"
+
+/* a standby's: with the LSN replayed after the answer's snapshot */
+#define NGX_HTTP_VELRO_PG_REPLICA_SQL                                         \
+    "SELECT velro_l3_entities($1::uuid, $2::uuid), "                          \
+    "pg_last_wal_replay_lsn()::text"
 
 #define NGX_HTTP_VELRO_PG_WARM_STMT     "velro_l3_warm"
 #define NGX_HTTP_VELRO_PG_WARM_SQL                                            \
@@ -64,33 +74,12 @@
     "SELECT velro_l3_warm($1::uuid, $2::int)"
 
 
-struct ngx_http_velro_pg_s {
-    ngx_http_velro_pg_conf_t     *conf;
-    ngx_log_t                    *log;
-
-    ngx_http_velro_pg_conn_t     *conns;
-    ngx_uint_t                    nconns;
-    ngx_uint_t                    nsubs;        /* subscribers so far */
-    ngx_uint_t                    nup;          /* IDLE or BUSY */
-
-    ngx_queue_t                   idle;         /* connections */
-    ngx_queue_t                   waiting;      /* requests, FIFO */
-
-    ngx_http_velro_pg_params_t    params;
-    ngx_http_velro_pg_params_t    listen_params;  /* subscribers' */
-
-    unsigned                      down:1;       /* fail fast */
-    unsigned                      failing:1;    /* a failure was logged */
-    unsigned                      warm_failing:1;  /* velro_l3_warm not
-                                                      prepared, logged */
-};
 
 
 static void ngx_http_velro_pg_wait_timeout(ngx_event_t *ev);
 static void ngx_http_velro_pg_done(ngx_http_velro_pg_req_t *pr,
     ngx_uint_t status, const char *reason);
 
-static void ngx_http_velro_pg_connect(ngx_http_velro_pg_conn_t *pc);
 static void ngx_http_velro_pg_connected(ngx_http_velro_pg_conn_t *pc);
 static void ngx_http_velro_pg_prepare_warm(ngx_http_velro_pg_conn_t *pc);
 static void ngx_http_velro_pg_prepared_warm(ngx_http_velro_pg_conn_t *pc);
@@ -108,12 +97,11 @@ static ngx_int_t ngx_http_velro_pg_send(ngx_http_velro_pg_conn_t *pc,
     ngx_http_velro_pg_req_t *pr);
 static void ngx_http_velro_pg_fail(ngx_http_velro_pg_conn_t *pc,
     const char *err, ngx_uint_t timedout);
-static void ngx_http_velro_pg_close(ngx_http_velro_pg_conn_t *pc);
 static ngx_uint_t ngx_http_velro_pg_connecting(ngx_http_velro_pg_t *pool);
 static void ngx_http_velro_pg_fail_waiting(ngx_http_velro_pg_t *pool);
 
 
-static ngx_http_velro_pg_t  *ngx_http_velro_pg_state;
+ngx_http_velro_pg_t  *ngx_http_velro_pg_state;
 
 
 /* what pool and subscriber connections do with what arrives */
@@ -137,11 +125,16 @@ static ngx_http_velro_pg_handler_t  ngx_http_velro_pg_handler = {
 ngx_int_t
 ngx_http_velro_pg_query(ngx_http_velro_pg_req_t *pr)
 {
-    ngx_queue_t               *q;
-    ngx_http_velro_pg_t       *pool;
-    ngx_http_velro_pg_conn_t  *pc;
+    return ngx_http_velro_pg_pool_query(ngx_http_velro_pg_state, pr);
+}
 
-    pool = ngx_http_velro_pg_state;
+
+ngx_int_t
+ngx_http_velro_pg_pool_query(ngx_http_velro_pg_t *pool,
+    ngx_http_velro_pg_req_t *pr)
+{
+    ngx_queue_t               *q;
+    ngx_http_velro_pg_conn_t  *pc;
 
     if (pool == NULL) {
         return NGX_ABORT;
@@ -166,6 +159,24 @@ ngx_http_velro_pg_query(ngx_http_velro_pg_req_t *pr)
 
     while (!ngx_queue_empty(&pool->idle)) {
         q = ngx_queue_head(&pool->idle);
+
+        /* a replica's: one known to have replayed pr->lsn, if any */
+
+        for (/* void */;
+             pool->conf->replica && q != ngx_queue_sentinel(&pool->idle);
+             q = ngx_queue_next(q))
+        {
+            pc = ngx_queue_data(q, ngx_http_velro_pg_conn_t, queue);
+
+            if (pc->replay >= pr->lsn) {
+                break;
+            }
+        }
+
+        if (q == ngx_queue_sentinel(&pool->idle)) {
+            q = ngx_queue_head(&pool->idle);
+        }
+
         ngx_queue_remove(q);
 
         pc = ngx_queue_data(q, ngx_http_velro_pg_conn_t, queue);
@@ -178,7 +189,7 @@ ngx_http_velro_pg_query(ngx_http_velro_pg_req_t *pr)
         ngx_http_velro_pg_fail(pc, NULL, 0);
     }
 
-    if (pool->nup == 0 && pool->down) {
+    if ((pool->nup == 0 && pool->down) || pool->conf->replica) {
         return NGX_DECLINED;
     }
 
@@ -265,7 +276,7 @@ ngx_http_velro_pg_done(ngx_http_velro_pg_req_t *pr, ngx_uint_t status,
 
 /* connections */
 
-static void
+void
 ngx_http_velro_pg_connect(ngx_http_velro_pg_conn_t *pc)
 {
     PGconn               *pg;
@@ -344,7 +355,9 @@ ngx_http_velro_pg_connected(ngx_http_velro_pg_conn_t *pc)
 
     } else {
         ok = PQsendPrepare(pc->pg, NGX_HTTP_VELRO_PG_STMT,
-                           NGX_HTTP_VELRO_PG_SQL, 2, NULL);
+                           pc->pool->conf->replica
+                           ? NGX_HTTP_VELRO_PG_REPLICA_SQL
+                           : NGX_HTTP_VELRO_PG_SQL, 2, NULL);
         pc->state = NGX_HTTP_VELRO_PG_PREPARING;
     }
 
@@ -543,6 +556,7 @@ ngx_http_velro_pg_result(ngx_http_velro_pg_conn_t *pc)
     char                     *state;
     size_t                    len;
     u_char                    msg[512];
+    uint64_t                  replay;
     PGresult                 *res;
     ngx_uint_t                recycle;
     ngx_http_velro_pg_req_t  *pr;
@@ -567,8 +581,20 @@ ngx_http_velro_pg_result(ngx_http_velro_pg_conn_t *pc)
 
     if (res
         && PQresultStatus(res) == PGRES_TUPLES_OK
-        && PQntuples(res) == 1 && PQnfields(res) == 1)
+        && PQntuples(res) == 1
+        && PQnfields(res) == (pc->pool->conf->replica ? 2 : 1))
     {
+        if (pc->pool->conf->replica) {
+            /* NULL: not in recovery (promoted), known to be no standby */
+            replay = ngx_http_velro_pg_lsn((u_char *) PQgetvalue(res, 0, 1),
+                                           PQgetlength(res, 0, 1));
+            pc->replay = ngx_max(pc->replay, replay);
+
+            if (pr) {
+                pr->replay = replay;
+            }
+        }
+
         if (pr) {
             ngx_http_velro_pg_answer(pr, res);
         }
@@ -579,7 +605,8 @@ ngx_http_velro_pg_result(ngx_http_velro_pg_conn_t *pc)
                                         msg, sizeof(msg));
 
         ngx_log_error(NGX_LOG_ERR, pc->pool->log, 0,
-                      "velro: postgres query failed: %*s",
+                      "velro: %s query failed: %*s",
+                      ngx_http_velro_pg_name(pc->pool),
                       len ? len : sizeof("unexpected result") - 1,
                       len ? msg : (u_char *) "unexpected result");
 
@@ -661,12 +688,13 @@ ngx_http_velro_pg_ready(ngx_http_velro_pg_conn_t *pc)
         pool->failing = 0;
 
         ngx_log_error(NGX_LOG_ERR, pool->log, 0,
-                      "velro: postgres connection re-established");
+                      "velro: %s connection re-established",
+                      ngx_http_velro_pg_name(pool));
 
     } else if (pool->nup == pool->nconns) {
         ngx_log_error(NGX_LOG_INFO, pool->log, 0,
-                      "velro: postgres pool ready, %ui connections",
-                      pool->nup);
+                      "velro: %s pool ready, %ui connections",
+                      ngx_http_velro_pg_name(pool), pool->nup);
     }
 
     ngx_log_debug2(NGX_LOG_DEBUG_EVENT, pool->log, 0,
@@ -770,8 +798,10 @@ ngx_http_velro_pg_send(ngx_http_velro_pg_conn_t *pc,
          * which a pooler in transaction mode keeps on one server
          */
 
-        ok = PQsendQueryParams(pc->pg, NGX_HTTP_VELRO_PG_SQL, 2, NULL,
-                               pr->values, NULL, NULL, 0);
+        ok = PQsendQueryParams(pc->pg, pc->pool->conf->replica
+                                       ? NGX_HTTP_VELRO_PG_REPLICA_SQL
+                                       : NGX_HTTP_VELRO_PG_SQL,
+                               2, NULL, pr->values, NULL, NULL, 0);
 
     } else if (!pr->warm) {
         ok = PQsendQueryPrepared(pc->pg, NGX_HTTP_VELRO_PG_STMT, 2,
@@ -802,6 +832,7 @@ ngx_http_velro_pg_send(ngx_http_velro_pg_conn_t *pc,
     pc->state = NGX_HTTP_VELRO_PG_BUSY;
     pc->req = pr;
     pr->conn = pc;
+    pr->behind = (pc->replay < pr->lsn);
 
     /* a request depends on it: graceful shutdown waits for this one */
 
@@ -865,8 +896,8 @@ ngx_http_velro_pg_fail(ngx_http_velro_pg_conn_t *pc, const char *err,
 
     } else if (timedout) {
         ngx_log_error(NGX_LOG_ERR, pool->log, 0,
-                      "velro: postgres %*s on connection #%ui, reconnecting",
-                      len, msg, pc->id);
+                      "velro: %s %*s on connection #%ui, reconnecting",
+                      ngx_http_velro_pg_name(pool), len, msg, pc->id);
         delay = 1;
 
     } else {
@@ -880,7 +911,8 @@ ngx_http_velro_pg_fail(ngx_http_velro_pg_conn_t *pc, const char *err,
 
         } else if (!pool->failing) {
             ngx_log_error(NGX_LOG_ERR, pool->log, 0,
-                          "velro: postgres connection %s: %*s, reconnecting",
+                          "velro: %s connection %s: %*s, reconnecting",
+                          ngx_http_velro_pg_name(pool),
                           was_up ? "lost" : "failed", len, msg);
             pool->failing = 1;
         }
@@ -892,8 +924,11 @@ ngx_http_velro_pg_fail(ngx_http_velro_pg_conn_t *pc, const char *err,
             && !ngx_http_velro_pg_connecting(pool))
         {
             ngx_log_error(NGX_LOG_ERR, pool->log, 0,
-                          "velro: postgres is down, L3 lookups fail until "
-                          "a connection is back");
+                          pool->conf->replica
+                          ? "velro: postgres replica is down, L3 lookups go "
+                            "to the primary"
+                          : "velro: postgres is down, L3 lookups fail until "
+                            "a connection is back");
             pool->down = 1;
 
             ngx_http_velro_pg_fail_waiting(pool);
@@ -912,7 +947,7 @@ ngx_http_velro_pg_fail(ngx_http_velro_pg_conn_t *pc, const char *err,
 }
 
 
-static void
+void
 ngx_http_velro_pg_close(ngx_http_velro_pg_conn_t *pc)
 {
     if (pc->idle) {
@@ -945,6 +980,7 @@ ngx_http_velro_pg_close(ngx_http_velro_pg_conn_t *pc)
 
     pc->flushing = 0;
     pc->warm = 0;
+    pc->replay = 0;
     pc->state = NGX_HTTP_VELRO_PG_DOWN;
 }
 
@@ -1011,18 +1047,11 @@ ngx_http_velro_pg_subscribe(ngx_cycle_t *cycle, ngx_http_velro_pg_sub_t *sub)
 
     /* numbered after the pool's connections */
 
-    pc->handler = &ngx_http_velro_pg_handler;
-    pc->params = pool->conf->listen_conninfo.len ? &pool->listen_params
-                                                 : &pool->params;
-    pc->log = cycle->log;
-    pc->pool = pool;
-    pc->id = pool->nconns + pool->nsubs++;
+    ngx_http_velro_pg_conn_init(pc, pool,
+                                pool->conf->listen_conninfo.len
+                                ? &pool->listen_params : &pool->params,
+                                pool->nconns + pool->nsubs++, cycle->log);
     pc->sub = sub;
-
-    pc->timer.handler = ngx_http_velro_pg_timer_handler;
-    pc->timer.data = pc;
-    pc->timer.log = cycle->log;
-    pc->timer.cancelable = 1;
 
     sub->conn = pc;
 
@@ -1083,116 +1112,21 @@ ngx_http_velro_pg_unsubscribe(ngx_http_velro_pg_sub_t *sub)
 }
 
 
-/* the worker */
-
-ngx_int_t
-ngx_http_velro_pg_init_process(ngx_cycle_t *cycle,
-    ngx_http_velro_pg_conf_t *pcf)
-{
-    ngx_uint_t                 i;
-    ngx_http_velro_pg_t       *pool;
-    ngx_http_velro_pg_conn_t  *pc;
-
-    if (ngx_process == NGX_PROCESS_HELPER || ngx_http_velro_pg_state) {
-        return NGX_OK;
-    }
-
-    if (pcf->conninfo.len == 0) {
-        ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
-                      "velro: \"velro_pg_listen\" without \"velro_pg\", "
-                      "no PostgreSQL");
-        return NGX_OK;
-    }
-
-    pool = ngx_calloc(sizeof(ngx_http_velro_pg_t)
-                      + pcf->pool * sizeof(ngx_http_velro_pg_conn_t),
-                      cycle->log);
-    if (pool == NULL) {
-        return NGX_ERROR;
-    }
-
-    pool->conf = pcf;
-    pool->log = cycle->log;
-    pool->conns = (ngx_http_velro_pg_conn_t *) (pool + 1);
-    pool->nconns = pcf->pool;
-
-    ngx_queue_init(&pool->idle);
-    ngx_queue_init(&pool->waiting);
-
-    if (ngx_http_velro_pg_params(&pool->params, &pcf->conninfo, cycle->pool,
-                                 cycle->log)
-        != NGX_OK
-        || (pcf->listen_conninfo.len
-            && ngx_http_velro_pg_params(&pool->listen_params,
-                                        &pcf->listen_conninfo, cycle->pool,
-                                        cycle->log)
-               != NGX_OK))
-    {
-        ngx_free(pool);
-        return NGX_ERROR;
-    }
-
-    ngx_http_velro_pg_state = pool;
-
-    for (i = 0; i < pool->nconns; i++) {
-        pc = &pool->conns[i];
-
-        pc->handler = &ngx_http_velro_pg_handler;
-        pc->params = &pool->params;
-        pc->log = cycle->log;
-        pc->pool = pool;
-        pc->id = i;
-
-        pc->timer.handler = ngx_http_velro_pg_timer_handler;
-        pc->timer.data = pc;
-        pc->timer.log = cycle->log;
-        pc->timer.cancelable = 1;
-    }
-
-    for (i = 0; i < pool->nconns; i++) {
-        ngx_http_velro_pg_connect(&pool->conns[i]);
-    }
-
-    return NGX_OK;
-}
-
-
-/* after the subscribers' ngx_http_velro_pg_unsubscribe() */
+/* a connection of pool's, down */
 
 void
-ngx_http_velro_pg_exit_process(ngx_cycle_t *cycle)
+ngx_http_velro_pg_conn_init(ngx_http_velro_pg_conn_t *pc,
+    ngx_http_velro_pg_t *pool, ngx_http_velro_pg_params_t *params,
+    ngx_uint_t id, ngx_log_t *log)
 {
-    ngx_uint_t                i;
-    ngx_queue_t              *q;
-    ngx_http_velro_pg_t      *pool;
-    ngx_http_velro_pg_req_t  *pr;
+    pc->handler = &ngx_http_velro_pg_handler;
+    pc->params = params;
+    pc->log = log;
+    pc->pool = pool;
+    pc->id = id;
 
-    pool = ngx_http_velro_pg_state;
-
-    if (pool == NULL) {
-        return;
-    }
-
-    for (i = 0; i < pool->nconns; i++) {
-        if (pool->conns[i].req) {
-            pool->conns[i].req->conn = NULL;
-            pool->conns[i].req = NULL;
-        }
-
-        ngx_http_velro_pg_close(&pool->conns[i]);
-    }
-
-    /* requests still waiting are never answered now: just unlink them */
-
-    while (!ngx_queue_empty(&pool->waiting)) {
-        q = ngx_queue_head(&pool->waiting);
-        ngx_queue_remove(q);
-
-        pr = ngx_queue_data(q, ngx_http_velro_pg_req_t, queue);
-        pr->queued = 0;
-    }
-
-    ngx_free(pool);
-
-    ngx_http_velro_pg_state = NULL;
+    pc->timer.handler = ngx_http_velro_pg_timer_handler;
+    pc->timer.data = pc;
+    pc->timer.log = log;
+    pc->timer.cancelable = 1;
 }

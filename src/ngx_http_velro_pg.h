@@ -35,10 +35,12 @@ typedef struct {
     unsigned                      noprepare:1;  /* prepare=off: unnamed
                                                    statements (a pooler in
                                                    transaction mode) */
+    unsigned                      replica:1;    /* velro_pg_replica's */
 } ngx_http_velro_pg_conf_t;
 
 
 typedef struct ngx_http_velro_pg_conn_s  ngx_http_velro_pg_conn_t;
+typedef struct ngx_http_velro_pg_s  ngx_http_velro_pg_t;
 
 
 /*
@@ -53,6 +55,16 @@ typedef struct {
                                                    or NULL */
     unsigned                      warm:1;       /* velro_l3_warm */
     unsigned                      access:1;     /* issue 3's form */
+
+    /* a replica's (ngx_http_velro_pg_replica.c) */
+    uint64_t                      lsn;          /* to have been replayed, set
+                                                   by the caller */
+    uint64_t                      replay;       /* the answer's replay LSN */
+    ngx_event_handler_pt          handler;      /* the caller's wake */
+    void                         *data;
+    unsigned                      behind:1;     /* sent where the replay
+                                                   known was below lsn */
+    unsigned                      retried:1;
 
     /* the answer */
     ngx_uint_t                    status;
@@ -104,6 +116,9 @@ struct ngx_http_velro_pg_sub_s {
 /* "velro_pg"; conf is the module's main conf */
 char *ngx_http_velro_pg_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+/* "velro_pg_replica" */
+char *ngx_http_velro_pg_replica_directive(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 ngx_http_velro_pg_conf_t *ngx_http_velro_pg_get_conf(ngx_conf_t *cf,
     void *conf);
 
@@ -112,6 +127,12 @@ ngx_http_velro_pg_conf_t *ngx_http_velro_pg_get_conf(ngx_conf_t *cf,
  * NGX_ABORT: no velro_pg in this worker
  */
 ngx_int_t ngx_http_velro_pg_query(ngx_http_velro_pg_req_t *pr);
+/*
+ * on a pool of its own (velro_pg_replica's): NGX_DECLINED also when no
+ * connection is idle, nothing waits there
+ */
+ngx_int_t ngx_http_velro_pg_pool_query(ngx_http_velro_pg_t *pool,
+    ngx_http_velro_pg_req_t *pr);
 /* the request goes away: nothing of pr is touched after this */
 void ngx_http_velro_pg_cancel(ngx_http_velro_pg_req_t *pr);
 
@@ -132,6 +153,11 @@ ngx_int_t ngx_http_velro_pg_sub_send(ngx_http_velro_pg_sub_t *sub,
 ngx_int_t ngx_http_velro_pg_init_process(ngx_cycle_t *cycle,
     ngx_http_velro_pg_conf_t *pcf);
 void ngx_http_velro_pg_exit_process(ngx_cycle_t *cycle);
+
+/* a pool, connecting: the worker's, or a replica's */
+ngx_http_velro_pg_t *ngx_http_velro_pg_pool_create(ngx_cycle_t *cycle,
+    ngx_http_velro_pg_conf_t *pcf);
+void ngx_http_velro_pg_pool_destroy(ngx_http_velro_pg_t *pool);
 
 
 #endif /* _NGX_HTTP_VELRO_PG_H_INCLUDED_ */

@@ -5,7 +5,9 @@
  * [prepare=on|off] [listen_conninfo=CONNINFO]", the conninfo checked by
  * libpq's own parser when the configuration is read, and the conf shared
  * with velro_pg_listen and velro_pg_log_poll (ngx_http_velro_pg_listen.c),
- * created by the first of them.
+ * created by the first of them; and "velro_pg_replica CONNINFO [pool=N]
+ * [connect_timeout=TIME] [timeout=TIME]", a conf of its own
+ * (ngx_http_velro_pg_replica.c).
  */
 
 
@@ -14,8 +16,11 @@
 
 
 #define NGX_HTTP_VELRO_PG_POOL_MAX      1024
+#define NGX_HTTP_VELRO_PG_REPLICA_POOL  8
 
 
+static char *ngx_http_velro_pg_args(ngx_conf_t *cf,
+    ngx_http_velro_pg_conf_t *pcf);
 static char *ngx_http_velro_pg_option(ngx_conf_t *cf, ngx_str_t *value,
     ngx_http_velro_pg_conf_t *pcf);
 static char *ngx_http_velro_pg_check_conninfo(ngx_conf_t *cf, u_char *s);
@@ -63,8 +68,7 @@ ngx_http_velro_pg_get_conf(ngx_conf_t *cf, void *conf)
 char *
 ngx_http_velro_pg_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    ngx_str_t                 *value;
-    ngx_uint_t                 i;
+    char                      *rv;
     ngx_http_velro_pg_conf_t  *pcf;
 
     pcf = ngx_http_velro_pg_get_conf(cf, conf);
@@ -75,6 +79,63 @@ ngx_http_velro_pg_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     if (pcf->conninfo.len) {
         return "is duplicate";
     }
+
+    rv = ngx_http_velro_pg_args(cf, pcf);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    if (!pcf->channel_set) {
+        ngx_str_set(&pcf->channel, "velro_invalidate");
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* the options of velro_pg but prepare= (velro_pg's) and listen_conninfo= */
+
+char *
+ngx_http_velro_pg_replica_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_velro_main_conf_t  *vmcf = conf;
+
+    char                      *rv;
+    ngx_http_velro_pg_conf_t  *pcf;
+
+    if (vmcf->pg_replica) {
+        return "is duplicate";
+    }
+
+    pcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_velro_pg_conf_t));
+    if (pcf == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    pcf->pool = NGX_HTTP_VELRO_PG_REPLICA_POOL;
+    pcf->connect_timeout = 2000;
+    pcf->timeout = 1000;
+    pcf->replica = 1;
+
+    rv = ngx_http_velro_pg_args(cf, pcf);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    vmcf->pg_replica = pcf;
+
+    return NGX_CONF_OK;
+}
+
+
+/* CONNINFO and the options, of velro_pg or velro_pg_replica */
+
+static char *
+ngx_http_velro_pg_args(ngx_conf_t *cf, ngx_http_velro_pg_conf_t *pcf)
+{
+    ngx_str_t   *value;
+    ngx_uint_t   i;
 
     value = cf->args->elts;
 
@@ -89,13 +150,20 @@ ngx_http_velro_pg_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     pcf->conninfo = value[1];
 
     for (i = 2; i < cf->args->nelts; i++) {
+
+        if (pcf->replica
+            && (ngx_strncmp(value[i].data, "prepare=", 8) == 0
+                || ngx_strncmp(value[i].data, "listen_conninfo=", 16) == 0))
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\" (velro_pg's only)",
+                               &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
         if (ngx_http_velro_pg_option(cf, &value[i], pcf) != NGX_CONF_OK) {
             return NGX_CONF_ERROR;
         }
-    }
-
-    if (!pcf->channel_set) {
-        ngx_str_set(&pcf->channel, "velro_invalidate");
     }
 
     return NGX_CONF_OK;

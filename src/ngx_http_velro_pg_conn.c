@@ -669,3 +669,28 @@ ngx_http_velro_pg_notice(void *arg, const char *message)
     ngx_log_error(NGX_LOG_NOTICE, pc->log, 0,
                   "velro: postgres: %*s", len, msg);
 }
+
+
+/* "X/Y": the two halves in hex */
+
+uint64_t
+ngx_http_velro_pg_lsn(u_char *p, size_t len)
+{
+    u_char    *slash;
+    ngx_int_t  hi, lo;
+
+    slash = ngx_strlchr(p, p + len, '/');
+
+    if (slash == NULL || slash == p || slash == p + len - 1) {
+        return 0;
+    }
+
+    hi = ngx_hextoi(p, slash - p);
+    lo = ngx_hextoi(slash + 1, p + len - slash - 1);
+
+    if (hi == NGX_ERROR || lo == NGX_ERROR) {
+        return 0;
+    }
+
+    return ((uint64_t) hi << 32) | (uint64_t) lo;
+}

@@ -34,9 +34,6 @@
 #define NGX_HTTP_VELRO_PG_LISTENING     7
 
 
-typedef struct ngx_http_velro_pg_s  ngx_http_velro_pg_t;
-
-
 /*
  * What PQconnectStartParams() gets: our defaults, then the conninfo
  * (expanded from "dbname"), then for a conninfo of several hosts its
@@ -88,6 +85,8 @@ struct ngx_http_velro_pg_conn_s {
     ngx_msec_t                    backoff;
     ngx_uint_t                    state;
     ngx_uint_t                    id;
+    uint64_t                      replay;       /* a replica's: LSN replayed
+                                                   as of its last answer */
 
     unsigned                      idle:1;       /* in pool->idle */
     unsigned                      up:1;         /* counted in pool->nup */
@@ -95,6 +94,41 @@ struct ngx_http_velro_pg_conn_s {
     unsigned                      warm:1;       /* velro_l3_warm prepared */
 };
 
+
+/* a pool (ngx_http_velro_pg.c, made by ngx_http_velro_pg_pool.c) */
+
+struct ngx_http_velro_pg_s {
+    ngx_http_velro_pg_conf_t     *conf;
+    ngx_log_t                    *log;
+
+    ngx_http_velro_pg_conn_t     *conns;
+    ngx_uint_t                    nconns;
+    ngx_uint_t                    nsubs;        /* subscribers so far */
+    ngx_uint_t                    nup;          /* IDLE or BUSY */
+
+    ngx_queue_t                   idle;         /* connections */
+    ngx_queue_t                   waiting;      /* requests, FIFO */
+
+    ngx_http_velro_pg_params_t    params;
+    ngx_http_velro_pg_params_t    listen_params;  /* subscribers' */
+
+    unsigned                      down:1;       /* fail fast */
+    unsigned                      failing:1;    /* a failure was logged */
+    unsigned                      warm_failing:1;  /* velro_l3_warm not
+                                                      prepared, logged */
+};
+
+
+/* velro_pg's, in this worker */
+extern ngx_http_velro_pg_t  *ngx_http_velro_pg_state;
+
+
+/* ngx_http_velro_pg.c's, for the pools */
+void ngx_http_velro_pg_conn_init(ngx_http_velro_pg_conn_t *pc,
+    ngx_http_velro_pg_t *pool, ngx_http_velro_pg_params_t *params,
+    ngx_uint_t id, ngx_log_t *log);
+void ngx_http_velro_pg_connect(ngx_http_velro_pg_conn_t *pc);
+void ngx_http_velro_pg_close(ngx_http_velro_pg_conn_t *pc);
 
 ngx_int_t ngx_http_velro_pg_params(ngx_http_velro_pg_params_t *pp,
     ngx_str_t *conninfo, ngx_pool_t *pool, ngx_log_t *log);
@@ -109,6 +143,9 @@ void ngx_http_velro_pg_free_socket(ngx_http_velro_pg_conn_t *pc);
 ngx_int_t ngx_http_velro_pg_want(ngx_http_velro_pg_conn_t *pc,
     ngx_uint_t read, ngx_uint_t write);
 ngx_int_t ngx_http_velro_pg_flush(ngx_http_velro_pg_conn_t *pc);
+
+/* "X/Y", the text of a pg_lsn; 0: not one */
+uint64_t ngx_http_velro_pg_lsn(u_char *p, size_t len);
 
 /* libpq's messages on one line, without the trailing newline */
 size_t ngx_http_velro_pg_message(const char *msg, u_char *buf, size_t size);

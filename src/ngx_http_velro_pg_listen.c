@@ -39,7 +39,8 @@
 
 #define NGX_HTTP_VELRO_PG_AFTER_STMT    "velro_log_after"
 #define NGX_HTTP_VELRO_PG_AFTER_SQL                                           \
-    "SELECT seq, kind, id, (SELECT velro_invalidation_oldest()) FROM "        \
+    "SELECT seq, kind, id, (SELECT velro_invalidation_oldest()), "            \
+    "(SELECT pg_current_wal_insert_lsn()::text) FROM "                        \
     "velro_invalidations_after($1::bigint, $2::int, $3::bigint[])"
 
 #define NGX_HTTP_VELRO_PG_BOUNDS_STMT   "velro_log_bounds"
@@ -541,7 +542,7 @@ ngx_http_velro_pg_listen_replayed(ngx_http_velro_pg_listen_t *ls,
 
     n = PQntuples(res);
 
-    if (PQnfields(res) != 4) {
+    if (PQnfields(res) != 5) {
         ls->replay = NULL;
         return;
     }
@@ -645,6 +646,7 @@ ngx_http_velro_pg_listen_rows(ngx_http_velro_pg_listen_t *ls, PGresult *res)
 {
     int                          i, n;
     int64_t                      seq, s, oldest;
+    uint64_t                     lsn;
     ngx_str_t                    kind;
     ngx_uint_t                   k, j;
     u_char                       id[16];
@@ -654,8 +656,23 @@ ngx_http_velro_pg_listen_rows(ngx_http_velro_pg_listen_t *ls, PGresult *res)
 
     n = PQntuples(res);
 
-    if (PQnfields(res) != 4) {
+    if (PQnfields(res) != 5) {
         return 0;
+    }
+
+    /*
+     * the lookups from a standby need it (ngx_http_velro_pg_replica.c):
+     * set before any change of this read is published, or L1 flushed
+     */
+
+    if (n > 0) {
+        lsn = ngx_http_velro_pg_lsn((u_char *) PQgetvalue(res, 0, 4),
+                                    PQgetlength(res, 0, 4));
+
+        if (lsn > c->lsn) {
+            c->lsn = lsn;
+            ngx_memory_barrier();
+        }
     }
 
     /*

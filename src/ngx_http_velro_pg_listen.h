@@ -34,6 +34,10 @@ typedef struct {
     int64_t                       hole[NGX_HTTP_VELRO_PG_HOLES];
     ngx_uint_t                    nholes;
     ngx_uint_t                    valid;        /* seq known */
+    uint64_t                      lsn;          /* the primary's WAL insert
+                                                   position at the newest
+                                                   read of rows: >= their
+                                                   commits */
 } ngx_http_velro_pg_cursor_t;
 
 
