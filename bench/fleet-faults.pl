@@ -87,11 +87,8 @@
 #   FLEET_TIMEOUT (5)    seconds: a slower answer is a hang
 #   FLEET_RECOVERY (30)  seconds allowed for L3 / the subscribers to be back
 #   FLEET_FRESH_MAX (30) seconds allowed for a change to reach every worker
-#   FLEET_REPLICA=1      velro_pg_replica on the standby (pool=2) and the
-#                        replica-pause phase; off by default: with it, after
-#                        the primary's restart, lookups the standby does not
-#                        take get 503 for a while after L3 is back (see
-#                        README)
+#   FLEET_REPLICA (1)    velro_pg_replica on the standby (pool=2) and the
+#                        replica-pause phase; 0: the primary only
 #   FLEET_LOSSY (1)      promote: kill the primary at once, without waiting
 #                        for the standby to replay what it committed (the
 #                        revoke just committed may be lost; every worker
@@ -484,10 +481,10 @@ say "fleet-faults: primary port $Velro::Backends::PG{port}, standby port "
 {
     my $prefix = nginx_conf(name => 'probe', port => free_port(), replica => 1);
     my ($ok, $out) = nginx_t($prefix);
-    if ($ok && !env(FLEET_REPLICA => 0)) {
+    if ($ok && !env(FLEET_REPLICA => 1)) {
         $HAS_REPLICA = 0;
         say "fleet-faults: velro_pg_replica known, not configured "
-          . "(FLEET_REPLICA=1 does, and runs the replica-pause phase)";
+          . "(FLEET_REPLICA=0)";
     } elsif ($ok) {
         $HAS_REPLICA = 1;
     } elsif ($out =~ /unknown directive "velro_pg_replica"/) {

@@ -49,6 +49,8 @@
 
 #define NGX_HTTP_VELRO_PG_BACKOFF_MIN   100
 #define NGX_HTTP_VELRO_PG_BACKOFF_MAX   5000
+/* a pool that is down tries a connection for a lookup at most that often */
+#define NGX_HTTP_VELRO_PG_KICK          500
 
 /* in the log */
 #define ngx_http_velro_pg_name(pool)                                          \
@@ -98,6 +100,7 @@ static ngx_int_t ngx_http_velro_pg_send(ngx_http_velro_pg_conn_t *pc,
 static void ngx_http_velro_pg_fail(ngx_http_velro_pg_conn_t *pc,
     const char *err, ngx_uint_t timedout);
 static ngx_uint_t ngx_http_velro_pg_connecting(ngx_http_velro_pg_t *pool);
+static ngx_uint_t ngx_http_velro_pg_kick(ngx_http_velro_pg_t *pool);
 static void ngx_http_velro_pg_fail_waiting(ngx_http_velro_pg_t *pool);
 
 
@@ -189,7 +192,17 @@ ngx_http_velro_pg_pool_query(ngx_http_velro_pg_t *pool,
         ngx_http_velro_pg_fail(pc, NULL, 0);
     }
 
-    if ((pool->nup == 0 && pool->down) || pool->conf->replica) {
+    /*
+     * down, its connections waiting out their backoff (up to 5 s, which
+     * would outlast a restart): a lookup tries one at once, its answer
+     * waiting for it; one that fails fails the lookups queued behind it
+     */
+
+    if (pool->nup == 0 && pool->down && !ngx_http_velro_pg_kick(pool)) {
+        return NGX_DECLINED;
+    }
+
+    if (pool->conf->replica) {
         return NGX_DECLINED;
     }
 
@@ -885,9 +898,7 @@ ngx_http_velro_pg_fail(ngx_http_velro_pg_conn_t *pc, const char *err,
     ngx_http_velro_pg_close(pc);
 
     if (pr) {
-        ngx_http_velro_pg_done(pr, NGX_HTTP_SERVICE_UNAVAILABLE,
-                               timedout ? "PostgreSQL query timed out"
-                                        : "PostgreSQL connection lost");
+        pr->conn = NULL;
     }
 
     if (timedout && pc->sub) {
@@ -920,18 +931,41 @@ ngx_http_velro_pg_fail(ngx_http_velro_pg_conn_t *pc, const char *err,
         ngx_log_debug3(NGX_LOG_DEBUG_EVENT, pool->log, 0,
                        "velro: postgres #%ui: %*s", pc->id, len, msg);
 
-        if (pc->sub == NULL && pool->nup == 0 && !pool->down
+        if (pc->sub == NULL && pool->nup == 0
             && !ngx_http_velro_pg_connecting(pool))
         {
-            ngx_log_error(NGX_LOG_ERR, pool->log, 0,
-                          pool->conf->replica
-                          ? "velro: postgres replica is down, L3 lookups go "
-                            "to the primary"
-                          : "velro: postgres is down, L3 lookups fail until "
-                            "a connection is back");
-            pool->down = 1;
+            if (!pool->down) {
+                ngx_log_error(NGX_LOG_ERR, pool->log, 0,
+                              pool->conf->replica
+                              ? "velro: postgres replica is down, L3 lookups "
+                                "go to the primary"
+                              : "velro: postgres is down, L3 lookups fail "
+                                "until a connection is back");
+                pool->down = 1;
+            }
 
             ngx_http_velro_pg_fail_waiting(pool);
+        }
+    }
+
+    if (pr) {
+        /*
+         * a connection lost under a query (a pooled one the server closed
+         * while idle, say) costs it one more try; a timeout does not
+         */
+
+        if (!timedout && !pr->resent) {
+            pr->resent = 1;
+
+            if (ngx_http_velro_pg_pool_query(pool, pr) == NGX_OK) {
+                pr = NULL;
+            }
+        }
+
+        if (pr) {
+            ngx_http_velro_pg_done(pr, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                   timedout ? "PostgreSQL query timed out"
+                                            : "PostgreSQL connection lost");
         }
     }
 
@@ -999,6 +1033,51 @@ ngx_http_velro_pg_connecting(ngx_http_velro_pg_t *pool)
         {
             return 1;
         }
+    }
+
+    return 0;
+}
+
+
+/*
+ * The pool is down: one connection waiting out its backoff connects now,
+ * at most once per NGX_HTTP_VELRO_PG_KICK (its backoff goes on if it
+ * fails).  1: a connection is under way, a request may wait for it.
+ */
+
+static ngx_uint_t
+ngx_http_velro_pg_kick(ngx_http_velro_pg_t *pool)
+{
+    ngx_uint_t                 i;
+    ngx_http_velro_pg_conn_t  *pc;
+
+    if (ngx_http_velro_pg_connecting(pool)) {
+        return 1;
+    }
+
+    if (ngx_exiting || ngx_current_msec - pool->kicked
+                       < NGX_HTTP_VELRO_PG_KICK)
+    {
+        return 0;
+    }
+
+    for (i = 0; i < pool->nconns; i++) {
+        pc = &pool->conns[i];
+
+        if (pc->state != NGX_HTTP_VELRO_PG_DOWN || !pc->timer.timer_set) {
+            continue;
+        }
+
+        pool->kicked = ngx_current_msec;
+
+        ngx_log_debug2(NGX_LOG_DEBUG_EVENT, pool->log, 0,
+                       "velro: %s down, connection #%ui tried at once",
+                       ngx_http_velro_pg_name(pool), pc->id);
+
+        ngx_del_timer(&pc->timer);
+        ngx_http_velro_pg_connect(pc);
+
+        return ngx_http_velro_pg_connecting(pool);
     }
 
     return 0;

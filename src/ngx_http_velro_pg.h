@@ -65,6 +65,8 @@ typedef struct {
     unsigned                      behind:1;     /* sent where the replay
                                                    known was below lsn */
     unsigned                      retried:1;
+    unsigned                      resent:1;     /* its connection was lost:
+                                                   sent once more */
 
     /* the answer */
     ngx_uint_t                    status;

@@ -112,6 +112,9 @@ struct ngx_http_velro_pg_s {
     ngx_http_velro_pg_params_t    params;
     ngx_http_velro_pg_params_t    listen_params;  /* subscribers' */
 
+    ngx_msec_t                    kicked;       /* a connection tried
+                                                   for a lookup, down */
+
     unsigned                      down:1;       /* fail fast */
     unsigned                      failing:1;    /* a failure was logged */
     unsigned                      warm_failing:1;  /* velro_l3_warm not

@@ -50,6 +50,11 @@ check_accum_error_log();
 our $MAX = $ENV{TEST_NGINX_USE_VALGRIND} ? 60 : 15;     # seconds
 
 sub gen { "/gen/" . Velro::Authz::id($_[0]) }
+# a generation nobody has asked for: its lookup needs L3
+sub unknown_gen {
+    our $UNKNOWN;
+    sprintf "/gen/%08x-%04x-4000-8000-%012x", $$, ++$UNKNOWN, time * 1000;
+}
 sub sql { "POST /sql\n$_[0]" }
 sub times { my ($n, $x) = @_; map { $x } 1 .. $n }
 
@@ -229,7 +234,8 @@ __DATA__
 === TEST 1: two workers, one subscriber: one backend following the log, one
 LISTEN; a change reaches both workers
 --- http_config eval
-Velro::Authz::http_config(extra => "    velro_breaker redis failures=3 recovery=1s;\n")
+Velro::Authz::http_config(extra => "    velro_breaker redis failures=3 recovery=1s;\n"
+                               . "    velro_breaker database failures=3 recovery=1s;\n")
 --- config eval
 Velro::Authz::location(extra => '        add_header X-Pid $pid always;')
 --- more_headers eval: Velro::Authz::bearer('viewer')
@@ -288,6 +294,48 @@ ok
  qr/velro: invalidation log followed from seq \d+/]
 --- no_error_log
 L1 flushed
+[alert]
+
+
+
+=== TEST 3b: PostgreSQL away for 3.5 s (the pools' reconnect backoff grown past
+that): once it is back, the first uncached lookup of each worker is
+answered from L3, not failed while its pool waits out the backoff
+--- init
+Velro::Backends::stop_pg();
+# lookups while it is away: failed (no connection), the backoff growing
+my $until = time + 3.5;
+my %down;
+while (time < $until) {
+    my ($st, $authz, $pid) = main::get(main::unknown_gen(), 'editor');
+    $down{$st}++;
+    sleep 0.05;
+}
+Test::More::ok(!grep({ $_ != 503 } keys %down), "PostgreSQL away: 503 only ("
+               . join(' ', map { "$_:$down{$_}" } sort keys %down) . ")");
+Velro::Backends::start_pg();
+# the database breaker (opened by the failures) lets a trial through after
+# its 1 s recovery; a pool that is down tries a connection for a lookup at
+# most every 0.5 s: both are over after that long, whatever the load
+sleep 1.1;
+my %seen;
+my @w = main::workers_now();
+main::wait_for("an L3 answer from every worker", sub {
+    my ($st, $authz, $pid) = main::get(main::unknown_gen(), 'editor');
+    push @{ $seen{$pid} }, "$st $authz" unless exists $seen{$pid};
+    return !grep { !$seen{$_} } @w;
+});
+Test::More::is(join(', ', map { "$_: $seen{$_}[0]" } sort keys %seen),
+               join(', ', map { "$_: 403 L3  deny" } @w),
+               "PostgreSQL back: each worker's first lookup answered from L3");
+--- request
+GET /echo
+--- response_body
+ok
+--- error_log eval
+[qr/velro: postgres is down, L3 lookups fail until a connection is back/,
+ qr/velro: postgres connection re-established/]
+--- no_error_log
 [alert]
 
 
