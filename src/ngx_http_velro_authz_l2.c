@@ -251,6 +251,15 @@ ngx_http_velro_authz_l2_reply(void *data, redisReply *reply)
         goto done;
     }
 
+    if (reply && reply->type == REDIS_REPLY_ERROR) {
+        /* an ACL without these keys or commands, say: L3 answers */
+
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "velro: L2 read refused by Redis: %*s",
+                      (size_t) ngx_min(reply->len, 256), reply->str);
+        goto done;
+    }
+
     if (reply == NULL || reply->type != REDIS_REPLY_ARRAY
         || (reply->elements != ctx->l2_nasked
             && (!ctx->l2_script || reply->elements != ctx->l2_nasked + 1)))

@@ -76,6 +76,7 @@ typedef struct {
     char                         *host;         /* NUL-terminated, or NULL */
     int                           port;
     char                         *path;         /* NUL-terminated, or NULL */
+    ngx_str_t                     user;         /* empty: AUTH password */
     ngx_str_t                     password;
     ngx_str_t                     db;           /* decimal, or empty */
     ngx_msec_t                    connect_timeout;
@@ -169,7 +170,7 @@ ngx_http_velro_redis_init_process(ngx_cycle_t *cycle,
     ngx_memzero(rs, sizeof(ngx_http_velro_redis_state_t));
 
     size = rcf->addr.len + rcf->host.len + 1 + rcf->path.len + 1
-           + rcf->password.len + NGX_INT_T_LEN;
+           + rcf->user.len + rcf->password.len + NGX_INT_T_LEN;
 
     p = ngx_alloc(size, cycle->log);
     if (p == NULL) {
@@ -193,6 +194,10 @@ ngx_http_velro_redis_init_process(ngx_cycle_t *cycle,
         *p++ = '\0';
         rs->port = rcf->port;
     }
+
+    rs->user.data = p;
+    rs->user.len = rcf->user.len;
+    p = ngx_cpymem(p, rcf->user.data, rcf->user.len);
 
     rs->password.data = p;
     rs->password.len = rcf->password.len;
@@ -542,21 +547,31 @@ ngx_http_velro_redis_connected(const redisAsyncContext *ac, int status)
 static ngx_int_t
 ngx_http_velro_redis_handshake(void)
 {
-    size_t                         argvlen[2];
-    const char                    *argv[2];
+    int                            n;
+    size_t                         argvlen[3];
+    const char                    *argv[3];
     ngx_http_velro_redis_state_t  *rs;
 
     rs = &ngx_http_velro_redis;
 
     if (rs->password.len) {
+        /* "AUTH [user] password": an ACL user (Redis 6) when given */
+
         argv[0] = "AUTH";
         argvlen[0] = 4;
-        argv[1] = (const char *) rs->password.data;
-        argvlen[1] = rs->password.len;
+        n = 1;
+
+        if (rs->user.len) {
+            argv[n] = (const char *) rs->user.data;
+            argvlen[n++] = rs->user.len;
+        }
+
+        argv[n] = (const char *) rs->password.data;
+        argvlen[n++] = rs->password.len;
 
         if (redisAsyncCommandArgv(rs->ac,
                                   ngx_http_velro_redis_handshake_reply,
-                                  "AUTH", 2, argv, argvlen)
+                                  "AUTH", n, argv, argvlen)
             != REDIS_OK)
         {
             return NGX_ERROR;

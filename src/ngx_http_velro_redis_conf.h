@@ -19,6 +19,8 @@ typedef struct {
     ngx_str_t                     host;         /* resolved IP, or empty */
     in_port_t                     port;
     ngx_str_t                     path;         /* unix socket, or empty */
+    ngx_str_t                     user;         /* an ACL user, or empty:
+                                                   "default" */
     ngx_str_t                     password;
     ngx_int_t                     db;           /* -1: no SELECT */
     ngx_str_t                     prefix;       /* default "velro:" */

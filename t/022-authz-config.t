@@ -1,5 +1,6 @@
 # Redis over a unix socket with AUTH, SELECT and a key prefix; a wrong
-# password; and the configuration errors of the authorization directives.
+# password; an ACL user (AUTH user password); and the configuration errors
+# of the authorization directives.
 
 use strict;
 use warnings;
@@ -12,6 +13,10 @@ use Test::Nginx::Socket 'no_plan';
 $ENV{TEST_NGINX_KEYS} = Velro::Token::keys_dir();
 Velro::Backends::start_pg(fixture => 1);
 Velro::Backends::start_redis(password => 'se cret', unix => 1);
+# an ACL user (Redis 6) of its own password, with the keys under acl: and
+# the commands the README names only
+Velro::Backends::redis_cli(qw(ACL SETUSER gw reset on), '>gw pass', '~acl:*',
+                           qw(+get +mget +set +del +ping));
 Velro::Backends::start_sql_endpoint();
 
 sub gen { "/gen/" . Velro::Authz::id($_[0]) }
@@ -72,6 +77,71 @@ Velro::Authz::http_config(
 X-Authz: L3 viewer allow
 --- error_log
 AUTH failed
+
+
+
+=== TEST 3b: an ACL user (user=, its own password, only the keys of its
+prefix): L3, then L2
+--- init: Velro::Authz::fresh()
+--- http_config eval
+Velro::Authz::http_config(
+    redis => '127.0.0.1:$TEST_NGINX_REDIS_PORT user=gw "password=gw pass" prefix=acl:',
+    extra => $::NoL1)
+--- config eval: Velro::Authz::location()
+--- more_headers eval: Velro::Authz::bearer('viewer')
+--- request eval
+["POST /sql\nSELECT 1", "GET " . main::gen('gen_team'),
+ "GET " . main::gen('gen_team')]
+--- response_headers eval: ["", "X-Authz: L3 viewer allow", "X-Authz: L2 viewer allow"]
+--- no_error_log
+[error]
+
+
+
+=== TEST 3c: the same user with keys outside its own (prefix velro:): the
+read is refused (NOPERM), logged, L3 answers; so AUTH named the user
+--- init: Velro::Authz::fresh()
+--- http_config eval
+Velro::Authz::http_config(
+    redis => '127.0.0.1:$TEST_NGINX_REDIS_PORT user=gw "password=gw pass"',
+    extra => $::NoL1)
+--- config eval: Velro::Authz::location()
+--- more_headers eval: Velro::Authz::bearer('viewer')
+--- request eval: ["GET " . main::gen('gen_team'), "GET " . main::gen('gen_team')]
+--- response_headers eval: ["X-Authz: L3 viewer allow", "X-Authz: L3 viewer allow"]
+--- error_log eval
+qr/velro: L2 read refused by Redis: NOPERM/
+
+
+
+=== TEST 3d: the ACL user with a wrong password: logged, and L3 answers
+--- http_config eval
+Velro::Authz::http_config(
+    redis => '127.0.0.1:$TEST_NGINX_REDIS_PORT user=gw password=wrong prefix=acl:',
+    extra => $::NoL1)
+--- config eval: Velro::Authz::location()
+--- more_headers eval: Velro::Authz::bearer('viewer')
+--- request eval: "GET " . main::gen('gen_team')
+--- response_headers
+X-Authz: L3 viewer allow
+--- error_log eval
+qr/AUTH failed: WRONGPASS/
+
+
+
+=== TEST 3e: configuration error: user= without password=
+--- http_config
+    velro_redis 127.0.0.1:6379 user=gw;
+--- config
+    location = /t {
+        return 200;
+    }
+--- request
+GET /t
+--- must_die
+--- suppress_stderr
+--- error_log
+"user=" needs "password="
 
 
 
