@@ -264,8 +264,17 @@ ngx_http_velro_authz_l2_reply(void *data, redisReply *reply)
         || (reply->elements != ctx->l2_nasked
             && (!ctx->l2_script || reply->elements != ctx->l2_nasked + 1)))
     {
-        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                       "velro: L2 lookup failed");
+        if (reply) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "velro: L2 answer refused: type %d, %uz elements "
+                          "for %ui keys", reply->type, reply->elements,
+                          ctx->l2_nasked);
+
+        } else {
+            ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                           "velro: L2 lookup failed");
+        }
+
         goto done;
     }
 

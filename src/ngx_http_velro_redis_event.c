@@ -16,6 +16,14 @@
 #include <hiredis/async.h>
 
 
+/*
+ * hiredis 0.14's reader takes a bulk string of any length: the bytes of a
+ * reply not yet complete are bounded here, far above any L2 answer (256
+ * memberships, the largest value, are about 13 KB)
+ */
+#define NGX_HTTP_VELRO_REDIS_REPLY_MAX  (1024 * 1024)
+
+
 static void ngx_http_velro_redis_read_handler(ngx_event_t *rev);
 static void ngx_http_velro_redis_write_handler(ngx_event_t *wev);
 static void ngx_http_velro_redis_add_read(void *data);
@@ -63,7 +71,9 @@ ngx_http_velro_redis_event_reads(void)
 static void
 ngx_http_velro_redis_read_handler(ngx_event_t *rev)
 {
-    ngx_connection_t  *c;
+    redisReader        *rd;
+    ngx_connection_t   *c;
+    redisAsyncContext  *ac;
 
     c = rev->data;
 
@@ -75,7 +85,17 @@ ngx_http_velro_redis_read_handler(ngx_event_t *rev)
 
     ngx_http_velro_redis_reads++;
 
-    redisAsyncHandleRead(c->data);
+    ac = c->data;
+    rd = ac->c.reader;
+
+    /* what earlier reads left is part of one reply: a lying server's */
+
+    if (rd && rd->len - rd->pos > NGX_HTTP_VELRO_REDIS_REPLY_MAX) {
+        ngx_http_velro_redis_event_fail("reply over 1 MB, refused");
+        return;
+    }
+
+    redisAsyncHandleRead(ac);
 }
 
 
