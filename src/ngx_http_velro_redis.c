@@ -48,6 +48,9 @@
 #define NGX_HTTP_VELRO_REDIS_READY       3
 
 #define NGX_HTTP_VELRO_REDIS_BACKOFF     100
+/* a write Redis refused is logged at most once this often */
+#define NGX_HTTP_VELRO_REDIS_REFUSED_LOG  10000
+
 /* a lost connection is made again at once, at most once this often */
 #define NGX_HTTP_VELRO_REDIS_AGAIN       1000
 /* while the breaker is open: how often it is looked at (shm, no network) */
@@ -131,6 +134,8 @@ static void ngx_http_velro_redis_down(ngx_uint_t phase, u_char *reason,
     size_t len);
 static void ngx_http_velro_redis_set_reason(const char *fmt, ...);
 static void ngx_http_velro_redis_fail(const char *reason);
+static void ngx_http_velro_redis_sent(redisAsyncContext *ac, void *r,
+    void *privdata);
 static void ngx_http_velro_redis_drop_now(void);
 static void ngx_http_velro_redis_closed(void);
 static void ngx_http_velro_redis_cleanup(void *data);
@@ -418,7 +423,8 @@ ngx_http_velro_redis_send(int argc, const char **argv, const size_t *argvlen)
         return NGX_DECLINED;
     }
 
-    if (ngx_http_velro_redis_queue(NULL, NULL, argc, argv, argvlen)
+    if (ngx_http_velro_redis_queue(ngx_http_velro_redis_sent, NULL, argc,
+                                   argv, argvlen)
         != REDIS_OK)
     {
         /*
@@ -442,6 +448,34 @@ ngx_http_velro_redis_send(int argc, const char **argv, const size_t *argvlen)
                    argc > 1 ? argvlen[1] : 0, argc > 1 ? argv[1] : "");
 
     return NGX_OK;
+}
+
+
+/*
+ * a write's reply: nothing waits for it, but one Redis refuses (an ACL
+ * without SET or DEL, say, or a full server) is logged, once a period
+ */
+
+static void
+ngx_http_velro_redis_sent(redisAsyncContext *ac, void *r, void *privdata)
+{
+    redisReply *reply = r;
+
+    static ngx_msec_t  logged;
+
+    if (reply == NULL || reply->type != REDIS_REPLY_ERROR
+        || (logged && ngx_current_msec - logged
+                      < NGX_HTTP_VELRO_REDIS_REFUSED_LOG))
+    {
+        return;
+    }
+
+    logged = ngx_current_msec;
+
+    ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                  "velro: redis refused a write: %*s (more in the next "
+                  "10 s not logged)", (size_t) ngx_min(reply->len, 256),
+                  reply->str);
 }
 
 

@@ -6,6 +6,7 @@ use strict;
 use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
+use IO::Socket::INET;
 use Velro::Authz;
 use Velro::Backends;
 use Test::Nginx::Socket 'no_plan';
@@ -17,6 +18,9 @@ Velro::Backends::start_redis(password => 'se cret', unix => 1);
 # the commands the README names only
 Velro::Backends::redis_cli(qw(ACL SETUSER gw reset on), '>gw pass', '~acl:*',
                            qw(+get +mget +set +del +ping));
+# ... and one that may not write
+Velro::Backends::redis_cli(qw(ACL SETUSER ro reset on), '>ro pass', '~acl:*',
+                           qw(+get +mget +ping));
 Velro::Backends::start_sql_endpoint();
 
 sub gen { "/gen/" . Velro::Authz::id($_[0]) }
@@ -126,6 +130,37 @@ Velro::Authz::http_config(
 X-Authz: L3 viewer allow
 --- error_log eval
 qr/AUTH failed: WRONGPASS/
+
+
+
+=== TEST 3d2: an ACL user that may not write: L3 answers, and the refused
+writes are logged (once a period; nothing waits for a write's reply, so
+the line is looked for until it comes, bounded)
+--- init
+Velro::Authz::fresh();
+my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                              PeerPort => $ENV{TEST_NGINX_SERVER_PORT},
+                              Proto => 'tcp', Timeout => 10) or die "connect: $!";
+print $s "GET " . main::gen('gen_team') . " HTTP/1.0\r\nHost: localhost\r\n"
+         . Velro::Authz::bearer('viewer') . "\r\n\r\n";
+my $r = do { local $/; <$s> } // '';
+Test::More::like($r, qr/^X-Authz: L3 viewer allow\r$/m, 'L3 answers');
+my ($seen, $until) = (0, time + 10);
+while (!$seen && time < $until) {
+    open my $fh, '<', "$ENV{TEST_NGINX_SERVER_ROOT}/logs/error.log" or die $!;
+    $seen = grep { /velro: redis refused a write: NOPERM/ } <$fh>;
+    select undef, undef, undef, 0.02 unless $seen;
+}
+Test::More::is($seen, 1, 'the refused writes logged once');
+--- http_config eval
+Velro::Authz::http_config(
+    redis => '127.0.0.1:$TEST_NGINX_REDIS_PORT user=ro "password=ro pass" prefix=acl:',
+    extra => $::NoL1)
+--- config eval: Velro::Authz::location()
+--- more_headers eval: Velro::Authz::bearer('viewer')
+--- request eval: "GET " . main::gen('gen_team')
+--- response_headers
+X-Authz: L3 viewer allow
 
 
 
